@@ -1,0 +1,74 @@
+import type { DeploymentConfig } from './deployment';
+import { NotFoundError, ServiceUnavailableError } from './errors';
+import { describeError, type Logger } from './log';
+import type { ModelRepository } from './repository';
+
+interface Entry {
+  config: DeploymentConfig;
+  etag: string;
+  checkedAt: number;
+}
+
+/**
+ * Each model's deployment config for this instance's stage. A config is trusted for `ttlMs`, then
+ * revalidated with one conditional read (concurrent requests share it). When the store cannot be
+ * reached, or holds a config that fails validation, the last good config keeps serving.
+ */
+export class DeploymentsCache {
+  private readonly entries = new Map<string, Entry>();
+  private readonly refreshing = new Map<string, Promise<DeploymentConfig>>();
+
+  constructor(
+    private readonly repository: ModelRepository,
+    private readonly stage: string,
+    private readonly ttlMs: number,
+    private readonly log: Logger,
+    private readonly now: () => number = Date.now,
+  ) {}
+
+  async current(model: string): Promise<DeploymentConfig> {
+    const entry = this.entries.get(model);
+    if (entry !== undefined && this.now() - entry.checkedAt < this.ttlMs) return entry.config;
+    let pending = this.refreshing.get(model);
+    if (pending === undefined) {
+      pending = this.refresh(model, entry).finally(() => this.refreshing.delete(model));
+      this.refreshing.set(model, pending);
+    }
+    return pending;
+  }
+
+  private async refresh(model: string, entry: Entry | undefined): Promise<DeploymentConfig> {
+    let read: Awaited<ReturnType<ModelRepository['readDeployment']>>;
+    try {
+      read = await this.repository.readDeployment(model, this.stage, entry?.etag);
+    } catch (err) {
+      if (entry === undefined) {
+        throw new ServiceUnavailableError(`the deployment of model "${model}" could not be read`, {
+          cause: err,
+          retryAfterSeconds: 5,
+        });
+      }
+      this.log.warn('serving the last good deployment config', {
+        model,
+        stage: this.stage,
+        ...describeError(err),
+      });
+      entry.checkedAt = this.now();
+      return entry.config;
+    }
+    if (read.status === 'not-modified' && entry !== undefined) {
+      entry.checkedAt = this.now();
+      return entry.config;
+    }
+    if (read.status === 'ok') {
+      this.entries.set(model, { config: read.config, etag: read.etag, checkedAt: this.now() });
+      return read.config;
+    }
+    this.entries.delete(model);
+    const versions = await this.repository.listVersions(model).catch(() => []);
+    if (versions.length === 0) throw new NotFoundError(`model "${model}" not found`);
+    throw new NotFoundError(
+      `model "${model}" is not deployed on stage "${this.stage}"; promote a version (modelfleet promote ${model} <version> --stage ${this.stage})`,
+    );
+  }
+}

@@ -1,0 +1,43 @@
+/**
+ * The transport-neutral request and response every adapter translates to and from.
+ * Header names are lower-case; the body is raw (adapters decode base64 but never parse).
+ */
+export interface ServeRequest {
+  method: string;
+  path: string;
+  query: Readonly<Record<string, string>>;
+  headers: Readonly<Record<string, string>>;
+  body?: string | Uint8Array | undefined;
+  /** Client address as seen by the platform, for per-client rate limits. */
+  sourceIp?: string | undefined;
+}
+
+export interface ServeResponse {
+  status: number;
+  headers: Record<string, string>;
+  body: string | Uint8Array;
+}
+
+export function lowerCaseHeaders(
+  headers: Readonly<Record<string, string | string[] | undefined>> | null | undefined,
+): Record<string, string> {
+  const out: Record<string, string> = {};
+  if (!headers) return out;
+  for (const [name, value] of Object.entries(headers)) {
+    if (value === undefined) continue;
+    out[name.toLowerCase()] = Array.isArray(value) ? value.join(', ') : value;
+  }
+  return out;
+}
+
+export function jsonResponse(
+  status: number,
+  payload: unknown,
+  headers: Record<string, string> = {},
+): ServeResponse {
+  return {
+    status,
+    headers: { 'content-type': 'application/json', ...headers },
+    body: JSON.stringify(payload),
+  };
+}

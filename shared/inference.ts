@@ -1,0 +1,51 @@
+import { fromOrtType, toOrtType } from './datatypes';
+import { BadRequestError, ServiceUnavailableError } from './errors';
+import type { LoadedModel } from './model-cache';
+import { ort } from './onnx';
+import type { InferCall } from './protocol/oip';
+import { encodeTensorData } from './tensor';
+
+export interface OutputTensor {
+  name: string;
+  datatype: string;
+  shape: number[];
+  data: unknown[];
+}
+
+/** Runs a validated call; returns the requested outputs in request order, plus run time in ms. */
+export async function runInference(
+  model: LoadedModel,
+  call: InferCall,
+): Promise<{ outputs: OutputTensor[]; runMs: number }> {
+  const feeds: Record<string, ort.Tensor> = {};
+  for (const [name, input] of call.inputs) {
+    const spec = model.inputs.get(name);
+    if (spec !== undefined) feeds[name] = new ort.Tensor(toOrtType(spec.datatype), input.data, input.shape);
+  }
+  const started = performance.now();
+  let results: ort.InferenceSession.OnnxValueMapType;
+  try {
+    results = await model.session.run(feeds, call.outputs);
+  } catch (err) {
+    // Inputs already match the signature, so what is left is data the graph refuses
+    // (an index out of range, batch sizes that differ between inputs).
+    throw new BadRequestError(`the model could not run on these inputs: ${firstLine(err)}`, { cause: err });
+  }
+  const runMs = performance.now() - started;
+  const outputs = call.outputs.map((name) => {
+    const tensor = results[name];
+    if (tensor === undefined) throw new ServiceUnavailableError(`the model produced no output "${name}"`);
+    return {
+      name,
+      datatype: fromOrtType(tensor.type) ?? tensor.type,
+      shape: [...tensor.dims],
+      data: encodeTensorData(tensor.data),
+    };
+  });
+  return { outputs, runMs };
+}
+
+function firstLine(err: unknown): string {
+  const message = err instanceof Error ? err.message : String(err);
+  return (message.split('\n')[0] ?? '').slice(0, 300);
+}

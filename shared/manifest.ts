@@ -1,0 +1,77 @@
+import { z } from 'zod';
+import { DATATYPES } from './datatypes';
+import { parseWith } from './validation';
+
+export const MANIFEST_SCHEMA = 'modelfleet/manifest@1';
+export const ARTIFACT_FILE = 'model.onnx';
+export const MANIFEST_FILE = 'manifest.json';
+
+/** Model names become store keys and URL segments, so they are kept to a safe alphabet. */
+export const MODEL_NAME_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$/;
+
+export const modelNameSchema = z
+  .string()
+  .regex(
+    MODEL_NAME_PATTERN,
+    'must be 1-128 characters of letters, digits, "_", "." or "-", starting with a letter or digit',
+  )
+  .refine((name) => !name.includes('..'), 'must not contain ".."');
+
+export const versionSchema = z.number().int().positive();
+
+const tensorSpecSchema = z.strictObject({
+  name: z.string().min(1),
+  datatype: z.enum(DATATYPES),
+  shape: z.array(z.number().int().min(-1)),
+});
+
+const sampleTensorSchema = z.looseObject({
+  name: z.string().min(1),
+  datatype: z.enum(DATATYPES),
+  shape: z.array(z.number().int().nonnegative()),
+  data: z.array(z.unknown()),
+});
+
+export const manifestSchema = z.strictObject({
+  schema: z.literal(MANIFEST_SCHEMA),
+  name: modelNameSchema,
+  version: versionSchema,
+  description: z.string().optional(),
+  artifact: z.strictObject({
+    file: z.literal(ARTIFACT_FILE),
+    sha256: z.string().regex(/^[0-9a-f]{64}$/, 'must be 64 lower-case hex digits'),
+    bytes: z.number().int().nonnegative(),
+  }),
+  signature: z.strictObject({
+    inputs: z.array(tensorSpecSchema).min(1),
+    outputs: z.array(tensorSpecSchema).min(1),
+  }),
+  /** Column names of a tabular model, in the order of the last axis of its single input. */
+  features: z.array(z.string().min(1)).optional(),
+  /** A known input and its expected outputs: used for warm-up, smoke tests and readiness. */
+  sample: z
+    .strictObject({
+      inputs: z.array(sampleTensorSchema).min(1),
+      outputs: z.array(sampleTensorSchema).min(1),
+      tolerance: z.number().nonnegative(),
+    })
+    .optional(),
+  metrics: z.record(z.string(), z.number()).optional(),
+  source: z.record(z.string(), z.string()).optional(),
+  createdAt: z.iso.datetime(),
+});
+
+export type Manifest = z.infer<typeof manifestSchema>;
+export type ManifestSample = NonNullable<Manifest['sample']>;
+
+export class ManifestError extends Error {
+  override name = 'ManifestError';
+}
+
+export function parseManifest(value: unknown, where: string): Manifest {
+  return parseWith(
+    manifestSchema,
+    value,
+    (message) => new ManifestError(`${where}: invalid manifest: ${message}`),
+  );
+}

@@ -1,0 +1,35 @@
+/**
+ * One neutral event per request. Cloud formatters (CloudWatch EMF, Cloud Logging, Azure) turn it
+ * into what their alarms read; the core never knows which one is in use.
+ */
+export interface RequestMetricEvent {
+  timestamp: string;
+  requestId: string;
+  stage: string;
+  route: string;
+  method: string;
+  status: number;
+  /** Present when the request failed: a stable class such as `invalid_input` or `unavailable`. */
+  errorClass?: string;
+  model?: string;
+  version?: number;
+  variant?: string;
+  coldStart: boolean;
+  /** Whole request inside the core, in milliseconds. */
+  latencyMs: number;
+  /** `session.run` alone. */
+  inferenceMs?: number;
+  /** Download + verify + session creation, when this request caused a load. */
+  loadMs?: number;
+  cache?: 'hit' | 'miss';
+  batchSize?: number;
+}
+
+export type MetricSink = (event: RequestMetricEvent) => void;
+
+/** The neutral event as one JSON line on stdout: readable locally and by any log pipeline. */
+export const jsonLineSink: MetricSink = (event) => {
+  process.stdout.write(`${JSON.stringify({ type: 'modelfleet.request', ...event })}\n`);
+};
+
+export const discardSink: MetricSink = () => {};

@@ -1,0 +1,104 @@
+import { isDatatype } from '../datatypes';
+import { BadRequestError } from '../errors';
+import type { LoadedModel } from '../model-cache';
+import { checkShape, decodeTensorData, formatShape, parseShape, type TensorData, typeName } from '../tensor';
+
+export interface InferInput {
+  name: string;
+  shape: number[];
+  data: TensorData;
+}
+
+/** A validated inference call: every model input present, typed and shaped per the signature. */
+export interface InferCall {
+  id?: string;
+  inputs: Map<string, InferInput>;
+  /** Output names to return, in order; all of the model's outputs when the request names none. */
+  outputs: string[];
+}
+
+export interface Limits {
+  maxTensorElements: number;
+}
+
+/** Parses an Open Inference Protocol v2 infer request body against a model's signature. */
+export function parseInferRequest(body: unknown, model: LoadedModel, limits: Limits): InferCall {
+  if (body === null || typeof body !== 'object' || Array.isArray(body)) {
+    throw new BadRequestError(`request body: expected a JSON object with "inputs", got ${typeName(body)}`);
+  }
+  const request = body as Record<string, unknown>;
+  const id = request['id'];
+  if (id !== undefined && typeof id !== 'string')
+    throw new BadRequestError(`id: expected a string, got ${typeName(id)}`);
+  const rawInputs = request['inputs'];
+  if (!Array.isArray(rawInputs)) {
+    throw new BadRequestError(
+      `inputs: expected an array of tensors, got ${rawInputs === undefined ? 'nothing' : typeName(rawInputs)}`,
+    );
+  }
+  const inputs = new Map<string, InferInput>();
+  rawInputs.forEach((raw: unknown, index) => {
+    const where = `inputs[${index}]`;
+    if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) {
+      throw new BadRequestError(`${where}: expected a tensor object, got ${typeName(raw)}`);
+    }
+    const tensor = raw as Record<string, unknown>;
+    const name = tensor['name'];
+    if (typeof name !== 'string')
+      throw new BadRequestError(`${where}.name: expected a string, got ${typeName(name)}`);
+    const spec = model.inputs.get(name);
+    if (spec === undefined) {
+      throw new BadRequestError(
+        `${where}.name: model "${model.name}" has no input "${name}"; its inputs are ${[...model.inputs.keys()].join(', ')}`,
+      );
+    }
+    if (inputs.has(name)) throw new BadRequestError(`${where}.name: input "${name}" is given more than once`);
+    const datatype = tensor['datatype'];
+    if (!isDatatype(datatype)) {
+      throw new BadRequestError(
+        `${where}.datatype: expected ${spec.datatype}, got ${JSON.stringify(datatype) ?? 'nothing'}`,
+      );
+    }
+    if (datatype !== spec.datatype) {
+      throw new BadRequestError(
+        `${where}.datatype: input "${name}" expects ${spec.datatype}, got ${datatype}`,
+      );
+    }
+    const shape = parseShape(tensor['shape'], where, limits.maxTensorElements);
+    checkShape(spec, shape, where);
+    inputs.set(name, { name, shape, data: decodeTensorData(datatype, shape, tensor['data'], where) });
+  });
+  for (const spec of model.inputs.values()) {
+    if (!inputs.has(spec.name)) {
+      throw new BadRequestError(
+        `inputs: missing input "${spec.name}" (${spec.datatype} ${formatShape(spec.shape)})`,
+      );
+    }
+  }
+  return {
+    ...(id === undefined ? {} : { id }),
+    inputs,
+    outputs: parseRequestedOutputs(request['outputs'], model),
+  };
+}
+
+function parseRequestedOutputs(raw: unknown, model: LoadedModel): string[] {
+  if (raw === undefined) return [...model.outputs.keys()];
+  if (!Array.isArray(raw)) throw new BadRequestError(`outputs: expected an array, got ${typeName(raw)}`);
+  if (raw.length === 0) return [...model.outputs.keys()];
+  const names: string[] = [];
+  raw.forEach((entry: unknown, index) => {
+    const name =
+      entry !== null && typeof entry === 'object' ? (entry as Record<string, unknown>)['name'] : undefined;
+    if (typeof name !== 'string') throw new BadRequestError(`outputs[${index}].name: expected a string`);
+    if (!model.outputs.has(name)) {
+      throw new BadRequestError(
+        `outputs[${index}].name: model "${model.name}" has no output "${name}"; its outputs are ${[...model.outputs.keys()].join(', ')}`,
+      );
+    }
+    if (names.includes(name))
+      throw new BadRequestError(`outputs[${index}].name: output "${name}" is requested twice`);
+    names.push(name);
+  });
+  return names;
+}

@@ -1,0 +1,192 @@
+import { createHash } from 'node:crypto';
+import { type DeploymentConfig, DeploymentConfigError, parseDeployment } from './deployment';
+import { ConflictError, NotFoundError } from './errors';
+import {
+  ARTIFACT_FILE,
+  MANIFEST_FILE,
+  type Manifest,
+  ManifestError,
+  MODEL_NAME_PATTERN,
+  parseManifest,
+} from './manifest';
+import { joinKey, type ModelStore, PreconditionFailedError } from './store';
+
+export const DEPLOYMENTS_DIR = 'deployments';
+const CAS_ATTEMPTS = 50;
+
+export interface VersionPackage {
+  manifest: Manifest;
+  artifact: Uint8Array;
+}
+
+export type DeploymentRead =
+  | { status: 'ok'; config: DeploymentConfig; etag: string }
+  | { status: 'not-modified'; etag: string }
+  | { status: 'not-found' };
+
+/**
+ * The model repository layout on any store:
+ *   <model>/<version>/model.onnx, <model>/<version>/manifest.json   (immutable)
+ *   <model>/deployments/<stage>.json                                  (compare-and-swap only)
+ */
+export class ModelRepository {
+  constructor(readonly store: ModelStore) {}
+
+  async listModels(): Promise<string[]> {
+    const names = await this.store.list('');
+    return names.filter((name) => MODEL_NAME_PATTERN.test(name));
+  }
+
+  async listVersions(model: string): Promise<number[]> {
+    const names = await this.store.list(model);
+    return names
+      .filter((name) => /^[1-9]\d{0,8}$/.test(name))
+      .map(Number)
+      .sort((a, b) => a - b);
+  }
+
+  async readManifest(model: string, version: number): Promise<Manifest> {
+    const key = joinKey(model, String(version), MANIFEST_FILE);
+    const result = await this.store.get(key);
+    if (result.status !== 'ok') throw new NotFoundError(`model "${model}" has no version ${version}`);
+    const manifest = parseManifest(parseJson(result.body, key), key);
+    if (manifest.name !== model || manifest.version !== version) {
+      throw new ManifestError(
+        `${key}: names ${manifest.name} version ${manifest.version}, not ${model} ${version}`,
+      );
+    }
+    return manifest;
+  }
+
+  async readArtifact(model: string, version: number): Promise<Buffer> {
+    const key = joinKey(model, String(version), ARTIFACT_FILE);
+    const result = await this.store.get(key);
+    if (result.status !== 'ok')
+      throw new NotFoundError(`model "${model}" version ${version} has no ${ARTIFACT_FILE}`);
+    return result.body;
+  }
+
+  /** Re-hashes a version's artifact; returns what is wrong, or undefined when intact. */
+  async checkIntegrity(model: string, version: number): Promise<string | undefined> {
+    const manifest = await this.readManifest(model, version);
+    const artifact = await this.readArtifact(model, version).catch(() => undefined);
+    if (artifact === undefined) return `${model} version ${version}: ${ARTIFACT_FILE} is missing`;
+    return artifactMismatch(manifest, artifact);
+  }
+
+  /**
+   * Publishes a version. The manifest is written first with create-if-absent, which claims the
+   * version number: two publishers racing for the same number cannot both win, and the loser
+   * moves on to the next number (when no version was requested) or is refused.
+   */
+  async publish(pkg: VersionPackage, options: { version?: number } = {}): Promise<number> {
+    const model = pkg.manifest.name;
+    const mismatch = artifactMismatch(pkg.manifest, pkg.artifact);
+    if (mismatch !== undefined) throw new Error(`refusing to publish: ${mismatch}`);
+    let version = options.version ?? ((await this.listVersions(model)).at(-1) ?? 0) + 1;
+    for (let attempt = 0; ; attempt++) {
+      const manifest: Manifest = { ...pkg.manifest, version };
+      const key = joinKey(model, String(version), MANIFEST_FILE);
+      try {
+        await this.store.put(key, Buffer.from(`${JSON.stringify(manifest, null, 2)}\n`), {
+          ifNoneMatch: '*',
+          contentType: 'application/json',
+        });
+        break;
+      } catch (err) {
+        if (!(err instanceof PreconditionFailedError)) throw err;
+        if (options.version !== undefined) {
+          throw new ConflictError(
+            `model "${model}" version ${version} already exists; versions are immutable`,
+          );
+        }
+        if (attempt >= CAS_ATTEMPTS) throw new ConflictError(`could not allocate a version for "${model}"`);
+        version += 1;
+      }
+    }
+    await this.store.put(joinKey(model, String(version), ARTIFACT_FILE), pkg.artifact, {
+      contentType: 'application/octet-stream',
+    });
+    return version;
+  }
+
+  async readDeployment(model: string, stage: string, ifNoneMatch?: string): Promise<DeploymentRead> {
+    const key = deploymentKey(model, stage);
+    const result = await this.store.get(key, ifNoneMatch === undefined ? {} : { ifNoneMatch });
+    if (result.status !== 'ok') return result;
+    const config = parseDeployment(parseJson(result.body, key), key);
+    return { status: 'ok', config, etag: result.etag };
+  }
+
+  /**
+   * Read-modify-write of a stage's deployment by compare-and-swap. `change` sees the current
+   * config (fresh on every retry) and returns the next one, which is validated, and whose versions
+   * must exist and be intact, before it is written. A lost race is retried on fresh state.
+   */
+  async updateDeployment(
+    model: string,
+    stage: string,
+    change: (current: DeploymentConfig | undefined) => DeploymentConfig,
+  ): Promise<DeploymentConfig> {
+    const key = deploymentKey(model, stage);
+    for (let attempt = 0; attempt < CAS_ATTEMPTS; attempt++) {
+      const current = await this.readDeployment(model, stage);
+      const base = current.status === 'ok' ? current.config : undefined;
+      const next = parseDeployment(change(base), `new ${key}`);
+      await this.assertVersionsIntact(model, next);
+      try {
+        await this.store.put(key, Buffer.from(`${JSON.stringify(next, null, 2)}\n`), {
+          ...(current.status === 'ok' ? { ifMatch: current.etag } : { ifNoneMatch: '*' as const }),
+          contentType: 'application/json',
+        });
+        return next;
+      } catch (err) {
+        if (!(err instanceof PreconditionFailedError)) throw err;
+        // Back off a little so that many writers do not retry in lock-step.
+        await new Promise((resolve) => setTimeout(resolve, Math.random() * 10 * (attempt + 1)));
+      }
+    }
+    throw new ConflictError(`${key} kept changing under ${CAS_ATTEMPTS} attempts; try again`);
+  }
+
+  private async assertVersionsIntact(model: string, config: DeploymentConfig): Promise<void> {
+    const versions = new Set(config.variants.map((variant) => variant.version));
+    for (const version of versions) {
+      const problem = await this.checkIntegrity(model, version);
+      if (problem !== undefined) throw new DeploymentConfigError(`cannot deploy: ${problem}`);
+    }
+  }
+}
+
+/** An object in the store that cannot be read as what its key says it is. */
+export class InvalidObjectError extends Error {
+  override name = 'InvalidObjectError';
+}
+
+export function deploymentKey(model: string, stage: string): string {
+  return joinKey(model, DEPLOYMENTS_DIR, `${stage}.json`);
+}
+
+export function sha256Hex(bytes: Uint8Array): string {
+  return createHash('sha256').update(bytes).digest('hex');
+}
+
+export function artifactMismatch(manifest: Manifest, artifact: Uint8Array): string | undefined {
+  const where = `${manifest.name} version ${manifest.version}`;
+  if (artifact.byteLength !== manifest.artifact.bytes) {
+    return `${where}: ${ARTIFACT_FILE} has ${artifact.byteLength} bytes, the manifest says ${manifest.artifact.bytes}`;
+  }
+  const actual = sha256Hex(artifact);
+  if (actual !== manifest.artifact.sha256) {
+    return `${where}: ${ARTIFACT_FILE} sha256 is ${actual}, the manifest says ${manifest.artifact.sha256}`;
+  }
+  return undefined;
+}
+
+function parseJson(body: Buffer, key: string): unknown {
+  try {
+    return JSON.parse(body.toString('utf8'));
+  } catch (err) {
+    throw new InvalidObjectError(`${key} is not valid JSON: ${(err as Error).message}`);
+  }
+}

@@ -1,0 +1,51 @@
+/**
+ * The one interface every object-store driver implements. Keys are '/'-separated and relative to
+ * the repository root; drivers map them onto their own prefix. Writes are whole-object and may carry
+ * a precondition so that mutable objects (deployment configs) change only by compare-and-swap.
+ */
+export interface ModelStore {
+  /** Human-readable location, e.g. `file:///srv/models` or `s3://bucket/prefix`. */
+  readonly url: string;
+  get(key: string, options?: GetOptions): Promise<GetResult>;
+  put(key: string, body: Uint8Array, options?: PutOptions): Promise<{ etag: string }>;
+  /** Names of the immediate children ("directories" and objects) under `prefix/`. */
+  list(prefix: string): Promise<string[]>;
+}
+
+export interface GetOptions {
+  /** Return `not-modified` instead of the body when the object still has this ETag. */
+  ifNoneMatch?: string;
+}
+
+export interface PutOptions {
+  /** Write only if the current object has this ETag. */
+  ifMatch?: string;
+  /** `*`: write only if the object does not exist yet. */
+  ifNoneMatch?: '*';
+  contentType?: string;
+}
+
+export type GetResult =
+  | { status: 'ok'; body: Buffer; etag: string }
+  | { status: 'not-modified'; etag: string }
+  | { status: 'not-found' };
+
+/** A conditional write whose condition did not hold; the caller re-reads and decides. */
+export class PreconditionFailedError extends Error {
+  override name = 'PreconditionFailedError';
+  constructor(
+    readonly key: string,
+    message = `${key} was changed by another writer`,
+  ) {
+    super(message);
+  }
+}
+
+/** The store could not be reached or answered with an unexpected error. */
+export class StoreUnavailableError extends Error {
+  override name = 'StoreUnavailableError';
+}
+
+export function joinKey(...parts: string[]): string {
+  return parts.filter((part) => part.length > 0).join('/');
+}

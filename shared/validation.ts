@@ -1,0 +1,20 @@
+import type { z } from 'zod';
+
+/** Turns schema issues into one line per problem, each naming the path, e.g. `variants[1].weight: …`. */
+export function formatIssues(issues: readonly z.core.$ZodIssue[]): string {
+  return issues
+    .map((issue) => {
+      const path = issue.path
+        .map((part, i) => (typeof part === 'number' ? `[${part}]` : `${i === 0 ? '' : '.'}${String(part)}`))
+        .join('');
+      return `${path || '(root)'}: ${issue.message}`;
+    })
+    .join('; ');
+}
+
+/** Parses `value` with `schema`, throwing `makeError(message)` that names every bad field. */
+export function parseWith<T>(schema: z.ZodType<T>, value: unknown, makeError: (message: string) => Error): T {
+  const result = schema.safeParse(value);
+  if (!result.success) throw makeError(formatIssues(result.error.issues));
+  return result.data;
+}
