@@ -1,0 +1,218 @@
+#!/usr/bin/env node
+/**
+ * modelfleet: the control-plane CLI. Every command works on a model repository named by
+ * --repository, else MODEL_REPOSITORY, else ./model-repository.
+ */
+import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+import { promote } from '../shared/deployment';
+import { ARTIFACT_FILE, MANIFEST_FILE, type Manifest, parseManifest } from '../shared/manifest';
+import { DEFAULT_TOLERANCE, packageModel } from '../shared/packaging';
+import { ModelRepository, type VersionPackage } from '../shared/repository';
+import { openStore } from '../shared/store';
+
+const USAGE = `usage: modelfleet <command> [options]
+
+commands:
+  package <model.onnx> --name NAME [--out DIR] [--sample FILE] [--features a,b,c] [--description TEXT]
+      Read the model's signature, hash it, run the sample, write DIR/{model.onnx,manifest.json}.
+  publish <model.onnx | package-dir> [--name NAME] [--version N] [--promote] [--stage STAGE]
+      Publish as the next (or the given) version; versions are immutable.
+  promote <model> <version> [--stage STAGE]
+      Send 100% of the stage's traffic to the version (keeps the previous as lastKnownGood).
+
+common options:
+  --repository URL   model repository (default: $MODEL_REPOSITORY or ./model-repository)
+  --stage STAGE      deployment stage (default: $MODELFLEET_STAGE or local)
+  --json             machine-readable output
+  -h, --help         this help
+`;
+
+export class UsageError extends Error {
+  override name = 'UsageError';
+}
+
+const OPTIONS = {
+  repository: { type: 'string' },
+  stage: { type: 'string' },
+  name: { type: 'string' },
+  out: { type: 'string' },
+  sample: { type: 'string' },
+  features: { type: 'string' },
+  description: { type: 'string' },
+  tolerance: { type: 'string' },
+  version: { type: 'string' },
+  promote: { type: 'boolean' },
+  json: { type: 'boolean' },
+  help: { type: 'boolean', short: 'h' },
+} as const;
+
+type Values = ReturnType<typeof parseArgs<{ options: typeof OPTIONS; allowPositionals: true }>>['values'];
+type Print = (text: string) => void;
+
+export async function run(argv: string[], env: NodeJS.ProcessEnv, print: Print): Promise<void> {
+  let parsed: { values: Values; positionals: string[] };
+  try {
+    parsed = parseArgs({ args: argv, options: OPTIONS, allowPositionals: true, strict: true });
+  } catch (err) {
+    throw new UsageError((err as Error).message);
+  }
+  const { values, positionals } = parsed;
+  const [command, ...args] = positionals;
+  if (values.help === true || command === undefined || command === 'help') {
+    print(USAGE);
+    return;
+  }
+  const repositoryUrl = values.repository ?? env['MODEL_REPOSITORY'] ?? path.resolve('model-repository');
+  const stage = values.stage ?? env['MODELFLEET_STAGE'] ?? 'local';
+  const repository = () => new ModelRepository(openStore(repositoryUrl, '--repository'));
+  const output = (human: string, data: unknown) =>
+    print(values.json === true ? JSON.stringify(data, null, 2) : human);
+
+  switch (command) {
+    case 'package': {
+      const [file] = expectArgs(args, ['model.onnx']);
+      const pkg = await packageFile(file, values);
+      const outDir = path.resolve(values.out ?? `${pkg.manifest.name}-package`);
+      mkdirSync(outDir, { recursive: true });
+      writeFileSync(path.join(outDir, ARTIFACT_FILE), pkg.artifact);
+      writeFileSync(path.join(outDir, MANIFEST_FILE), `${JSON.stringify(pkg.manifest, null, 2)}\n`);
+      output(`packaged ${pkg.manifest.name} into ${outDir}\n${describeSignature(pkg.manifest)}`, {
+        directory: outDir,
+        manifest: pkg.manifest,
+      });
+      return;
+    }
+    case 'publish': {
+      const [source] = expectArgs(args, ['model.onnx | package-dir']);
+      const pkg = await loadPackage(source, values);
+      const repo = repository();
+      const version = await repo.publish(
+        pkg,
+        values.version === undefined ? {} : { version: positiveInt(values.version, '--version') },
+      );
+      let deployed = false;
+      if (values.promote === true) {
+        await repo.updateDeployment(pkg.manifest.name, stage, (current) =>
+          promote(current, { model: pkg.manifest.name, stage, version }, new Date(), actor(env)),
+        );
+        deployed = true;
+      }
+      output(
+        `published ${pkg.manifest.name} version ${version} to ${repo.store.url}${deployed ? `; stage ${stage} now serves it` : ''}`,
+        { model: pkg.manifest.name, version, repository: repo.store.url, promoted: deployed, stage },
+      );
+      return;
+    }
+    case 'promote': {
+      const [model, versionText] = expectArgs(args, ['model', 'version']);
+      const version = positiveInt(versionText, 'version');
+      const config = await repository().updateDeployment(model, stage, (current) =>
+        promote(current, { model, stage, version }, new Date(), actor(env)),
+      );
+      output(`stage ${stage} of ${model} now serves version ${version} (100%)`, config);
+      return;
+    }
+    default:
+      throw new UsageError(`unknown command "${command}"`);
+  }
+}
+
+function expectArgs<const N extends readonly string[]>(args: string[], names: N): { [K in keyof N]: string } {
+  if (args.length !== names.length) {
+    throw new UsageError(
+      `expected ${names.map((name) => `<${name}>`).join(' ')}, got ${args.length} argument(s)`,
+    );
+  }
+  return args as unknown as { [K in keyof N]: string };
+}
+
+function positiveInt(text: string, what: string): number {
+  if (!/^[1-9]\d{0,8}$/.test(text))
+    throw new UsageError(`${what}: expected a positive integer, got ${JSON.stringify(text)}`);
+  return Number(text);
+}
+
+function readJsonFile(file: string, what: string): unknown {
+  try {
+    return JSON.parse(readFileSync(file, 'utf8'));
+  } catch (err) {
+    throw new UsageError(`${what}: cannot read ${file}: ${(err as Error).message}`);
+  }
+}
+
+async function packageFile(file: string, values: Values): Promise<VersionPackage> {
+  if (!existsSync(file)) throw new UsageError(`no such file: ${file}`);
+  const name = values.name ?? path.basename(file, path.extname(file));
+  const sample =
+    values.sample === undefined
+      ? undefined
+      : (readJsonFile(values.sample, '--sample') as Record<string, unknown>);
+  if (sample !== undefined && !Array.isArray(sample['inputs'])) {
+    throw new UsageError(
+      `--sample: ${values.sample} needs an "inputs" array (OIP tensors) and optionally "outputs"`,
+    );
+  }
+  const tolerance = values.tolerance === undefined ? undefined : Number(values.tolerance);
+  if (tolerance !== undefined && !(tolerance >= 0))
+    throw new UsageError(`--tolerance: expected a number >= 0`);
+  return packageModel({
+    name,
+    artifact: readFileSync(file),
+    ...(values.description === undefined ? {} : { description: values.description }),
+    ...(values.features === undefined ? {} : { features: values.features.split(',').map((f) => f.trim()) }),
+    ...(sample === undefined
+      ? {}
+      : {
+          sample: {
+            inputs: sample['inputs'] as never,
+            ...(sample['outputs'] === undefined ? {} : { outputs: sample['outputs'] as never }),
+            tolerance:
+              tolerance ??
+              (typeof sample['tolerance'] === 'number' ? sample['tolerance'] : DEFAULT_TOLERANCE),
+          },
+        }),
+    source: { file: path.basename(file) },
+  });
+}
+
+/** A package directory (from `package`) or a bare .onnx file, packaged on the fly. */
+async function loadPackage(source: string, values: Values): Promise<VersionPackage> {
+  if (existsSync(source) && statSync(source).isDirectory()) {
+    const manifestPath = path.join(source, MANIFEST_FILE);
+    const manifest: Manifest = parseManifest(readJsonFile(manifestPath, 'package'), manifestPath);
+    if (values.name !== undefined && values.name !== manifest.name) {
+      throw new UsageError(`--name ${values.name} differs from the package's name ${manifest.name}`);
+    }
+    return { manifest, artifact: readFileSync(path.join(source, ARTIFACT_FILE)) };
+  }
+  return packageFile(source, values);
+}
+
+function describeSignature(manifest: Manifest): string {
+  const line = (spec: { name: string; datatype: string; shape: number[] }) =>
+    `  ${spec.name}: ${spec.datatype} [${spec.shape.join(',')}]`;
+  return [
+    'inputs:',
+    ...manifest.signature.inputs.map(line),
+    'outputs:',
+    ...manifest.signature.outputs.map(line),
+    `sha256: ${manifest.artifact.sha256} (${manifest.artifact.bytes} bytes)`,
+  ].join('\n');
+}
+
+function actor(env: NodeJS.ProcessEnv): string {
+  return env['MODELFLEET_ACTOR'] ?? env['USER'] ?? 'cli';
+}
+
+if (require.main === module) {
+  run(process.argv.slice(2), process.env, (text) => process.stdout.write(`${text}\n`)).catch(
+    (err: unknown) => {
+      const message = err instanceof Error ? err.message : String(err);
+      process.stderr.write(`modelfleet: error: ${message}\n`);
+      if (err instanceof UsageError) process.stderr.write(`run "modelfleet --help" for usage\n`);
+      process.exit(err instanceof UsageError ? 2 : 1);
+    },
+  );
+}
