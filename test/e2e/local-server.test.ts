@@ -1,0 +1,68 @@
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import * as ort from 'onnxruntime-node';
+import { removeTempDirs, tempDir } from '../support/fixtures';
+import { ROOT, type Started, startUntil } from '../support/processes';
+
+jest.setTimeout(120_000);
+
+let server: Started;
+let base: string;
+
+beforeAll(async () => {
+  // Exactly what the README says: `npm start`, here on a free port and an empty repository.
+  const started = await startUntil(
+    'npm',
+    ['start', '--silent'],
+    { PORT: '0', MODEL_REPOSITORY: path.join(tempDir(), 'repo'), METRICS: 'off' },
+    /listening on (http:\/\/127\.0\.0\.1:\d+)/,
+  );
+  server = started;
+  base = started.match[1] ?? '';
+});
+
+afterAll(async () => {
+  await server?.stop();
+  removeTempDirs();
+});
+
+describe('npm start', () => {
+  it('publishes the samples on first start and serves predictions equal to onnxruntime run directly', async () => {
+    const request = readFileSync(path.join(ROOT, 'samples', 'iris', 'request.json'), 'utf8');
+    // curl -d sends this content type; the server must accept it.
+    const response = await fetch(`${base}/v2/models/iris/infer`, {
+      method: 'POST',
+      body: request,
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+    });
+    expect(response.status).toBe(200);
+    expect(response.headers.get('x-model-variant')).toBe('primary');
+    const body = (await response.json()) as { outputs: { name: string; data: number[] }[] };
+
+    const session = await ort.InferenceSession.create(
+      readFileSync(path.join(ROOT, 'samples', 'iris', 'model.onnx')),
+    );
+    const input = JSON.parse(request).inputs[0];
+    const direct = await session.run({
+      input: new ort.Tensor('float32', Float32Array.from(input.data), input.shape),
+    });
+    const served = body.outputs.find((o) => o.name === 'probabilities')?.data ?? [];
+    const expected = Array.from(direct['probabilities']?.data as Float32Array);
+    expect(served).toHaveLength(expected.length);
+    served.forEach((value, i) => {
+      expect(Math.abs(value - (expected[i] ?? Number.NaN))).toBeLessThanOrEqual(1e-5);
+    });
+  });
+
+  it('serves the whole OIP surface over HTTP and reports errors as JSON', async () => {
+    expect((await fetch(`${base}/v2/health/live`)).status).toBe(200);
+    expect((await fetch(`${base}/v2/health/ready`)).status).toBe(200);
+    expect(await (await fetch(`${base}/v2/models/house-price/ready`)).json()).toMatchObject({ ready: true });
+    const bad = await fetch(`${base}/v2/models/iris/infer`, {
+      method: 'POST',
+      body: '{"inputs":[{"name":"input"}]}',
+    });
+    expect(bad.status).toBe(400);
+    expect(await bad.json()).toMatchObject({ error: 'inputs[0].datatype: expected FP32, got nothing' });
+  });
+});
