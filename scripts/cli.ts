@@ -6,6 +6,7 @@
 import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
+import { parseStoreSettings } from '../shared/config';
 import { promote } from '../shared/deployment';
 import { ARTIFACT_FILE, MANIFEST_FILE, type Manifest, parseManifest } from '../shared/manifest';
 import { DEFAULT_TOLERANCE, packageModel } from '../shared/packaging';
@@ -66,7 +67,8 @@ export async function run(argv: string[], env: NodeJS.ProcessEnv, print: Print):
   }
   const repositoryUrl = values.repository ?? env['MODEL_REPOSITORY'] ?? path.resolve('model-repository');
   const stage = values.stage ?? env['MODELFLEET_STAGE'] ?? 'local';
-  const repository = () => new ModelRepository(openStore(repositoryUrl, '--repository'));
+  const repository = () =>
+    new ModelRepository(openStore(repositoryUrl, parseStoreSettings(env), '--repository'));
   const output = (human: string, data: unknown) =>
     print(values.json === true ? JSON.stringify(data, null, 2) : human);
 

@@ -62,7 +62,7 @@ export function createApp(options: AppOptions): App {
   const { config } = options;
   const log = options.log ?? createLogger();
   const metrics = options.metrics ?? jsonLineSink;
-  const repository = new ModelRepository(options.store ?? openStore(config.repository));
+  const repository = new ModelRepository(options.store ?? openStore(config.repository, config.store));
   const cache = new ModelCache(repository, config.maxLoadedModels);
   const deployments = new DeploymentsCache(
     repository,

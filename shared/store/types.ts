@@ -23,6 +23,11 @@ export interface PutOptions {
   /** `*`: write only if the object does not exist yet. */
   ifNoneMatch?: '*';
   contentType?: string;
+  /**
+   * Called as a large body is uploaded (in parts, where the driver supports it) with the bytes
+   * sent so far and the total. Small writes may call it once at the end or not at all.
+   */
+  onProgress?: (sent: number, total: number) => void;
 }
 
 export type GetResult =
@@ -48,4 +53,18 @@ export class StoreUnavailableError extends Error {
 
 export function joinKey(...parts: string[]): string {
   return parts.filter((part) => part.length > 0).join('/');
+}
+
+/**
+ * Per-driver connection settings that cannot live in the repository URL (endpoints, secrets).
+ * Parsed from the environment once by `parseStoreSettings` in shared/config.ts.
+ */
+export interface StoreSettings {
+  s3Endpoint?: string;
+  s3ForcePathStyle?: boolean;
+  s3Region?: string;
+  azureConnectionString?: string;
+  azureEndpoint?: string;
+  gcsApiEndpoint?: string;
+  gcsProjectId?: string;
 }
