@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { ArtifactDiskCache } from './artifact-cache';
 import type { Config } from './config';
 import { DataPlane, type Target } from './dataplane';
 import { DeploymentsCache } from './deployments-cache';
@@ -16,6 +17,7 @@ import { createLogger, describeError, type Logger } from './log';
 import { MODEL_NAME_PATTERN } from './manifest';
 import { jsonLineSink, type MetricSink, type RequestMetricEvent } from './metrics';
 import { ModelCache } from './model-cache';
+import { type PreloadReport, preloadStage, vetDeployment } from './preload';
 import { ModelRepository } from './repository';
 import { type ModelStore, openStore } from './store';
 
@@ -37,6 +39,8 @@ export interface App {
   readonly config: Config;
   readonly repository: ModelRepository;
   handle(request: ServeRequest): Promise<ServeResponse>;
+  /** Loads, verifies and warms up the stage's deployed versions; await it before serving. */
+  preload(): Promise<PreloadReport>;
 }
 
 type Params = { model?: string; version?: string };
@@ -63,13 +67,17 @@ export function createApp(options: AppOptions): App {
   const log = options.log ?? createLogger();
   const metrics = options.metrics ?? jsonLineSink;
   const repository = new ModelRepository(options.store ?? openStore(config.repository, config.store));
-  const cache = new ModelCache(repository, config.maxLoadedModels);
+  const cache = new ModelCache(repository, config.maxLoadedModels, {
+    disk: new ArtifactDiskCache(config.artifactCacheDir, config.artifactCacheBytes, log),
+    log,
+  });
   const deployments = new DeploymentsCache(
     repository,
     config.stage,
     config.deploymentTtlMs,
     log,
     options.now,
+    async (model, next) => void (await vetDeployment(cache, model, next, log)),
   );
   const dataPlane = new DataPlane(deployments, cache, config, options.random ?? Math.random);
   let coldStart = true;
@@ -198,7 +206,7 @@ export function createApp(options: AppOptions): App {
     return response;
   };
 
-  return { config, repository, handle };
+  return { config, repository, handle, preload: () => preloadStage(repository, deployments, cache, log) };
 }
 
 function route(template: string): RegExp {

@@ -46,10 +46,26 @@ export class ModelRepository {
   }
 
   async readManifest(model: string, version: number): Promise<Manifest> {
+    const bytes = await this.readManifestBytes(model, version);
+    if (bytes === undefined) throw new NotFoundError(`model "${model}" has no version ${version}`);
+    return this.parseManifestBytes(model, version, bytes);
+  }
+
+  /** The raw manifest, or undefined when the version has none (absent, or a Triton-style version). */
+  async readManifestBytes(model: string, version: number): Promise<Buffer | undefined> {
+    const result = await this.store.get(joinKey(model, String(version), MANIFEST_FILE));
+    return result.status === 'ok' ? result.body : undefined;
+  }
+
+  parseManifestBytes(model: string, version: number, bytes: Buffer): Manifest {
     const key = joinKey(model, String(version), MANIFEST_FILE);
-    const result = await this.store.get(key);
-    if (result.status !== 'ok') throw new NotFoundError(`model "${model}" has no version ${version}`);
-    const manifest = parseManifest(parseJson(result.body, key), key);
+    let value: unknown;
+    try {
+      value = JSON.parse(bytes.toString('utf8'));
+    } catch (err) {
+      throw new ManifestError(`${key} is not valid JSON: ${(err as Error).message}`);
+    }
+    const manifest = parseManifest(value, key);
     if (manifest.name !== model || manifest.version !== version) {
       throw new ManifestError(
         `${key}: names ${manifest.name} version ${manifest.version}, not ${model} ${version}`,
