@@ -12,6 +12,18 @@ import { ARTIFACT_FILE, MANIFEST_FILE, type Manifest, parseManifest } from '../s
 import { DEFAULT_TOLERANCE, packageModel } from '../shared/packaging';
 import { ModelRepository, type VersionPackage } from '../shared/repository';
 import { openStore } from '../shared/store';
+import {
+  formatDeployment,
+  formatManifest,
+  formatModelList,
+  formatVerify,
+  importMlflow,
+  listModels,
+  progressBar,
+  showDeployment,
+  showVersion,
+  verifyRepository,
+} from './lib/storage-commands';
 
 const USAGE = `usage: modelfleet <command> [options]
 
@@ -22,6 +34,17 @@ commands:
       Publish as the next (or the given) version; versions are immutable.
   promote <model> <version> [--stage STAGE]
       Send 100% of the stage's traffic to the version (keeps the previous as lastKnownGood).
+  list [--stage STAGE]
+      Models, their versions and what the stage serves.
+  show <model> [version] [--stage STAGE]
+      A version's manifest, or (without a version) the stage's deployment and its history.
+  verify [model] [version]
+      Re-download and re-hash every artifact against its manifest; exits 1 if any is bad.
+  import-mlflow <mlflow-model-dir> [--name NAME] [--out DIR]
+      Turn an MLflow model with an ONNX flavor (MLmodel + model.onnx) into a package for publish.
+
+repository URLs: file:///path (or a path), s3://bucket/prefix, az://account/container/prefix,
+  gs://bucket/prefix — endpoints and credentials: see the README.
 
 common options:
   --repository URL   model repository (default: $MODEL_REPOSITORY or ./model-repository)
@@ -32,6 +55,11 @@ common options:
 
 export class UsageError extends Error {
   override name = 'UsageError';
+}
+
+/** `verify` found damaged versions: the report was printed, the exit status says so. */
+export class VerifyFailedError extends Error {
+  override name = 'VerifyFailedError';
 }
 
 const OPTIONS = {
@@ -52,7 +80,17 @@ const OPTIONS = {
 type Values = ReturnType<typeof parseArgs<{ options: typeof OPTIONS; allowPositionals: true }>>['values'];
 type Print = (text: string) => void;
 
-export async function run(argv: string[], env: NodeJS.ProcessEnv, print: Print): Promise<void> {
+/** Where a progress bar may be drawn: only a terminal, and never in --json mode. */
+export interface CliIo {
+  progress?: { isTTY?: boolean; write(text: string): unknown };
+}
+
+export async function run(
+  argv: string[],
+  env: NodeJS.ProcessEnv,
+  print: Print,
+  io: CliIo = {},
+): Promise<void> {
   let parsed: { values: Values; positionals: string[] };
   try {
     parsed = parseArgs({ args: argv, options: OPTIONS, allowPositionals: true, strict: true });
@@ -90,10 +128,14 @@ export async function run(argv: string[], env: NodeJS.ProcessEnv, print: Print):
       const [source] = expectArgs(args, ['model.onnx | package-dir']);
       const pkg = await loadPackage(source, values);
       const repo = repository();
-      const version = await repo.publish(
-        pkg,
-        values.version === undefined ? {} : { version: positiveInt(values.version, '--version') },
-      );
+      const onProgress =
+        io.progress?.isTTY === true && values.json !== true
+          ? progressBar(io.progress, `uploading ${pkg.manifest.name}/${ARTIFACT_FILE}`)
+          : undefined;
+      const version = await repo.publish(pkg, {
+        ...(values.version === undefined ? {} : { version: positiveInt(values.version, '--version') }),
+        ...(onProgress === undefined ? {} : { onProgress }),
+      });
       let deployed = false;
       if (values.promote === true) {
         await repo.updateDeployment(pkg.manifest.name, stage, (current) =>
@@ -114,6 +156,52 @@ export async function run(argv: string[], env: NodeJS.ProcessEnv, print: Print):
         promote(current, { model, stage, version }, new Date(), actor(env)),
       );
       output(`stage ${stage} of ${model} now serves version ${version} (100%)`, config);
+      return;
+    }
+    case 'list': {
+      expectArgs(args, []);
+      const summaries = await listModels(repository(), stage);
+      output(formatModelList(summaries, stage), summaries);
+      return;
+    }
+    case 'show': {
+      if (args.length < 1 || args.length > 2) throw new UsageError('expected <model> [version]');
+      const [model = '', versionText] = args;
+      if (versionText === undefined) {
+        const config = await showDeployment(repository(), model, stage);
+        output(formatDeployment(config), config);
+      } else {
+        const manifest = await showVersion(repository(), model, positiveInt(versionText, 'version'));
+        output(formatManifest(manifest), manifest);
+      }
+      return;
+    }
+    case 'verify': {
+      if (args.length > 2) throw new UsageError('expected [model] [version]');
+      const [model, versionText] = args;
+      const results = await verifyRepository(
+        repository(),
+        model === undefined
+          ? undefined
+          : { model, ...(versionText === undefined ? {} : { version: positiveInt(versionText, 'version') }) },
+      );
+      output(formatVerify(results), results);
+      const bad = results.filter((result) => result.status !== 'ok' && result.status !== 'unverifiable');
+      if (bad.length > 0) {
+        throw new VerifyFailedError(`${bad.length} of ${results.length} versions failed verification`);
+      }
+      return;
+    }
+    case 'import-mlflow': {
+      const [dir] = expectArgs(args, ['mlflow-model-dir']);
+      const imported = await importMlflow(dir, {
+        ...(values.name === undefined ? {} : { name: values.name }),
+        ...(values.out === undefined ? {} : { out: values.out }),
+      });
+      output(
+        `imported ${dir} as ${imported.manifest.name} into ${imported.directory}\n${describeSignature(imported.manifest)}\nnext: modelfleet publish ${imported.directory}`,
+        imported,
+      );
       return;
     }
     default:
@@ -209,12 +297,12 @@ function actor(env: NodeJS.ProcessEnv): string {
 }
 
 if (require.main === module) {
-  run(process.argv.slice(2), process.env, (text) => process.stdout.write(`${text}\n`)).catch(
-    (err: unknown) => {
-      const message = err instanceof Error ? err.message : String(err);
-      process.stderr.write(`modelfleet: error: ${message}\n`);
-      if (err instanceof UsageError) process.stderr.write(`run "modelfleet --help" for usage\n`);
-      process.exit(err instanceof UsageError ? 2 : 1);
-    },
-  );
+  run(process.argv.slice(2), process.env, (text) => process.stdout.write(`${text}\n`), {
+    progress: process.stderr,
+  }).catch((err: unknown) => {
+    const message = err instanceof Error ? err.message : String(err);
+    process.stderr.write(`modelfleet: error: ${message}\n`);
+    if (err instanceof UsageError) process.stderr.write(`run "modelfleet --help" for usage\n`);
+    process.exit(err instanceof UsageError ? 2 : 1);
+  });
 }

@@ -95,7 +95,10 @@ export class ModelRepository {
    * version number: two publishers racing for the same number cannot both win, and the loser
    * moves on to the next number (when no version was requested) or is refused.
    */
-  async publish(pkg: VersionPackage, options: { version?: number } = {}): Promise<number> {
+  async publish(
+    pkg: VersionPackage,
+    options: { version?: number; onProgress?: (sent: number, total: number) => void } = {},
+  ): Promise<number> {
     const model = pkg.manifest.name;
     const mismatch = artifactMismatch(pkg.manifest, pkg.artifact);
     if (mismatch !== undefined) throw new Error(`refusing to publish: ${mismatch}`);
@@ -122,6 +125,7 @@ export class ModelRepository {
     }
     await this.store.put(joinKey(model, String(version), ARTIFACT_FILE), pkg.artifact, {
       contentType: 'application/octet-stream',
+      ...(options.onProgress === undefined ? {} : { onProgress: options.onProgress }),
     });
     return version;
   }
