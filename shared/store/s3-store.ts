@@ -104,32 +104,41 @@ export class S3ModelStore implements ModelStore {
   async list(prefix: string): Promise<string[]> {
     const base = this.keyOf(prefix);
     const listPrefix = base === '' ? '' : `${base}/`;
-    const names = new Set<string>();
-    let token: string | undefined;
     try {
-      do {
-        const page = await this.client.send(
-          new ListObjectsV2Command({
-            Bucket: this.bucket,
-            Prefix: listPrefix,
-            Delimiter: '/',
-            ...(token === undefined ? {} : { ContinuationToken: token }),
-          }),
-        );
-        for (const common of page.CommonPrefixes ?? []) {
-          const name = common.Prefix?.slice(listPrefix.length).replace(/\/$/, '');
-          if (name) names.add(name);
-        }
-        for (const object of page.Contents ?? []) {
-          const name = object.Key?.slice(listPrefix.length);
-          if (name) names.add(name);
-        }
-        token = page.IsTruncated === true ? page.NextContinuationToken : undefined;
-      } while (token !== undefined);
+      const names = await this.listPages(listPrefix, '/');
+      // Some S3-compatible servers (s3rver) drop common prefixes that hold no object directly
+      // (`<model>/` above `<model>/<n>/…`). An empty answer is re-asked without a delimiter; on
+      // real S3 that costs one extra request, for a prefix that really is empty.
+      return names.size > 0 ? [...names].sort() : [...(await this.listPages(listPrefix, undefined))].sort();
     } catch (err) {
       throw unavailable(this.url, prefix, err);
     }
-    return [...names].sort();
+  }
+
+  /** Immediate children of `listPrefix`, from a delimited listing or derived from full keys. */
+  private async listPages(listPrefix: string, delimiter: '/' | undefined): Promise<Set<string>> {
+    const names = new Set<string>();
+    let token: string | undefined;
+    do {
+      const page = await this.client.send(
+        new ListObjectsV2Command({
+          Bucket: this.bucket,
+          Prefix: listPrefix,
+          ...(delimiter === undefined ? {} : { Delimiter: delimiter }),
+          ...(token === undefined ? {} : { ContinuationToken: token }),
+        }),
+      );
+      for (const common of page.CommonPrefixes ?? []) {
+        const name = common.Prefix?.slice(listPrefix.length).replace(/\/$/, '');
+        if (name) names.add(name);
+      }
+      for (const object of page.Contents ?? []) {
+        const name = object.Key?.slice(listPrefix.length).split('/')[0];
+        if (name) names.add(name);
+      }
+      token = page.IsTruncated === true ? page.NextContinuationToken : undefined;
+    } while (token !== undefined);
+    return names;
   }
 
   private async putInParts(key: string, body: Uint8Array, options: PutOptions): Promise<{ etag: string }> {
