@@ -6,8 +6,10 @@ import { type ModelCache, warmUp } from './model-cache';
 import type { ModelRepository } from './repository';
 
 export interface PreloadReport {
-  /** model@version loaded, verified and warmed up. */
+  /** model@version loaded and verified. */
   loaded: string[];
+  /** model@version whose manifest sample ran once (those without a sample are only loaded). */
+  warmedUp: string[];
   /** model@version (or model) that could not be, with why. */
   failed: { target: string; error: string }[];
   ms: number;
@@ -26,7 +28,7 @@ export async function preloadStage(
   log: Logger,
 ): Promise<PreloadReport> {
   const started = performance.now();
-  const report: PreloadReport = { loaded: [], failed: [], ms: 0 };
+  const report: PreloadReport = { loaded: [], warmedUp: [], failed: [], ms: 0 };
   let models: string[];
   try {
     models = await repository.listModels();
@@ -49,7 +51,10 @@ export async function preloadStage(
         return;
       }
       await vetDeployment(cache, model, config, log).then(
-        (loaded) => report.loaded.push(...loaded),
+        (result) => {
+          report.loaded.push(...result.loaded);
+          report.warmedUp.push(...result.warmedUp);
+        },
         (err: unknown) => report.failed.push({ target: model, error: (err as Error).message }),
       );
     }),
@@ -72,9 +77,10 @@ export async function vetDeployment(
   model: string,
   config: DeploymentConfig,
   log: Logger,
-): Promise<string[]> {
+): Promise<{ loaded: string[]; warmedUp: string[] }> {
   const versions = [...new Set(config.variants.map((variant) => variant.version))];
   const loaded: string[] = [];
+  const warmedUp: string[] = [];
   for (const version of versions) {
     const { model: ready } = await cache.get(model, version);
     const warm = await warmUp(ready);
@@ -84,6 +90,7 @@ export async function vetDeployment(
       log.warn('warm-up sample differs from the manifest', { model, version, problems: warm.problems });
     }
     loaded.push(`${model}@${version}`);
+    if (warm.ran) warmedUp.push(`${model}@${version}`);
   }
-  return loaded;
+  return { loaded, warmedUp };
 }
