@@ -50,21 +50,29 @@ export class GcsModelStore implements ModelStore {
 
   async get(key: string, options: GetOptions = {}): Promise<GetResult> {
     const file = this.bucket.file(this.keyOf(key));
-    try {
-      // Metadata first: its generation is the ETag, and when it is unchanged the body is not fetched.
-      const [metadata] = await file.getMetadata();
-      const generation = String(metadata.generation ?? '');
+    for (let attempt = 0; ; attempt++) {
+      let generation: string;
+      try {
+        // Metadata first: its generation is the ETag, and when it is unchanged the body is not fetched.
+        const [metadata] = await file.getMetadata();
+        generation = String(metadata.generation ?? '');
+      } catch (err) {
+        if (statusOf(err) === 404) return { status: 'not-found' };
+        throw unavailable(this.url, key, err);
+      }
       if (options.ifNoneMatch !== undefined && options.ifNoneMatch === generation) {
         return { status: 'not-modified', etag: generation };
       }
-      // Pinned to the generation just seen, so body and ETag always belong together.
-      const [body] = await this.bucket
-        .file(this.keyOf(key), { generation: Number(generation) })
-        .download({ validation: false });
-      return { status: 'ok', body, etag: generation };
-    } catch (err) {
-      if (statusOf(err) === 404) return { status: 'not-found' };
-      throw unavailable(this.url, key, err);
+      try {
+        // Pinned to the generation just seen, so body and ETag always belong together.
+        const [body] = await this.bucket
+          .file(this.keyOf(key), { generation: Number(generation) })
+          .download({ validation: false });
+        return { status: 'ok', body, etag: generation };
+      } catch (err) {
+        // Replaced (or deleted) between the two requests: read it again from the start.
+        if (statusOf(err) !== 404 || attempt >= 3) throw unavailable(this.url, key, err);
+      }
     }
   }
 

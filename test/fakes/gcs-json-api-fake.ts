@@ -13,6 +13,8 @@ export interface FakeGcs {
   /** Every request seen: method, path and query, in order. */
   requests: { method: string; path: string; query: URLSearchParams }[];
   objects: Map<string, StoredObject>;
+  /** Called before each request is answered; tests use it to interleave a concurrent change. */
+  beforeRequest?: (request: { method: string; path: string; query: URLSearchParams }) => void;
   close(): Promise<void>;
 }
 
@@ -36,6 +38,7 @@ export async function startFakeGcs(): Promise<FakeGcs> {
   const objects = new Map<string, StoredObject>();
   const uploads = new Map<string, PendingUpload>();
   const requests: FakeGcs['requests'] = [];
+  const fake: FakeGcs = { endpoint: '', requests, objects, close: async () => {} };
   let nextGeneration = Date.now() * 1000;
 
   const metadataOf = (bucket: string, name: string, object: StoredObject) => ({
@@ -80,7 +83,9 @@ export async function startFakeGcs(): Promise<FakeGcs> {
     const body = Buffer.concat(chunks);
     const url = new URL(req.url ?? '/', 'http://127.0.0.1');
     const query = url.searchParams;
-    requests.push({ method: req.method ?? 'GET', path: url.pathname, query });
+    const seen = { method: req.method ?? 'GET', path: url.pathname, query };
+    requests.push(seen);
+    fake.beforeRequest?.(seen);
     const send = (status: number, json?: unknown, headers: Record<string, string> = {}) => {
       res.writeHead(status, {
         ...(json === undefined ? {} : { 'content-type': 'application/json' }),
@@ -226,16 +231,15 @@ export async function startFakeGcs(): Promise<FakeGcs> {
 
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const { port } = server.address() as AddressInfo;
-  return {
+  Object.assign(fake, {
     endpoint: `http://127.0.0.1:${port}`,
-    requests,
-    objects,
     close: () =>
       new Promise<void>((resolve) => {
         server.closeAllConnections();
         server.close(() => resolve());
       }),
-  };
+  });
+  return fake;
 }
 
 function splitMultipart(body: Buffer, boundary: string): { headers: Record<string, string>; body: Buffer }[] {

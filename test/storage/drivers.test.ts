@@ -206,6 +206,37 @@ describe('large uploads in parts', () => {
     expect(made[0]?.query.get('alt')).toBeNull();
   });
 
+  it('GCS re-reads an object replaced between its metadata and its download', async () => {
+    const fake = await fakeGcsServer();
+    const store = new GcsModelStore({
+      bucket: GCS_TEST_BUCKET,
+      prefix: prefix(),
+      apiEndpoint: fake.endpoint,
+    });
+    await store.put('d.json', Buffer.from('old'));
+    let replaced = false;
+    fake.beforeRequest = (request) => {
+      if (!replaced && request.query.get('alt') === 'media') {
+        replaced = true;
+        const key = `${GCS_TEST_BUCKET}/${decodeURIComponent(request.path.split('/o/')[1] ?? '')}`;
+        const current = fake.objects.get(key);
+        if (current !== undefined)
+          fake.objects.set(key, {
+            ...current,
+            body: Buffer.from('new'),
+            generation: current.generation + 1000,
+          });
+      }
+    };
+    try {
+      const read = await store.get('d.json');
+      expect(replaced).toBe(true);
+      expect(read).toMatchObject({ status: 'ok', body: Buffer.from('new') });
+    } finally {
+      fake.beforeRequest = undefined;
+    }
+  });
+
   it('publish reports upload progress through the repository', async () => {
     const repository = new ModelRepository(
       new FsModelStore(`${require('node:os').tmpdir()}/modelfleet-pub-${prefix()}`),
@@ -234,6 +265,16 @@ describe('repository URLs and store settings', () => {
     const gs = openStore('gs://bucket', { gcsApiEndpoint: 'http://127.0.0.1:9' });
     expect(gs).toBeInstanceOf(GcsModelStore);
     expect(gs.url).toBe('gs://bucket');
+  });
+
+  it('uses DefaultAzureCredential against the account endpoint when no connection string is set', () => {
+    const az = openStore('az://acct/models/prod') as AzureBlobModelStore;
+    expect(az.container.url).toBe('https://acct.blob.core.windows.net/models');
+    expect(az.container.credential.constructor.name).toBe('DefaultAzureCredential');
+    const local = openStore('az://acct/models', {
+      azureEndpoint: 'http://127.0.0.1:10000/acct',
+    }) as AzureBlobModelStore;
+    expect(local.container.url).toBe('http://127.0.0.1:10000/acct/models');
   });
 
   it.each([
