@@ -11,7 +11,7 @@ import { promote } from '../shared/deployment';
 import { ARTIFACT_FILE, MANIFEST_FILE, type Manifest, parseManifest } from '../shared/manifest';
 import { DEFAULT_TOLERANCE, packageModel } from '../shared/packaging';
 import { ModelRepository, type VersionPackage } from '../shared/repository';
-import { openStore } from '../shared/store';
+import { openStore, StoreUnavailableError } from '../shared/store';
 import {
   formatDeployment,
   formatManifest,
@@ -300,7 +300,12 @@ if (require.main === module) {
   run(process.argv.slice(2), process.env, (text) => process.stdout.write(`${text}\n`), {
     progress: process.stderr,
   }).catch((err: unknown) => {
-    const message = err instanceof Error ? err.message : String(err);
+    const message =
+      err instanceof StoreUnavailableError
+        ? `${err.message} (${err.detail})`
+        : err instanceof Error
+          ? err.message
+          : String(err);
     process.stderr.write(`modelfleet: error: ${message}\n`);
     if (err instanceof UsageError) process.stderr.write(`run "modelfleet --help" for usage\n`);
     process.exit(err instanceof UsageError ? 2 : 1);

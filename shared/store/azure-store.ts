@@ -143,7 +143,5 @@ function statusOf(err: unknown): number | undefined {
 }
 
 function unavailable(url: string, key: string, err: unknown): StoreUnavailableError {
-  return new StoreUnavailableError(`${url}: ${key}: ${(err as Error)?.message ?? String(err)}`, {
-    cause: err,
-  });
+  return new StoreUnavailableError(`${url}: ${key}`, err);
 }

@@ -179,7 +179,5 @@ function nameOf(err: unknown): string | undefined {
 }
 
 function unavailable(url: string, key: string, err: unknown): StoreUnavailableError {
-  return new StoreUnavailableError(`${url}: ${key}: ${(err as Error)?.message ?? String(err)}`, {
-    cause: err,
-  });
+  return new StoreUnavailableError(`${url}: ${key}`, err);
 }

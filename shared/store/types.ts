@@ -1,3 +1,5 @@
+import { ServiceUnavailableError } from '../errors';
+
 /**
  * The one interface every object-store driver implements. Keys are '/'-separated and relative to
  * the repository root; drivers map them onto their own prefix. Writes are whole-object and may carry
@@ -46,9 +48,18 @@ export class PreconditionFailedError extends Error {
   }
 }
 
-/** The store could not be reached or answered with an unexpected error. */
-export class StoreUnavailableError extends Error {
-  override name = 'StoreUnavailableError';
+/**
+ * The store could not be reached or answered with an unexpected error. A 503 with Retry-After for
+ * clients; the message they see is generic (no bucket names or endpoints), the specifics are in
+ * `detail` and `cause` for logs and the CLI.
+ */
+export class StoreUnavailableError extends ServiceUnavailableError {
+  readonly detail: string;
+
+  constructor(location: string, cause: unknown) {
+    super('the model repository is unreachable; try again shortly', { cause, retryAfterSeconds: 5 });
+    this.detail = `${location}: ${cause instanceof Error ? cause.message : String(cause)}`;
+  }
 }
 
 export function joinKey(...parts: string[]): string {

@@ -125,7 +125,12 @@ describe('S3 driver requests (s3rver does not enforce conditions, so the request
   it('reports an unreachable endpoint as StoreUnavailableError', async () => {
     const store = s3Store(`http://127.0.0.1:${await freePort()}`);
     await expect(store.get('k')).rejects.toBeInstanceOf(StoreUnavailableError);
-    await expect(store.list('')).rejects.toBeInstanceOf(StoreUnavailableError);
+    const failure = await store.list('').catch((err: unknown) => err);
+    expect(failure).toBeInstanceOf(StoreUnavailableError);
+    expect((failure as StoreUnavailableError).status).toBe(503);
+    expect((failure as StoreUnavailableError).headers['retry-after']).toBe('5');
+    expect((failure as StoreUnavailableError).message).not.toContain('127.0.0.1');
+    expect((failure as StoreUnavailableError).detail).toMatch(/^s3:\/\/modelfleet-test\/t-[0-9a-f]+: : /);
   });
 
   it('uploads a large artifact in parts (multipart upload) with progress, and reads it back', async () => {

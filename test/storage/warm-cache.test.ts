@@ -256,6 +256,10 @@ describe('store outage (s3rver stopped mid-run)', () => {
       expect(json(uncachedVersion)['error']).toBe(
         'model "iris" version 2 could not be read from the repository',
       );
+      const ready = await h.app.handle(get('/v2/health/ready'));
+      expect(ready.status).toBe(503);
+      expect(ready.headers['retry-after']).toBe('5');
+      expect(json(ready)['error']).toBe('the model repository is unreachable; try again shortly');
     } finally {
       if (!stopped) await s3.stop();
     }
