@@ -149,11 +149,13 @@ export class ModelRepository {
     change: (current: DeploymentConfig | undefined) => DeploymentConfig,
   ): Promise<DeploymentConfig> {
     const key = deploymentKey(model, stage);
+    // A retry after a lost race re-reads the config but need not re-download checked artifacts.
+    const intact = new Set<number>();
     for (let attempt = 0; attempt < CAS_ATTEMPTS; attempt++) {
       const current = await this.readDeployment(model, stage);
       const base = current.status === 'ok' ? current.config : undefined;
       const next = parseDeployment(change(base), `new ${key}`);
-      await this.assertVersionsIntact(model, next);
+      await this.assertVersionsIntact(model, next, intact);
       try {
         await this.store.put(key, Buffer.from(`${JSON.stringify(next, null, 2)}\n`), {
           ...(current.status === 'ok' ? { ifMatch: current.etag } : { ifNoneMatch: '*' as const }),
@@ -169,11 +171,18 @@ export class ModelRepository {
     throw new ConflictError(`${key} kept changing under ${CAS_ATTEMPTS} attempts; try again`);
   }
 
-  private async assertVersionsIntact(model: string, config: DeploymentConfig): Promise<void> {
+  /** `intact` remembers versions already checked in this update: versions are immutable. */
+  private async assertVersionsIntact(
+    model: string,
+    config: DeploymentConfig,
+    intact: Set<number>,
+  ): Promise<void> {
     const versions = new Set(config.variants.map((variant) => variant.version));
     for (const version of versions) {
+      if (intact.has(version)) continue;
       const problem = await this.checkIntegrity(model, version);
       if (problem !== undefined) throw new DeploymentConfigError(`cannot deploy: ${problem}`);
+      intact.add(version);
     }
   }
 }

@@ -50,29 +50,32 @@ export class GcsModelStore implements ModelStore {
 
   async get(key: string, options: GetOptions = {}): Promise<GetResult> {
     const file = this.bucket.file(this.keyOf(key));
-    for (let attempt = 0; ; attempt++) {
-      let generation: string;
-      try {
-        // Metadata first: its generation is the ETag, and when it is unchanged the body is not fetched.
+    try {
+      if (options.ifNoneMatch !== undefined) {
+        // The JSON API has no If-None-Match on media: an unchanged generation is seen in the metadata,
+        // and then the body is not fetched at all.
         const [metadata] = await file.getMetadata();
-        generation = String(metadata.generation ?? '');
-      } catch (err) {
-        if (statusOf(err) === 404) return { status: 'not-found' };
-        throw unavailable(this.url, key, err);
+        if (String(metadata.generation ?? '') === options.ifNoneMatch) {
+          return { status: 'not-modified', etag: options.ifNoneMatch };
+        }
       }
-      if (options.ifNoneMatch !== undefined && options.ifNoneMatch === generation) {
-        return { status: 'not-modified', etag: generation };
+      // One request: the body and the generation it belongs to (x-goog-generation) come together,
+      // so a concurrent replacement cannot pair one object's body with another's ETag.
+      let generation: string | undefined;
+      const stream = file.createReadStream({ validation: false });
+      stream.on('response', (response: { headers?: Record<string, string | string[] | undefined> }) => {
+        const header = response.headers?.['x-goog-generation'];
+        generation = Array.isArray(header) ? header[0] : header;
+      });
+      const chunks: Buffer[] = [];
+      for await (const chunk of stream) chunks.push(chunk as Buffer);
+      if (generation === undefined || generation === '') {
+        throw new Error('the media response carried no x-goog-generation header');
       }
-      try {
-        // Pinned to the generation just seen, so body and ETag always belong together.
-        const [body] = await this.bucket
-          .file(this.keyOf(key), { generation: Number(generation) })
-          .download({ validation: false });
-        return { status: 'ok', body, etag: generation };
-      } catch (err) {
-        // Replaced (or deleted) between the two requests: read it again from the start.
-        if (statusOf(err) !== 404 || attempt >= 3) throw unavailable(this.url, key, err);
-      }
+      return { status: 'ok', body: Buffer.concat(chunks), etag: generation };
+    } catch (err) {
+      if (statusOf(err) === 404) return { status: 'not-found' };
+      throw unavailable(this.url, key, err);
     }
   }
 
