@@ -328,6 +328,8 @@ describe('Azure: JSON records through the invocation logger', () => {
     });
     await send({ name: 'missing', method: 'GET', path: '/v2/models/nope', expect: { status: 404 } });
     expect(logged.map((l) => l.level)).toEqual(['information', 'warning']);
+    // docs/metrics.md's KQL pre-filters on this prefix.
+    for (const { line } of logged) expect(line.startsWith('{"event":"modelfleet.request"')).toBe(true);
     const [ok, missing] = logged.map((l) => JSON.parse(l.line));
     expect(ok).toMatchObject({
       event: 'modelfleet.request',
