@@ -23,7 +23,13 @@ async function recordingApp(): Promise<{ app: App; seen: ServeRequest[] }> {
   const seen: ServeRequest[] = [];
   return {
     seen,
-    app: { ...app, handle: (req) => (seen.push(req), app.handle(req)) },
+    app: {
+      ...app,
+      handle: (req) => {
+        seen.push(req);
+        return app.handle(req);
+      },
+    },
   };
 }
 
