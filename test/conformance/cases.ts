@@ -30,6 +30,9 @@ const iris = JSON.parse(readFileSync(path.join(samples, 'iris', 'request.json'),
 const house = JSON.parse(readFileSync(path.join(samples, 'house-price', 'request.json'), 'utf8'));
 const irisInput = iris.inputs[0];
 
+/** The one browser origin every target allows (CORS_ORIGINS). */
+export const CORS_ORIGIN = 'https://app.example.test';
+
 /** Limit every target is configured with, so the 413 case stays small. */
 export const MAX_BODY_BYTES = 64 * 1024;
 
@@ -343,7 +346,7 @@ export const CASES: ConformanceCase[] = [
     path: '/v3/whatever',
     expect: { status: 404, error: /^no route for GET \/v3\/whatever/ },
   },
-  // ---- 405 (also: CORS is not enabled, so a preflight is just a wrong method) ----
+  // ---- 405 ----
   {
     name: 'GET on an inference route',
     method: 'GET',
@@ -357,11 +360,70 @@ export const CASES: ConformanceCase[] = [
     expect: { status: 405, headers: { allow: 'GET' } },
   },
   {
-    name: 'an OPTIONS preflight without CORS configured',
+    name: 'OPTIONS that is not a CORS preflight',
     method: 'OPTIONS',
     path: '/v2/models/iris/infer',
-    headers: { origin: 'https://example.test', 'access-control-request-method': 'POST' },
-    expect: { status: 405, headers: { allow: 'POST' }, absentHeaders: ['access-control-allow-origin'] },
+    expect: { status: 405, headers: { allow: 'POST' } },
+  },
+  // ---- CORS (every target runs with CORS_ORIGINS=<CORS_ORIGIN>) ----
+  {
+    name: 'CORS preflight from an allowed origin',
+    method: 'OPTIONS',
+    path: '/v2/models/iris/infer',
+    headers: {
+      origin: CORS_ORIGIN,
+      'access-control-request-method': 'POST',
+      'access-control-request-headers': 'content-type, x-request-id',
+    },
+    expect: {
+      status: 204,
+      headers: {
+        'access-control-allow-origin': CORS_ORIGIN,
+        'access-control-allow-methods': /\bPOST\b/,
+        'access-control-allow-headers': 'content-type, x-request-id',
+        'access-control-max-age': '600',
+      },
+    },
+  },
+  {
+    name: 'CORS preflight from an origin not in CORS_ORIGINS',
+    method: 'OPTIONS',
+    path: '/v2/models/iris/infer',
+    headers: { origin: 'https://other.example.test', 'access-control-request-method': 'POST' },
+    expect: {
+      status: 403,
+      error: /^origin "https:\/\/other\.example\.test" is not allowed/,
+      absentHeaders: ['access-control-allow-origin'],
+    },
+  },
+  {
+    name: 'a cross-origin inference exposes the model headers to the page',
+    method: 'POST',
+    path: '/v2/models/iris/infer',
+    headers: { ...JSON_TYPE, origin: CORS_ORIGIN },
+    body: json(iris),
+    expect: {
+      status: 200,
+      headers: {
+        'access-control-allow-origin': CORS_ORIGIN,
+        'access-control-expose-headers': /x-model-variant/,
+        vary: /Origin/,
+      },
+    },
+  },
+  {
+    name: 'a cross-origin error is readable by the page',
+    method: 'GET',
+    path: '/v2/models/nope',
+    headers: { origin: CORS_ORIGIN },
+    expect: { status: 404, headers: { 'access-control-allow-origin': CORS_ORIGIN } },
+  },
+  {
+    name: 'no CORS headers for an origin that is not listed',
+    method: 'GET',
+    path: '/v2/health/live',
+    headers: { origin: 'https://other.example.test' },
+    expect: { status: 200, absentHeaders: ['access-control-allow-origin'] },
   },
   // ---- 413 / 415 ----
   {

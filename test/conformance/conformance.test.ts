@@ -1,7 +1,7 @@
 import type { ModelRepository } from '../../shared/repository';
 import { removeTempDirs, sampleApp, sampleRepository } from '../support/fixtures';
 import { type Started, startUntil } from '../support/processes';
-import { CASES, type ConformanceCase, MAX_BODY_BYTES } from './cases';
+import { CASES, CORS_ORIGIN, type ConformanceCase, MAX_BODY_BYTES } from './cases';
 import {
   apiGatewayV1,
   azureFunctions,
@@ -27,7 +27,12 @@ afterAll(async () => {
 });
 
 // Not `local`: error bodies must carry no internals anywhere.
-const SETTINGS = { stage: 'dev', exposeInternals: false, maxBodyBytes: MAX_BODY_BYTES };
+const SETTINGS = {
+  stage: 'dev',
+  exposeInternals: false,
+  maxBodyBytes: MAX_BODY_BYTES,
+  corsOrigins: [CORS_ORIGIN],
+};
 const inProcessApp = async () => (await sampleApp(SETTINGS, repository)).app;
 
 const TARGETS: Record<string, () => Promise<Send>> = {
@@ -50,6 +55,7 @@ const TARGETS: Record<string, () => Promise<Send>> = {
         MODEL_REPOSITORY: repository.store.url,
         MODELFLEET_STAGE: SETTINGS.stage,
         MAX_BODY_BYTES: String(MAX_BODY_BYTES),
+        CORS_ORIGINS: CORS_ORIGIN,
       },
       /listening on (http:\/\/[^\s]+:\d+)/,
       150_000,
@@ -72,6 +78,10 @@ function check(reply: Reply, c: ConformanceCase): void {
     else expect(reply.headers[name]).toBe(value);
   }
   for (const name of want.absentHeaders ?? []) expect(reply.headers[name]).toBeUndefined();
+  if (want.status === 204) {
+    expect(reply.body.length).toBe(0);
+    return;
+  }
   expect(reply.headers['content-type']).toMatch(/^application\/json/);
   const body = JSON.parse(reply.body.toString('utf8')) as Record<string, unknown>;
   if (want.json !== undefined) expect(body).toMatchObject(want.json);
@@ -89,7 +99,7 @@ it('has at least 30 cases covering every status class the API documents', () => 
   expect(CASES.length).toBeGreaterThanOrEqual(30);
   expect(new Set(CASES.map((c) => c.name)).size).toBe(CASES.length);
   const statuses = new Set(CASES.map((c) => c.expect.status));
-  for (const status of [200, 400, 404, 405, 413, 415]) expect(statuses).toContain(status);
+  for (const status of [200, 204, 400, 403, 404, 405, 413, 415]) expect(statuses).toContain(status);
 });
 
 describe.each(Object.keys(TARGETS))('%s', (target) => {
