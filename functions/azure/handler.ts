@@ -1,6 +1,7 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
 import type { HttpHandler, HttpRequest, HttpResponseInit, InvocationContext } from '@azure/functions';
 import type { App } from '../../shared/app';
+import { clientAddressFromForwardedFor } from '../../shared/client-address';
 import { lowerCaseHeaders, type ServeRequest, type ServeResponse } from '../../shared/http';
 import type { MetricSink } from '../../shared/metrics';
 import { toAzureLogRecord } from '../../shared/metrics-format';
@@ -37,19 +38,10 @@ export async function fromHttpRequest(request: HttpRequest): Promise<ServeReques
     query: Object.fromEntries(url.searchParams),
     headers,
     body: bytes === undefined || bytes.byteLength === 0 ? undefined : bytes,
-    sourceIp: clientAddress(headers['x-forwarded-for']),
+    sourceIp: clientAddressFromForwardedFor(headers['x-forwarded-for']),
   };
 }
 
 export function toHttpResponseInit(response: ServeResponse): HttpResponseInit {
   return { status: response.status, headers: response.headers, body: response.body };
-}
-
-/** The Functions front end puts the client first in X-Forwarded-For, with its port ("1.2.3.4:5678"). */
-function clientAddress(forwarded: string | undefined): string | undefined {
-  const first = forwarded?.split(',')[0]?.trim();
-  if (first === undefined || first === '') return undefined;
-  const bracketed = /^\[([^\]]+)\](?::\d+)?$/.exec(first);
-  if (bracketed) return bracketed[1];
-  return /^[\d.]+:\d+$/.test(first) ? first.slice(0, first.lastIndexOf(':')) : first;
 }

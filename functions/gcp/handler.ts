@@ -1,5 +1,6 @@
 import type { HttpFunction, Request } from '@google-cloud/functions-framework';
 import type { App } from '../../shared/app';
+import { clientAddressFromForwardedFor } from '../../shared/client-address';
 import { lowerCaseHeaders, type ServeRequest, type ServeResponse } from '../../shared/http';
 import type { MetricSink } from '../../shared/metrics';
 import { toCloudLoggingEntry } from '../../shared/metrics-format';
@@ -32,6 +33,7 @@ export function fromFrameworkRequest(req: Request): ServeRequest {
     query: Object.fromEntries(url.searchParams),
     headers,
     body: body === undefined || body.length === 0 ? undefined : body,
-    sourceIp: req.ip,
+    // Not req.ip: the framework trusts every proxy, so that is the client-forgeable first entry.
+    sourceIp: clientAddressFromForwardedFor(headers['x-forwarded-for']) ?? req.socket.remoteAddress,
   };
 }

@@ -49,7 +49,7 @@ describe('GCP adapter inside the functions-framework server', () => {
     const response = await request(server)
       .post('/v2/models/iris/infer?trace=1')
       .set('content-type', 'application/json')
-      .set('x-forwarded-for', '203.0.113.9')
+      .set('x-forwarded-for', '198.51.100.1, 203.0.113.9')
       .send(irisBody);
     expect(response.status).toBe(200);
     const last = seen.at(-1);
@@ -92,11 +92,11 @@ describe('GCP adapter inside the functions-framework server', () => {
 
 describe('Azure adapter translation', () => {
   it.each([
-    ['203.0.113.9:51234, 10.0.0.1', '203.0.113.9'],
-    ['[2001:db8::1]:443', '2001:db8::1'],
+    ['10.0.0.1, 203.0.113.9:51234', '203.0.113.9'],
+    ['forged, [2001:db8::1]:443', '2001:db8::1'],
     ['2001:db8::2', '2001:db8::2'],
     ['198.51.100.7', '198.51.100.7'],
-  ])('takes the client address from X-Forwarded-For %s', async (forwarded, address) => {
+  ])('takes the client address from the last X-Forwarded-For entry: %s', async (forwarded, address) => {
     const req = await fromHttpRequest(
       new HttpRequest({
         method: 'GET',
