@@ -647,7 +647,9 @@ class ModelfleetAwsPlugin {
           .getAllFunctions()
           .map((name) => this.fn(name).package?.artifact)
           .filter((artifact) => typeof artifact === 'string')
-          .map((artifact) => path.resolve(this.serverless.config.servicePath, folder, path.basename(artifact))),
+          .map((artifact) =>
+            path.resolve(this.serverless.config.servicePath, folder, path.basename(artifact)),
+          ),
       ),
     ];
     const missing = zips.filter((file) => !fs.existsSync(file));
