@@ -402,6 +402,18 @@ describe('serverless (osls) without a cloud account', () => {
     });
   });
 
+  it('fails packaging with a clear message when a zip unpacks to more than the limit', async () => {
+    const { code, stdout, stderr } = await runToEnd(
+      'npx',
+      ['sls', 'package', '--stage', 'dev', '--param=maxUnpackedBytes=10485760', '--package', tempDir()],
+      SLS_ENV,
+    );
+    expect(code).not.toBe(0);
+    expect(stdout + stderr).toMatch(
+      /Lambda package too large:\s+infer\.zip unpacks to [\d.]+ MB; the limit is 10\.0 MB/,
+    );
+  });
+
   it('refuses to package provisioned concurrency above the reserved concurrency cap', async () => {
     const { code, stdout, stderr } = await runToEnd(
       'npx',

@@ -1,0 +1,87 @@
+import { mkdirSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { removeTempDirs, tempDir } from '../support/fixtures';
+
+// The plugin is CommonJS (serverless loads it without a build). Its preflight runs before any
+// bundling, so these checks are exercised here on a minimal stand-in for the serverless object.
+const Plugin = require('../../infra/aws/modelfleet-plugin.js') as new (
+  serverless: unknown,
+  options: unknown,
+  utils: unknown,
+) => { preflight(): void };
+
+afterAll(removeTempDirs);
+
+class ServerlessError extends Error {}
+
+function plugin(options: {
+  servicePath: string;
+  architecture: string;
+  scaling?: { min: number; max: number };
+}) {
+  const functions: Record<string, Record<string, unknown>> = {
+    infer: {
+      reservedConcurrency: 10,
+      deploymentSettings: { alias: 'live', preTrafficHook: 'preTrafficHook' },
+    },
+  };
+  const serverless = {
+    classes: { Error: ServerlessError },
+    config: { servicePath: options.servicePath },
+    getProvider: () => ({}),
+    service: {
+      custom: {
+        modelfleet: {
+          architecture: options.architecture,
+          inferenceFunctions: ['infer'],
+          scaling: options.scaling ?? { min: 0, max: 0 },
+        },
+      },
+      getFunction: (name: string) => functions[name],
+    },
+  };
+  return new Plugin(serverless, {}, { log: { notice: () => {} } });
+}
+
+function checkout(architectures: string[]): string {
+  const root = tempDir('modelfleet-checkout-');
+  for (const arch of architectures) {
+    const dir = path.join(root, 'node_modules/onnxruntime-node/bin/napi-v6/linux', arch);
+    mkdirSync(dir, { recursive: true });
+    writeFileSync(path.join(dir, 'onnxruntime_binding.node'), '');
+  }
+  return root;
+}
+
+describe('serverless plugin preflight', () => {
+  it('accepts arm64 when the linux/arm64 onnxruntime binaries are installed', () => {
+    expect(() =>
+      plugin({ servicePath: checkout(['x64', 'arm64']), architecture: 'arm64' }).preflight(),
+    ).not.toThrow();
+  });
+
+  it('refuses arm64 before packaging when its binaries are missing, naming the folder', () => {
+    const root = checkout(['x64']);
+    const run = () => plugin({ servicePath: root, architecture: 'arm64' }).preflight();
+    expect(run).toThrow(ServerlessError);
+    expect(run).toThrow(
+      `architecture arm64 needs ${root}/node_modules/onnxruntime-node/bin/napi-v6/linux/arm64`,
+    );
+  });
+
+  it('refuses an unknown architecture', () => {
+    expect(() => plugin({ servicePath: checkout(['x64']), architecture: 'i386' }).preflight()).toThrow(
+      'architecture must be x86_64 or arm64, got "i386"',
+    );
+  });
+
+  it('refuses a provisioned concurrency range that cannot work', () => {
+    const root = checkout(['x64']);
+    expect(() =>
+      plugin({ servicePath: root, architecture: 'x86_64', scaling: { min: 0, max: 5 } }).preflight(),
+    ).toThrow('scaling: need 1 <= min (0) <= max (5)');
+    expect(() =>
+      plugin({ servicePath: root, architecture: 'x86_64', scaling: { min: 2, max: 20 } }).preflight(),
+    ).toThrow('scaling.max (20) exceeds infer.reservedConcurrency (10)');
+  });
+});
