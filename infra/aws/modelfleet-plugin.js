@@ -510,6 +510,17 @@ class ModelfleetAwsPlugin {
         }
       }
     }
+    if (location !== undefined) {
+      this.template.Outputs = {
+        ...this.template.Outputs,
+        ModelRepository: {
+          Description: 'MODEL_REPOSITORY of this stage: publish models here with the modelfleet CLI',
+          Value: {
+            'Fn::Sub': ['s3://${Bucket}/${Prefix}', { Bucket: location.bucket, Prefix: location.prefix }],
+          },
+        },
+      };
+    }
     resources.ServiceDashboard = this.dashboard();
     resources.ModelfleetCodeDeployRole = this.codeDeployRole();
   }
