@@ -67,14 +67,14 @@ class ModelfleetAwsPlugin {
           'reinstall onnxruntime-node with its linux binaries or package for the other architecture',
       );
     }
-    const { scaling } = this.settings;
+    const scaling = this.numbers('scaling');
     for (const name of this.settings.inferenceFunctions) {
       const fn = this.fn(name);
       if (scaling.max > 0 && !(scaling.min >= 1 && scaling.min <= scaling.max)) {
         throw this.error(`scaling: need 1 <= min (${scaling.min}) <= max (${scaling.max})`);
       }
       // Provisioned concurrency is carved out of the function's reserved concurrency.
-      if (scaling.max > 0 && fn.reservedConcurrency !== undefined && scaling.max > fn.reservedConcurrency) {
+      if (scaling.max > 0 && fn.reservedConcurrency != null && scaling.max > Number(fn.reservedConcurrency)) {
         throw this.error(
           `scaling.max (${scaling.max}) exceeds ${name}.reservedConcurrency (${fn.reservedConcurrency})`,
         );
@@ -83,6 +83,19 @@ class ModelfleetAwsPlugin {
         throw this.error(`${name}.deploymentSettings.alias must be "${ALIAS}"`);
       }
     }
+  }
+
+  /** A numeric settings block; `--param="x=5"` arrives as a string, a typo as NaN. */
+  numbers(block) {
+    const out = {};
+    for (const [key, value] of Object.entries(this.settings[block] ?? {})) {
+      const number = Number(value);
+      if (value === '' || !Number.isFinite(number)) {
+        throw this.error(`custom.modelfleet.${block}.${key} must be a number, got ${JSON.stringify(value)}`);
+      }
+      out[key] = number;
+    }
+    return out;
   }
 
   fn(name) {
@@ -266,7 +279,7 @@ class ModelfleetAwsPlugin {
   }
 
   alarms(name) {
-    const { alarms } = this.settings;
+    const alarms = this.numbers('alarms');
     const ids = this.alarmIds(name);
     const fnId = this.logicalId(name);
     const functionName = this.fn(name).name;
@@ -580,7 +593,7 @@ class ModelfleetAwsPlugin {
 
   wireAliases() {
     const resources = this.template.Resources;
-    const { scaling } = this.settings;
+    const scaling = this.numbers('scaling');
     for (const name of this.settings.inferenceFunctions) {
       const fnId = this.logicalId(name);
       const aliasId = `${fnId}Alias${ALIAS}`;
@@ -612,7 +625,7 @@ class ModelfleetAwsPlugin {
 
   addScaling(name, aliasId) {
     const resources = this.template.Resources;
-    const { scaling } = this.settings;
+    const scaling = this.numbers('scaling');
     const n = this.normalized(name);
     // On the canary plugin's alias, not through `provisionedConcurrency` (whose own `provisioned`
     // alias would take the events away from `live`). The template value stays `min` forever, so a

@@ -75,6 +75,17 @@ describe('serverless plugin preflight', () => {
     );
   });
 
+  it('reads numbers given as --param strings, and names a setting that is not a number', () => {
+    const root = checkout(['x64']);
+    const scaling = (max: unknown) => ({ min: '2', max }) as unknown as { min: number; max: number };
+    expect(() =>
+      plugin({ servicePath: root, architecture: 'x86_64', scaling: scaling('8') }).preflight(),
+    ).not.toThrow();
+    expect(() =>
+      plugin({ servicePath: root, architecture: 'x86_64', scaling: scaling('lots') }).preflight(),
+    ).toThrow('custom.modelfleet.scaling.max must be a number, got "lots"');
+  });
+
   it('refuses a provisioned concurrency range that cannot work', () => {
     const root = checkout(['x64']);
     expect(() =>
