@@ -14,6 +14,18 @@ const metricsSpec = require('./metrics.json');
 const { checkPackages } = require('../../scripts/check-package.cjs');
 
 const ALIAS = 'live';
+// CodeDeploy's predefined Lambda deployment configurations (CodeDeployDefault.Lambda<type>).
+const DEPLOYMENT_TYPES = [
+  'AllAtOnce',
+  'Canary10Percent5Minutes',
+  'Canary10Percent10Minutes',
+  'Canary10Percent15Minutes',
+  'Canary10Percent30Minutes',
+  'Linear10PercentEvery1Minute',
+  'Linear10PercentEvery2Minutes',
+  'Linear10PercentEvery3Minutes',
+  'Linear10PercentEvery10Minutes',
+];
 
 class ModelfleetAwsPlugin {
   constructor(serverless, options, utils) {
@@ -77,6 +89,12 @@ class ModelfleetAwsPlugin {
       if (scaling.max > 0 && fn.reservedConcurrency != null && scaling.max > Number(fn.reservedConcurrency)) {
         throw this.error(
           `scaling.max (${scaling.max}) exceeds ${name}.reservedConcurrency (${fn.reservedConcurrency})`,
+        );
+      }
+      if (!DEPLOYMENT_TYPES.includes(fn.deploymentSettings?.type)) {
+        throw this.error(
+          `${name}.deploymentSettings.type (deploymentType) must be one of ${DEPLOYMENT_TYPES.join(', ')}; ` +
+            `got "${fn.deploymentSettings?.type}"`,
         );
       }
       if (fn.deploymentSettings?.alias !== ALIAS) {

@@ -18,12 +18,15 @@ function plugin(options: {
   servicePath: string;
   architecture: string;
   scaling?: { min: number; max: number };
+  type?: string;
 }) {
+  const deploymentSettings = {
+    type: options.type ?? 'AllAtOnce',
+    alias: 'live',
+    preTrafficHook: 'preTrafficHook',
+  };
   const functions: Record<string, Record<string, unknown>> = {
-    infer: {
-      reservedConcurrency: 10,
-      deploymentSettings: { alias: 'live', preTrafficHook: 'preTrafficHook' },
-    },
+    infer: { reservedConcurrency: 10, deploymentSettings },
   };
   const serverless = {
     classes: { Error: ServerlessError },
@@ -66,6 +69,17 @@ describe('serverless plugin preflight', () => {
     expect(run).toThrow(ServerlessError);
     expect(run).toThrow(
       `architecture arm64 needs ${root}/node_modules/onnxruntime-node/bin/napi-v6/linux/arm64`,
+    );
+  });
+
+  it('accepts CodeDeploy deployment types and refuses a misspelt one', () => {
+    const root = checkout(['x64']);
+    const type = (value: string) => () =>
+      plugin({ servicePath: root, architecture: 'x86_64', type: value }).preflight();
+    expect(type('Linear10PercentEvery1Minute')).not.toThrow();
+    expect(type('Canary10Percent5Minutes')).not.toThrow();
+    expect(type('Canary10Percent5Minute')).toThrow(
+      /deploymentType\) must be one of .*got "Canary10Percent5Minute"/,
     );
   });
 

@@ -53,6 +53,21 @@ describe('serverless (osls) without a cloud account', () => {
     );
     expect(listing.stdout).toContain('functions/aws/handler.js');
     expect(listing.stdout).not.toMatch(/napi-v6\/(darwin|win32|linux\/arm64)/);
+    // dev: all at once (the hook still runs), no provisioned concurrency, no bucket, no S3 access.
+    const dev = JSON.parse(readFileSync(path.join(out, 'cloudformation-template-update-stack.json'), 'utf8'));
+    const types = Object.values(dev.Resources as Record<string, { Type: string }>).map((r) => r.Type);
+    expect(
+      JSON.stringify(dev.Resources.InferLambdaFunctionDeploymentGroup.Properties.DeploymentConfigName),
+    ).toContain('AllAtOnce');
+    expect(
+      dev.Resources.InferLambdaFunctionAliaslive.UpdatePolicy.CodeDeployLambdaAliasUpdate,
+    ).toHaveProperty('BeforeAllowTrafficHook');
+    expect(types).not.toContain('AWS::ApplicationAutoScaling::ScalableTarget');
+    expect(dev.Resources.ModelsBucket).toBeUndefined();
+    expect(JSON.stringify(dev.Resources.InferExecutionRole)).not.toContain('s3:');
+    expect(
+      dev.Resources.InferLambdaFunctionAliaslive.Properties.ProvisionedConcurrencyConfig,
+    ).toBeUndefined();
   });
 
   describe('sls package --stage prod', () => {
