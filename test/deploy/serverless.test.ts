@@ -270,6 +270,10 @@ describe('serverless (osls) without a cloud account', () => {
       expect(methods.length).toBeGreaterThanOrEqual(2);
       for (const [, method] of methods) expect(method.Properties.ApiKeyRequired).toBe(true);
       expect(ofType('AWS::ApiGatewayV2::Api')).toHaveLength(0);
+      expect(resources['ApiGatewayRestApi']?.Properties).toMatchObject({
+        BinaryMediaTypes: ['application/octet-stream'],
+        EndpointConfiguration: { Types: ['REGIONAL'] },
+      });
       expect(resources['InferLambdaFunction']?.Properties.Environment).toMatchObject({
         Variables: { MAX_BODY_BYTES: '6291456' },
       });
