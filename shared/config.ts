@@ -1,5 +1,6 @@
 import os from 'node:os';
 import path from 'node:path';
+import { parseCorsOrigins } from './cors';
 import { ConfigError } from './errors';
 import type { StoreSettings } from './store/types';
 
@@ -21,6 +22,8 @@ export interface Config {
   maxTensorElements: number;
   /** Error details and stacks in responses: only ever on the `local` stage. */
   exposeInternals: boolean;
+  /** Browser origins allowed by CORS (CORS_ORIGINS); empty = CORS off. */
+  corsOrigins: string[];
 }
 
 type Env = Readonly<Record<string, string | undefined>>;
@@ -58,6 +61,7 @@ export function parseConfig(env: Env, cwd = process.cwd()): Config {
       integer: true,
     }),
     exposeInternals: stage === 'local',
+    corsOrigins: readCorsOrigins(env),
   };
 }
 
@@ -117,6 +121,12 @@ function readBoolean(env: Env, name: string): boolean | undefined {
   if (raw === 'true' || raw === '1') return true;
   if (raw === 'false' || raw === '0') return false;
   throw new ConfigError(name, `expected true or false, got ${JSON.stringify(env[name])}`);
+}
+
+function readCorsOrigins(env: Env): string[] {
+  const parsed = parseCorsOrigins(readString(env, 'CORS_ORIGINS', ''));
+  if (typeof parsed === 'string') throw new ConfigError('CORS_ORIGINS', parsed);
+  return parsed;
 }
 
 function readString(env: Env, name: string, fallback: string): string {

@@ -1,3 +1,5 @@
+import type { Metrics } from '@aws-lambda-powertools/metrics';
+import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
 import middy from '@middy/core';
 import type { Context } from 'aws-lambda';
 import { type App, createApp } from '../../shared/app';
@@ -10,17 +12,22 @@ import {
   toApiGatewayV1Result,
   toApiGatewayV2Result,
 } from './events';
+import { createMetrics, powertoolsSink } from './metrics';
 
 /** A Lambda handler for API Gateway REST (payload v1), HTTP API (v2) and Function URL events. */
-export function createHandler(app: App, ready: Promise<unknown> = Promise.resolve()) {
-  return middy(async (event: HttpEvent, _context: Context) => {
+export function createHandler(app: App, metrics?: Metrics, ready: Promise<unknown> = Promise.resolve()) {
+  const handler = middy(async (event: HttpEvent, _context: Context) => {
     await ready;
     if (isV2Event(event)) return toApiGatewayV2Result(await app.handle(fromApiGatewayV2(event)));
     return toApiGatewayV1Result(await app.handle(fromApiGatewayV1(event)));
   });
+  // The core records into `metrics` through its sink; this flushes after success and after errors.
+  return metrics === undefined ? handler : handler.use(logMetrics(metrics));
 }
 
 // Built once per instance, at cold start: a bad setting fails the init with the variable's name.
-// The preload starts during init; the first invocation waits for it (it never rejects).
-const app = createApp({ config: parseConfig(process.env) });
-export const handler = createHandler(app, app.preload());
+// The preload (download, verify, warm up the stage's versions) starts during init; the first
+// invocation waits for it. It never rejects.
+const metrics = createMetrics();
+const app = createApp({ config: parseConfig(process.env), metrics: powertoolsSink(metrics) });
+export const handler = createHandler(app, metrics, app.preload());
