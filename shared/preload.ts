@@ -94,3 +94,20 @@ export async function vetDeployment(
   }
   return { loaded, warmedUp };
 }
+
+/**
+ * The app with its preload started now and awaited by every request until it has finished: for
+ * entry points that build the app at cold start (Lambda, Azure Functions, Cloud Functions).
+ */
+export function withPreload<
+  T extends { handle(request: never): Promise<unknown>; preload(): Promise<PreloadReport> },
+>(app: T): T {
+  const ready = app.preload();
+  return {
+    ...app,
+    handle: async (request: never) => {
+      await ready;
+      return app.handle(request);
+    },
+  };
+}

@@ -4,6 +4,7 @@ import middy from '@middy/core';
 import type { Context } from 'aws-lambda';
 import { type App, createApp } from '../../shared/app';
 import { parseConfig } from '../../shared/config';
+import { withPreload } from '../../shared/preload';
 import {
   fromApiGatewayV1,
   fromApiGatewayV2,
@@ -15,9 +16,8 @@ import {
 import { createMetrics, powertoolsSink } from './metrics';
 
 /** A Lambda handler for API Gateway REST (payload v1), HTTP API (v2) and Function URL events. */
-export function createHandler(app: App, metrics?: Metrics, ready: Promise<unknown> = Promise.resolve()) {
+export function createHandler(app: App, metrics?: Metrics) {
   const handler = middy(async (event: HttpEvent, _context: Context) => {
-    await ready;
     if (isV2Event(event)) return toApiGatewayV2Result(await app.handle(fromApiGatewayV2(event)));
     return toApiGatewayV1Result(await app.handle(fromApiGatewayV1(event)));
   });
@@ -26,8 +26,8 @@ export function createHandler(app: App, metrics?: Metrics, ready: Promise<unknow
 }
 
 // Built once per instance, at cold start: a bad setting fails the init with the variable's name.
-// The preload (download, verify, warm up the stage's versions) starts during init; the first
-// invocation waits for it. It never rejects.
 const metrics = createMetrics();
-const app = createApp({ config: parseConfig(process.env), metrics: powertoolsSink(metrics) });
-export const handler = createHandler(app, metrics, app.preload());
+export const handler = createHandler(
+  withPreload(createApp({ config: parseConfig(process.env), metrics: powertoolsSink(metrics) })),
+  metrics,
+);

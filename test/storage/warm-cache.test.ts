@@ -7,6 +7,7 @@ import { parseConfig } from '../../shared/config';
 import { promote } from '../../shared/deployment';
 import { createLogger, silentLogger } from '../../shared/log';
 import type { RequestMetricEvent } from '../../shared/metrics';
+import { withPreload } from '../../shared/preload';
 import { deploymentKey, ModelRepository } from '../../shared/repository';
 import { FsModelStore, type ModelStore, openStore } from '../../shared/store';
 import { startS3rver } from '../support/emulators';
@@ -215,6 +216,18 @@ describe('warm cache on Azurite', () => {
     const third = harness(location, { cacheDir });
     expect((await infer(third.app)).status).toBe(200);
     expect(third.counts.artifactGets()).toBe(1);
+  });
+});
+
+describe('withPreload (entry points built at cold start)', () => {
+  it('starts the preload at once and makes the first requests wait for it', async () => {
+    const h = harness(await deployedIris('azure'));
+    const warm = withPreload(h.app);
+    // The preload already runs: the download happens without any request.
+    const responses = await Promise.all(Array.from({ length: 10 }, () => infer(warm)));
+    expect(responses.map((r) => r.status)).toEqual(Array(10).fill(200));
+    expect(h.counts.artifactGets()).toBe(1);
+    expect(h.events.every((event) => event.cache === 'hit')).toBe(true);
   });
 });
 
