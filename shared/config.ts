@@ -1,7 +1,9 @@
 import path from 'node:path';
 import { ConfigError } from './errors';
+import { parseSecurityConfig, type SecurityConfig } from './security/config';
 
-export interface Config {
+/** Security settings (auth, rate limits, input limits, model signing): shared/security/config.ts. */
+export interface Config extends SecurityConfig {
   /** Deployment stage whose `<model>/deployments/<stage>.json` decides what is served. */
   stage: string;
   /** Where models live: a folder path or `file://` URL (object stores: see the README). */
@@ -46,6 +48,7 @@ export function parseConfig(env: Env, cwd = process.cwd()): Config {
       integer: true,
     }),
     exposeInternals: stage === 'local',
+    ...parseSecurityConfig(env, stage),
   };
 }
 

@@ -2,6 +2,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { App } from '../../shared/app';
 import { PayloadTooLargeError, toErrorResponse } from '../../shared/errors';
 import { lowerCaseHeaders, type ServeRequest, type ServeResponse } from '../../shared/http';
+import { withSecurityHeaders } from '../../shared/security/headers';
 
 /** The local HTTP adapter: node:http request → ServeRequest → core → node:http response. */
 export function createLocalServer(app: App): Server {
@@ -18,7 +19,7 @@ async function serve(app: App, req: IncomingMessage, res: ServerResponse): Promi
   try {
     response = await app.handle(await fromIncomingMessage(req, app.config.maxBodyBytes));
   } catch (err) {
-    response = toErrorResponse(err, { exposeInternals: app.config.exposeInternals });
+    response = withSecurityHeaders(toErrorResponse(err, { exposeInternals: app.config.exposeInternals }));
   }
   res.writeHead(response.status, response.headers);
   res.end(response.body);
