@@ -73,6 +73,7 @@ function jwtError(err: unknown): Error {
       return new UnauthorizedError('bearer token uses an algorithm that is not accepted', { cause: err });
     case 'ERR_JWKS_TIMEOUT':
     case 'ERR_JWKS_INVALID':
+    case 'ERR_JOSE_GENERIC': // the JWKS answered something other than 200
       return new ServiceUnavailableError("the identity provider's signing keys cannot be fetched now", {
         cause: err,
         retryAfterSeconds: 5,
@@ -82,8 +83,9 @@ function jwtError(err: unknown): Error {
     case 'ERR_JWK_INVALID':
       return new UnauthorizedError('bearer token is malformed', { cause: err });
     default:
-      // fetch failures of the JWKS (connection refused, non-200) carry no jose code.
-      if (err instanceof TypeError || (err as Error)?.name === 'JOSEError') {
+      // A JWKS fetch that fails (connection refused, DNS) is fetch's TypeError; compared by name
+      // because fetch may come from another realm.
+      if ((err as Error)?.name === 'TypeError') {
         return new ServiceUnavailableError("the identity provider's signing keys cannot be fetched now", {
           cause: err,
           retryAfterSeconds: 5,
