@@ -87,6 +87,7 @@ export function inspectJson(root: unknown, maxDepth: number): void {
       const array = frame.value;
       for (let i = 0; i < array.length; i++) {
         const item: unknown = array[i];
+        if (typeof item === 'number' && !Number.isFinite(item)) throw notFinite(frame, i);
         if (item !== null && typeof item === 'object')
           stack.push({ value: item, depth: frame.depth + 1, parent: frame, key: i });
       }
@@ -97,10 +98,20 @@ export function inspectJson(root: unknown, maxDepth: number): void {
         throw new BadRequestError(`request body: key "${key}" in ${pathOf(frame)} is not allowed`);
       }
       const item: unknown = (frame.value as Record<string, unknown>)[key];
+      if (typeof item === 'number' && !Number.isFinite(item)) throw notFinite(frame, key);
       if (item !== null && typeof item === 'object')
         stack.push({ value: item, depth: frame.depth + 1, parent: frame, key });
     }
   }
+}
+
+// JSON has no NaN or Infinity, but a literal such as 1e400 parses to Infinity: refuse it rather
+// than feed a model a value no client could have meant. "NaN" strings are refused by the tensor
+// decoder (a string is not a number).
+function notFinite(frame: Frame, key: string | number): BadRequestError {
+  return new BadRequestError(
+    `request body: ${pathOf({ value: {}, depth: frame.depth + 1, parent: frame, key })} is a number too large for a double`,
+  );
 }
 
 function pathOf(frame: Frame): string {
