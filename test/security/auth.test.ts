@@ -32,7 +32,7 @@ describe('API keys', () => {
       { 'x-api-key': KEYS.predict },
       { authorization: `ApiKey ${KEYS.predict}` },
       { authorization: `Bearer ${KEYS.predict}` },
-    ]) {
+    ] as Record<string, string>[]) {
       const response = await app.handle(infer(headers));
       expect(response.status).toBe(200);
     }
@@ -161,7 +161,7 @@ describe('JWT bearer tokens', () => {
   };
 
   const token = (
-    key: CryptoKey | Uint8Array,
+    key: Parameters<SignJWT['sign']>[0],
     claims: Record<string, unknown> = { scope: 'predict' },
     options: {
       alg?: string;
