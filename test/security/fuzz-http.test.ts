@@ -2,14 +2,12 @@ import { type ChildProcess, fork } from 'node:child_process';
 import { Agent, request } from 'node:http';
 import { connect } from 'node:net';
 import path from 'node:path';
-import { setFlagsFromString } from 'node:v8';
-import { runInNewContext } from 'node:vm';
 import { build } from 'esbuild';
 import { removeTempDirs, sampleRepository, tempDir } from '../support/fixtures';
 import { ROOT } from '../support/processes';
 import { seededRandom } from '../support/random';
 import { FUZZ_LIMITS, type Hostile, hostileRequests, problemWith } from './hostile';
-import { API_KEYS, KEYS, securedApp } from './support';
+import { API_KEYS, KEYS } from './support';
 
 jest.setTimeout(120_000);
 afterAll(removeTempDirs);
@@ -29,11 +27,6 @@ const VALID = JSON.stringify({
   inputs: [{ name: 'input', datatype: 'FP32', shape: [1, 4], data: [5.1, 3.5, 1.4, 0.2] }],
 });
 
-function collectGarbage(): () => void {
-  setFlagsFromString('--expose-gc');
-  return runInNewContext('gc') as () => void;
-}
-
 function tally(
   failures: string[],
   counts: Map<string, number>,
@@ -49,44 +42,6 @@ function tally(
 }
 
 describe('fuzz: hostile and malformed requests', () => {
-  it(`answers ${COUNT} of them in the core (app.handle) with a 4xx and a message, and keeps its heap`, async () => {
-    const { app } = await securedApp(FUZZ_ENV);
-    const gc = collectGarbage();
-    const valid = { method: 'POST', path: '/v2/models/iris/infer', query: {}, body: VALID };
-    const warm = await app.handle({ ...valid, headers: { 'x-api-key': KEYS.predict } });
-    expect(warm.status).toBe(200);
-    gc();
-    const baseline = process.memoryUsage().heapUsed;
-
-    const failures: string[] = [];
-    const counts = new Map<string, number>();
-    const started = performance.now();
-    for (const hostile of hostileRequests(seededRandom(7), COUNT)) {
-      const response = await app.handle({
-        method: hostile.method,
-        path: hostile.path,
-        query: {},
-        headers: hostile.headers,
-        body: hostile.body,
-        sourceIp: '127.0.0.1',
-      });
-      const body = typeof response.body === 'string' ? response.body : Buffer.from(response.body).toString();
-      tally(failures, counts, hostile, response.status, body);
-    }
-    const elapsed = performance.now() - started;
-    gc();
-    const after = process.memoryUsage().heapUsed;
-    console.log(
-      `core fuzz: ${COUNT} requests in ${elapsed.toFixed(0)} ms; heap ${(baseline / MB).toFixed(1)} → ${(after / MB).toFixed(1)} MB; ${JSON.stringify(Object.fromEntries(counts))}`,
-    );
-    expect(failures).toEqual([]);
-    expect([...counts.values()].reduce((a, b) => a + b, 0)).toBe(COUNT);
-    expect(counts.size).toBeGreaterThanOrEqual(10);
-    expect(after - baseline).toBeLessThan(HEAP_TOLERANCE);
-    // Still serving.
-    expect((await app.handle({ ...valid, headers: { 'x-api-key': KEYS.predict } })).status).toBe(200);
-  });
-
   describe('over HTTP against the local server in its own process', () => {
     let child: ChildProcess;
     let port: number;
@@ -225,6 +180,14 @@ describe('fuzz: hostile and malformed requests', () => {
       expect(after - baseline).toBeLessThan(HEAP_TOLERANCE);
       const live = await send({ method: 'GET', path: '/v2/health/live', headers: {} });
       expect(live.status).toBe(200);
+      // The 413 the adapter answers before the core runs carries the same security headers.
+      const tooBig = await fetch(`http://127.0.0.1:${port}/v2/models/iris/infer`, {
+        method: 'POST',
+        headers,
+        body: 'x'.repeat(FUZZ_LIMITS.maxBodyBytes + 1),
+      });
+      expect(tooBig.status).toBe(413);
+      expect(tooBig.headers.get('x-content-type-options')).toBe('nosniff');
       expect(
         (await send({ method: 'POST', path: '/v2/models/iris/infer', headers, body: Buffer.from(VALID) }))
           .status,
