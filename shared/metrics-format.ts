@@ -31,8 +31,10 @@ export function metricFigures(event: RequestMetricEvent): MetricFigure[] {
     figures.push({ name: 'InferenceLatency', unit: 'Milliseconds', value: round(event.inferenceMs) });
   if (event.loadMs !== undefined)
     figures.push({ name: 'ModelLoadTime', unit: 'Milliseconds', value: round(event.loadMs) });
-  if (event.cache !== undefined)
+  if (event.cache !== undefined) {
+    figures.push({ name: 'CacheHit', unit: 'Count', value: event.cache === 'hit' ? 1 : 0 });
     figures.push({ name: 'CacheMiss', unit: 'Count', value: event.cache === 'miss' ? 1 : 0 });
+  }
   if (event.batchSize !== undefined)
     figures.push({ name: 'BatchSize', unit: 'Count', value: event.batchSize });
   return figures;

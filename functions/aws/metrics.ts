@@ -6,7 +6,11 @@ export const METRICS_NAMESPACE = 'modelfleet';
 
 /** One Powertools instance per Lambda instance; POWERTOOLS_METRICS_NAMESPACE overrides the namespace. */
 export function createMetrics(namespace = process.env['POWERTOOLS_METRICS_NAMESPACE'] || METRICS_NAMESPACE) {
-  return new Metrics({ namespace, serviceName: 'modelfleet' });
+  const metrics = new Metrics({ namespace, serviceName: 'modelfleet' });
+  // Powertools adds `service` to every dimension set; CloudWatch matches dimension sets exactly, and
+  // the alarms and dashboard (infra/aws/metrics.json) read the sets without it.
+  metrics.clearDefaultDimensions();
+  return metrics;
 }
 
 /**
@@ -17,6 +21,8 @@ export function powertoolsSink(metrics: Metrics): MetricSink {
   return (event) => {
     const set = toEmfMetricSet(event);
     metrics.addDimensions(set.dimensions);
+    // The stage-wide set the rollback alarms and cache-hit widget read (infra/aws/metrics.json "service").
+    metrics.addDimensions({ stage: event.stage });
     for (const figure of set.metrics) metrics.addMetric(figure.name, MetricUnit[figure.unit], figure.value);
     for (const [key, value] of Object.entries(set.metadata)) metrics.addMetadata(key, value);
     metrics.setTimestamp(set.timestamp);

@@ -5,6 +5,7 @@ import { createHandler } from '../../functions/aws/handler';
 import { createMetrics, powertoolsSink } from '../../functions/aws/metrics';
 import { invocationLogSink } from '../../functions/azure/handler';
 import { cloudLoggingSink } from '../../functions/gcp/handler';
+import metricsSpec from '../../infra/aws/metrics.json';
 import { type App, createApp } from '../../shared/app';
 import { parseConfig } from '../../shared/config';
 import { silentLogger } from '../../shared/log';
@@ -92,6 +93,7 @@ describe('pure formatters', () => {
       { name: 'Latency', unit: 'Milliseconds', value: 12.346 },
       { name: 'InferenceLatency', unit: 'Milliseconds', value: 0.25 },
       { name: 'ModelLoadTime', unit: 'Milliseconds', value: 80 },
+      { name: 'CacheHit', unit: 'Count', value: 0 },
       { name: 'CacheMiss', unit: 'Count', value: 1 },
       { name: 'BatchSize', unit: 'Count', value: 2 },
     ]);
@@ -131,6 +133,7 @@ describe('pure formatters', () => {
       latencyMs: 12.346,
       inferenceLatencyMs: 0.25,
       modelLoadTimeMs: 80,
+      cacheHit: 0,
       cacheMiss: 1,
       batchSize: 2,
       coldStart: 1,
@@ -180,6 +183,7 @@ describe('pure formatters', () => {
           latencyMs: 12.346,
           inferenceLatencyMs: 0.25,
           modelLoadTimeMs: 80,
+          cacheHit: 0,
           cacheMiss: 1,
           batchSize: 2,
         },
@@ -246,7 +250,16 @@ describe('AWS: CloudWatch EMF through Powertools, flushed by the handler', () =>
     expectEmf(ok);
     expectEmf(bad);
     const directive = ok._aws.CloudWatchMetrics[0];
-    expect(directive?.Dimensions).toEqual([['service', 'model', 'variant', 'version', 'stage']]);
+    // The alarms and dashboard read exactly these sets and names (infra/aws/metrics.json).
+    expect(directive?.Dimensions).toEqual([
+      metricsSpec.dimensions.perVersion,
+      metricsSpec.dimensions.service,
+    ]);
+    expect(directive?.Metrics).toEqual(
+      expect.arrayContaining(
+        Object.values(metricsSpec.metrics).map(({ name, unit }) => ({ Name: name, Unit: unit })),
+      ),
+    );
     expect(directive?.Metrics).toEqual(
       expect.arrayContaining([
         { Name: 'Requests', Unit: 'Count' },
@@ -257,8 +270,8 @@ describe('AWS: CloudWatch EMF through Powertools, flushed by the handler', () =>
         { Name: 'ModelLoadTime', Unit: 'Milliseconds' },
       ]),
     );
+    expect(ok).not.toHaveProperty('service');
     expect(ok).toMatchObject({
-      service: 'modelfleet',
       model: 'iris',
       variant: 'primary',
       version: '1',
