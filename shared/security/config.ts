@@ -1,7 +1,7 @@
 import { createPublicKey, type KeyObject } from 'node:crypto';
 import { ConfigError } from '../errors';
 import { parseSigningKeys } from '../signing';
-import { type ApiKeyEntry, parseApiKeys } from './api-keys';
+import { type ApiKeyEntry, isScope, parseApiKeys, SCOPES, type Scope } from './api-keys';
 
 type Env = Readonly<Record<string, string | undefined>>;
 
@@ -32,6 +32,8 @@ export interface SecurityConfig {
   maxBatchRows: number;
   signingKeys: ReadonlyMap<string, KeyObject>;
   requireSignedModels: boolean;
+  /** Scopes of callers the platform authenticated (AWS IAM); empty: such callers need a key too. */
+  platformCallerScopes: Scope[];
 }
 
 const DEFAULT_JWT_ALGORITHMS = ['RS256', 'PS256', 'ES256', 'EdDSA'];
@@ -65,7 +67,18 @@ export function parseSecurityConfig(env: Env, stage: string): SecurityConfig {
     maxBatchRows: readNumber(env, 'MAX_BATCH_ROWS', 10_000, 1, 1e9, true),
     signingKeys,
     requireSignedModels,
+    platformCallerScopes: parseScopeList(env, 'PLATFORM_CALLER_SCOPES', 'predict+feedback+admin'),
   };
+}
+
+function parseScopeList(env: Env, name: string, fallback: string): Scope[] {
+  const raw = env[name]?.trim() || fallback;
+  if (raw === 'none') return [];
+  const scopes = raw.split(/[+,]/).map((s) => s.trim());
+  const bad = scopes.find((s) => !isScope(s));
+  if (bad !== undefined)
+    throw new ConfigError(name, `"${bad}" is not a scope: use ${SCOPES.join(', ')} joined by "+", or none`);
+  return [...new Set(scopes as Scope[])];
 }
 
 function parseJwt(env: Env): JwtSettings | undefined {

@@ -6,7 +6,7 @@ import { createJwtVerifier, type JwtVerifier } from './jwt';
 import { TokenBucketLimiter } from './rate-limit';
 
 export interface Principal {
-  kind: 'api-key' | 'jwt' | 'anonymous';
+  kind: 'api-key' | 'jwt' | 'platform' | 'anonymous';
   /** Key name, `jwt:<sub>` or `anonymous`: what logs, metrics and the per-key limiter see. */
   id: string;
   scopes: ReadonlySet<Scope>;
@@ -59,6 +59,13 @@ export function createGuard(config: SecurityConfig, now: () => number = Date.now
     config.jwt === undefined ? undefined : createJwtVerifier(config.jwt);
 
   const authenticate = async (request: ServeRequest): Promise<Principal> => {
+    if (request.platformCaller !== undefined && config.platformCallerScopes.length > 0) {
+      return {
+        kind: 'platform',
+        id: `iam:${request.platformCaller}`,
+        scopes: new Set(config.platformCallerScopes),
+      };
+    }
     const apiKeyHeader = request.headers['x-api-key'];
     const authorization = request.headers['authorization'];
     if (apiKeyHeader !== undefined && authorization !== undefined) {
@@ -107,7 +114,9 @@ export function createGuard(config: SecurityConfig, now: () => number = Date.now
         const who =
           principal.kind === 'api-key'
             ? `API key "${principal.id}"`
-            : `bearer token of ${principal.id.slice(4)}`;
+            : principal.kind === 'jwt'
+              ? `bearer token of ${principal.id.slice(4)}`
+              : `caller ${principal.id}`;
         throw new ForbiddenError(
           `${who} lacks the "${access}" scope needed for ${describeRoute(route, params)}; it has ${[...principal.scopes].join(', ') || 'no scopes'}`,
         );
