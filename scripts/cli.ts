@@ -11,6 +11,7 @@ import { ARTIFACT_FILE, MANIFEST_FILE, type Manifest, parseManifest } from '../s
 import { DEFAULT_TOLERANCE, packageModel } from '../shared/packaging';
 import { ModelRepository, type VersionPackage } from '../shared/repository';
 import { openStore } from '../shared/store';
+import { runSecurityCommand, SECURITY_USAGE } from './security-cli';
 
 const USAGE = `usage: modelfleet <command> [options]
 
@@ -21,7 +22,7 @@ commands:
       Publish as the next (or the given) version; versions are immutable.
   promote <model> <version> [--stage STAGE]
       Send 100% of the stage's traffic to the version (keeps the previous as lastKnownGood).
-
+${SECURITY_USAGE}
 common options:
   --repository URL   model repository (default: $MODEL_REPOSITORY or ./model-repository)
   --stage STAGE      deployment stage (default: $MODELFLEET_STAGE or local)
@@ -45,6 +46,9 @@ const OPTIONS = {
   version: { type: 'string' },
   promote: { type: 'boolean' },
   json: { type: 'boolean' },
+  key: { type: 'string' },
+  'key-id': { type: 'string' },
+  scopes: { type: 'string' },
   help: { type: 'boolean', short: 'h' },
 } as const;
 
@@ -115,6 +119,12 @@ export async function run(argv: string[], env: NodeJS.ProcessEnv, print: Print):
       return;
     }
     default:
+      if (
+        await runSecurityCommand(command, args, values, print, (message) => {
+          throw new UsageError(message);
+        })
+      )
+        return;
       throw new UsageError(`unknown command "${command}"`);
   }
 }

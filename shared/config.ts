@@ -1,8 +1,10 @@
 import path from 'node:path';
 import { parseCorsOrigins } from './cors';
 import { ConfigError } from './errors';
+import { parseSecurityConfig, type SecurityConfig } from './security/config';
 
-export interface Config {
+/** Security settings (auth, rate limits, input limits, model signing): shared/security/config.ts. */
+export interface Config extends SecurityConfig {
   /** Deployment stage whose `<model>/deployments/<stage>.json` decides what is served. */
   stage: string;
   /** Where models live: a folder path or `file://` URL (object stores: see the README). */
@@ -50,6 +52,7 @@ export function parseConfig(env: Env, cwd = process.cwd()): Config {
     }),
     exposeInternals: stage === 'local',
     corsOrigins: readCorsOrigins(env),
+    ...parseSecurityConfig(env, stage),
   };
 }
 

@@ -32,6 +32,8 @@ export class ModelCache {
   constructor(
     private readonly repository: ModelRepository,
     private readonly maxModels: number,
+    /** Signature policy (shared/signing.ts); throws IntegrityError before the artifact is trusted. */
+    private readonly verifyManifest: (manifest: Manifest) => void = () => {},
   ) {}
 
   async get(name: string, version: number): Promise<CacheLookup> {
@@ -87,6 +89,7 @@ export class ModelCache {
         },
       );
     }
+    this.verifyManifest(manifest);
     const mismatch = artifactMismatch(manifest, artifact);
     if (mismatch !== undefined) {
       throw new IntegrityError(
