@@ -24,6 +24,7 @@ import {
   showVersion,
   verifyRepository,
 } from './lib/storage-commands';
+import { runSecurityCommand, SECURITY_USAGE } from './security-cli';
 
 const USAGE = `usage: modelfleet <command> [options]
 
@@ -46,6 +47,7 @@ commands:
 repository URLs: file:///path (or a path), s3://bucket/prefix, az://account/container/prefix,
   gs://bucket/prefix — endpoints and credentials: see the README.
 
+${SECURITY_USAGE}
 common options:
   --repository URL   model repository (default: $MODEL_REPOSITORY or ./model-repository)
   --stage STAGE      deployment stage (default: $MODELFLEET_STAGE or local)
@@ -74,6 +76,9 @@ const OPTIONS = {
   version: { type: 'string' },
   promote: { type: 'boolean' },
   json: { type: 'boolean' },
+  key: { type: 'string' },
+  'key-id': { type: 'string' },
+  scopes: { type: 'string' },
   help: { type: 'boolean', short: 'h' },
 } as const;
 
@@ -205,6 +210,12 @@ export async function run(
       return;
     }
     default:
+      if (
+        await runSecurityCommand(command, args, values, print, (message) => {
+          throw new UsageError(message);
+        })
+      )
+        return;
       throw new UsageError(`unknown command "${command}"`);
   }
 }

@@ -9,9 +9,7 @@ import {
   errorClassOf,
   MethodNotAllowedError,
   NotFoundError,
-  PayloadTooLargeError,
   toErrorResponse,
-  UnsupportedMediaTypeError,
 } from './errors';
 import { jsonResponse, type ServeRequest, type ServeResponse } from './http';
 import { createLogger, describeError, type Logger } from './log';
@@ -20,6 +18,10 @@ import { jsonLineSink, type MetricSink, type RequestMetricEvent } from './metric
 import { ModelCache } from './model-cache';
 import { type PreloadReport, preloadStage, vetDeployment } from './preload';
 import { ModelRepository } from './repository';
+import { parseJsonBody } from './security/body';
+import { createGuard } from './security/guard';
+import { withSecurityHeaders } from './security/headers';
+import { manifestVerifier } from './signing';
 import { type ModelStore, openStore } from './store';
 
 export const SERVER_NAME = 'modelfleet';
@@ -71,7 +73,9 @@ export function createApp(options: AppOptions): App {
   const cache = new ModelCache(repository, config.maxLoadedModels, {
     disk: new ArtifactDiskCache(config.artifactCacheDir, config.artifactCacheBytes, log),
     log,
+    verifyManifest: manifestVerifier(config),
   });
+  const guard = createGuard(config, options.now);
   const deployments = new DeploymentsCache(
     repository,
     config.stage,
@@ -91,7 +95,7 @@ export function createApp(options: AppOptions): App {
 
   const infer: RouteHandler = async (ctx, params) => {
     const { model, target } = await modelTarget(params);
-    const body = parseJsonBody(ctx.request, config.maxBodyBytes);
+    const body = parseJsonBody(ctx.request, config);
     const loaded = await dataPlane.load(model, target, ctx.metric);
     const result = await dataPlane.infer(loaded, target, body, ctx.requestId, ctx.metric);
     return jsonResponse(200, result, modelHeaders(model, target));
@@ -184,6 +188,7 @@ export function createApp(options: AppOptions): App {
       } else {
         const match = matchRoute(routes, request.method.toUpperCase(), request.path);
         routeName = match.route.name;
+        await guard.check(request, routeName, match.params);
         response = await match.route.run(ctx, match.params);
       }
       response.headers['x-request-id'] = requestId;
@@ -198,6 +203,7 @@ export function createApp(options: AppOptions): App {
       }
       response = toErrorResponse(err, { exposeInternals: config.exposeInternals, requestId });
     }
+    withSecurityHeaders(response);
     Object.assign(response.headers, corsHeaders(config.corsOrigins, request));
     metrics({
       timestamp: new Date().toISOString(),
@@ -288,31 +294,4 @@ function requestIdOf(request: ServeRequest): string {
 
 function serverMetadata(): ServeResponse {
   return jsonResponse(200, { name: SERVER_NAME, version: SERVER_VERSION, extensions: [] });
-}
-
-// curl -d sends application/x-www-form-urlencoded unless told otherwise; the body is still JSON.
-const JSON_CONTENT_TYPES = /^(application\/(json|[\w.+-]+\+json|x-www-form-urlencoded)|text\/plain)$/;
-
-function parseJsonBody(request: ServeRequest, maxBytes: number): unknown {
-  const contentType = request.headers['content-type']?.split(';')[0]?.trim().toLowerCase();
-  if (contentType !== undefined && contentType !== '' && !JSON_CONTENT_TYPES.test(contentType)) {
-    throw new UnsupportedMediaTypeError(
-      `content-type ${contentType} is not supported; send application/json`,
-    );
-  }
-  const body = request.body;
-  if (body === undefined || body.length === 0)
-    throw new BadRequestError('request body: expected a JSON object, got an empty body');
-  const size = typeof body === 'string' ? Buffer.byteLength(body) : body.byteLength;
-  if (size > maxBytes)
-    throw new PayloadTooLargeError(`request body is ${size} bytes, more than the limit of ${maxBytes}`);
-  const text =
-    typeof body === 'string'
-      ? body
-      : Buffer.from(body.buffer, body.byteOffset, body.byteLength).toString('utf8');
-  try {
-    return JSON.parse(text);
-  } catch (err) {
-    throw new BadRequestError(`request body is not valid JSON: ${(err as Error).message}`);
-  }
 }

@@ -2,9 +2,11 @@ import os from 'node:os';
 import path from 'node:path';
 import { parseCorsOrigins } from './cors';
 import { ConfigError } from './errors';
+import { parseSecurityConfig, type SecurityConfig } from './security/config';
 import type { StoreSettings } from './store/types';
 
-export interface Config {
+/** Security settings (auth, rate limits, input limits, model signing): shared/security/config.ts. */
+export interface Config extends SecurityConfig {
   /** Deployment stage whose `<model>/deployments/<stage>.json` decides what is served. */
   stage: string;
   /** Where models live: a folder path or `file://` URL (object stores: see the README). */
@@ -62,6 +64,7 @@ export function parseConfig(env: Env, cwd = process.cwd()): Config {
     }),
     exposeInternals: stage === 'local',
     corsOrigins: readCorsOrigins(env),
+    ...parseSecurityConfig(env, stage),
   };
 }
 

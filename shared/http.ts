@@ -10,6 +10,11 @@ export interface ServeRequest {
   body?: string | Uint8Array | undefined;
   /** Client address as seen by the platform, for per-client rate limits. */
   sourceIp?: string | undefined;
+  /**
+   * A caller the platform itself authenticated before invoking the function (AWS IAM SigV4: the
+   * `authorizer.iam.userArn` of a payload v2 event). Set only by adapters, never from a header.
+   */
+  platformCaller?: string | undefined;
 }
 
 export interface ServeResponse {

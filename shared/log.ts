@@ -1,3 +1,5 @@
+import { redactFields } from './security/redact';
+
 export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
 const RANK: Record<LogLevel, number> = { debug: 10, info: 20, warn: 30, error: 40 };
 
@@ -17,7 +19,7 @@ export function createLogger(
     (level: LogLevel) =>
     (message: string, fields: Record<string, unknown> = {}) => {
       if (RANK[level] < RANK[minimum]) return;
-      write(JSON.stringify({ level, time: new Date().toISOString(), message, ...fields }));
+      write(JSON.stringify({ level, time: new Date().toISOString(), message, ...redactFields(fields) }));
     };
   return { debug: emit('debug'), info: emit('info'), warn: emit('warn'), error: emit('error') };
 }

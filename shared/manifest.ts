@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { DATATYPES } from './datatypes';
+import { attestationSchema } from './signing';
 import { parseWith } from './validation';
 
 export const MANIFEST_SCHEMA = 'modelfleet/manifest@1';
@@ -59,6 +60,8 @@ export const manifestSchema = z.strictObject({
   metrics: z.record(z.string(), z.number()).optional(),
   source: z.record(z.string(), z.string()).optional(),
   createdAt: z.iso.datetime(),
+  /** Optional Ed25519 signature over the manifest (shared/signing.ts, `modelfleet sign`). */
+  attestation: attestationSchema.optional(),
 });
 
 export type Manifest = z.infer<typeof manifestSchema>;

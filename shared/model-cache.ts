@@ -36,14 +36,21 @@ export class ModelCache {
   downloads = 0;
   private readonly disk: ArtifactDiskCache | undefined;
   private readonly log: Logger;
+  private readonly verifyManifest: (manifest: Manifest) => void;
 
   constructor(
     private readonly repository: ModelRepository,
     private readonly maxModels: number,
-    options: { disk?: ArtifactDiskCache; log?: Logger } = {},
+    options: {
+      disk?: ArtifactDiskCache;
+      log?: Logger;
+      /** Signature policy (shared/signing.ts); throws IntegrityError before the artifact is trusted. */
+      verifyManifest?: (manifest: Manifest) => void;
+    } = {},
   ) {
     this.disk = options.disk;
     this.log = options.log ?? silentLogger;
+    this.verifyManifest = options.verifyManifest ?? (() => {});
   }
 
   async get(name: string, version: number): Promise<CacheLookup> {
@@ -88,6 +95,7 @@ export class ModelCache {
     let manifest = fetched.manifest;
     const { artifact } = fetched;
     if (manifest !== undefined) {
+      this.verifyManifest(manifest);
       const mismatch = artifactMismatch(manifest, artifact);
       if (mismatch !== undefined) {
         throw new IntegrityError(
@@ -112,8 +120,11 @@ export class ModelCache {
     if (manifest === undefined) {
       try {
         manifest = tritonManifest(name, version, artifact, session);
+        // A policy that requires signed models refuses a version that has no manifest to sign.
+        this.verifyManifest(manifest);
       } catch (err) {
         await session.release().catch(() => {});
+        if (err instanceof IntegrityError) throw err;
         throw new ServiceUnavailableError(
           `model "${name}" version ${version} cannot be served: ${(err as Error).message}`,
         );

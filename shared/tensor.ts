@@ -109,8 +109,11 @@ export function decodeTensorData(
     case 'FP32':
     case 'FP64': {
       const array = datatype === 'FP32' ? new Float32Array(count) : new Float64Array(count);
+      // Beyond FLT_MAX a Float32Array would silently store Infinity.
+      const limit = datatype === 'FP32' ? 3.4028234663852886e38 : Number.MAX_VALUE;
       leaf = (value, index) => {
         if (typeof value !== 'number') bad(index, value, 'a number');
+        if (Math.abs(value as number) > limit) bad(index, value, `a number within the ${datatype} range`);
         array[index] = value as number;
       };
       target = array;

@@ -46,7 +46,14 @@ export function fromApiGatewayV2(event: APIGatewayProxyEventV2): ServeRequest {
     headers,
     body: decodeBody(event.body, event.isBase64Encoded),
     sourceIp: event.requestContext.http.sourceIp,
+    platformCaller: iamCaller(event),
   };
+}
+
+/** Set by AWS after SigV4 verification (IAM-auth Function URL or HTTP API route, or an IAM-authorized invoke). */
+function iamCaller(event: APIGatewayProxyEventV2): string | undefined {
+  const iam = (event.requestContext as { authorizer?: { iam?: { userArn?: unknown } } }).authorizer?.iam;
+  return typeof iam?.userArn === 'string' && iam.userArn !== '' ? iam.userArn : undefined;
 }
 
 export function toApiGatewayV1Result(response: ServeResponse): APIGatewayProxyResult {

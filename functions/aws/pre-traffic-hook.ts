@@ -56,6 +56,8 @@ export function createHookHandler(deps: HookDependencies) {
   };
 }
 
+export const PRE_TRAFFIC_CALLER = 'modelfleet:pre-traffic-hook';
+
 /** Sends a request to the new version as a Function URL (payload v2) event. */
 async function invokeVersion(controlPlane: HookControlPlane, arn: string, request: ServeRequest) {
   const body = typeof request.body === 'string' ? request.body : undefined;
@@ -67,6 +69,10 @@ async function invokeVersion(controlPlane: HookControlPlane, arn: string, reques
     requestContext: {
       http: { method: request.method, path: request.path, sourceIp: '127.0.0.1' },
       stage: '$default',
+      // This invoke is IAM-authorized (lambda:InvokeFunction), like an IAM-auth Function URL call:
+      // the function trusts it as a platform caller (PLATFORM_CALLER_SCOPES, SECURITY.md), so the
+      // hook needs no API key to reach pinned versions.
+      authorizer: { iam: { userArn: PRE_TRAFFIC_CALLER } },
     },
     isBase64Encoded: false,
     ...(body === undefined ? {} : { body }),

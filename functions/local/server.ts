@@ -1,7 +1,14 @@
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import {
+  createServer,
+  type IncomingMessage,
+  type Server,
+  type ServerResponse,
+  STATUS_CODES,
+} from 'node:http';
 import type { App } from '../../shared/app';
-import { PayloadTooLargeError, toErrorResponse } from '../../shared/errors';
+import { BadRequestError, PayloadTooLargeError, toErrorResponse } from '../../shared/errors';
 import { lowerCaseHeaders, type ServeRequest, type ServeResponse } from '../../shared/http';
+import { withSecurityHeaders } from '../../shared/security/headers';
 
 /** The local HTTP adapter: node:http request → ServeRequest → core → node:http response. */
 export function createLocalServer(app: App): Server {
@@ -10,6 +17,16 @@ export function createLocalServer(app: App): Server {
   });
   // Keep-alive connections outliving the default 5 s confuse some load generators; match common proxies.
   server.keepAliveTimeout = 65_000;
+  // Requests Node's parser refuses never reach the core: answer them in the same JSON error shape.
+  server.on('clientError', (err: NodeJS.ErrnoException, socket) => {
+    if (!socket.writable || err.code === 'ECONNRESET') return void socket.destroy();
+    const status =
+      err.code === 'HPE_HEADER_OVERFLOW' ? 431 : err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 408 : 400;
+    const body = JSON.stringify({ error: `malformed HTTP request (${err.code ?? 'parse error'})` });
+    socket.end(
+      `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\nx-content-type-options: nosniff\r\nconnection: close\r\n\r\n${body}`,
+    );
+  });
   return server;
 }
 
@@ -18,31 +35,47 @@ async function serve(app: App, req: IncomingMessage, res: ServerResponse): Promi
   try {
     response = await app.handle(await fromIncomingMessage(req, app.config.maxBodyBytes));
   } catch (err) {
-    response = toErrorResponse(err, { exposeInternals: app.config.exposeInternals });
+    response = withSecurityHeaders(toErrorResponse(err, { exposeInternals: app.config.exposeInternals }));
   }
   res.writeHead(response.status, response.headers);
   res.end(response.body);
 }
 
-export async function fromIncomingMessage(req: IncomingMessage, maxBodyBytes: number): Promise<ServeRequest> {
-  const url = new URL(req.url ?? '/', 'http://localhost');
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of req) {
-    size += (chunk as Buffer).length;
-    // Stop buffering early; the core reports the limit with the same 413 as every other adapter.
-    if (size > maxBodyBytes) {
-      req.resume();
-      throw new PayloadTooLargeError(`request body is more than the limit of ${maxBodyBytes} bytes`);
-    }
-    chunks.push(chunk as Buffer);
+export function fromIncomingMessage(req: IncomingMessage, maxBodyBytes: number): Promise<ServeRequest> {
+  let url: URL;
+  try {
+    url = new URL(req.url ?? '/', 'http://localhost');
+  } catch {
+    return Promise.reject(new BadRequestError('the request target is not a valid URL'));
   }
-  return {
-    method: req.method ?? 'GET',
-    path: url.pathname,
-    query: Object.fromEntries(url.searchParams),
-    headers: lowerCaseHeaders(req.headers),
-    body: chunks.length === 0 ? undefined : chunks.length === 1 ? chunks[0] : Buffer.concat(chunks),
-    sourceIp: req.socket.remoteAddress,
-  };
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    req.on('data', (chunk: Buffer) => {
+      size += chunk.length;
+      if (size <= maxBodyBytes) {
+        chunks.push(chunk);
+        return;
+      }
+      // Answer 413 at once but keep reading (and dropping) the rest: closing a socket with unread
+      // bytes sends a TCP reset, and the client would never see the answer. Past 8x, stop paying.
+      if (size - chunk.length <= maxBodyBytes) {
+        chunks.length = 0;
+        reject(new PayloadTooLargeError(`request body is more than the limit of ${maxBodyBytes} bytes`));
+      }
+      if (size > maxBodyBytes * 8) req.destroy();
+    });
+    req.on('error', reject);
+    req.on('end', () => {
+      if (size > maxBodyBytes) return;
+      resolve({
+        method: req.method ?? 'GET',
+        path: url.pathname,
+        query: Object.fromEntries(url.searchParams),
+        headers: lowerCaseHeaders(req.headers),
+        body: chunks.length === 0 ? undefined : chunks.length === 1 ? chunks[0] : Buffer.concat(chunks),
+        sourceIp: req.socket.remoteAddress,
+      });
+    });
+  });
 }

@@ -232,7 +232,7 @@ export const CASES: ConformanceCase[] = [
     path: '/v2/models/iris/infer',
     headers: JSON_TYPE,
     body: Buffer.from([0xff, 0xfe, 0x00, 0x81, 0x7b]),
-    expect: { status: 400, error: /^request body is not valid JSON/ },
+    expect: { status: 400, error: /^request body is not valid UTF-8/ },
   },
   // ---- 400 ----
   {

@@ -1,4 +1,5 @@
 import type { ModelRepository } from '../../shared/repository';
+import { hashApiKey } from '../../shared/security/api-keys';
 import { removeTempDirs, sampleApp, sampleRepository } from '../support/fixtures';
 import { type Started, startUntil } from '../support/processes';
 import { CASES, CORS_ORIGIN, type ConformanceCase, MAX_BODY_BYTES } from './cases';
@@ -33,6 +34,14 @@ const SETTINGS = {
   maxBodyBytes: MAX_BODY_BYTES,
   corsOrigins: [CORS_ORIGIN],
 };
+// The GCP process reads its settings from the environment, where `dev` denies by default
+// (SECURITY.md): it gets an admin key's hash and every case carries the key. Auth itself is
+// tested in test/security.
+const CONFORMANCE_KEY = 'conformance-admin-key';
+const withApiKey =
+  (send: Send): Send =>
+  (c) =>
+    send({ ...c, headers: { ...c.headers, 'x-api-key': CONFORMANCE_KEY } });
 const inProcessApp = async () => (await sampleApp(SETTINGS, repository)).app;
 
 const TARGETS: Record<string, () => Promise<Send>> = {
@@ -56,6 +65,7 @@ const TARGETS: Record<string, () => Promise<Send>> = {
         MODELFLEET_STAGE: SETTINGS.stage,
         MAX_BODY_BYTES: String(MAX_BODY_BYTES),
         CORS_ORIGINS: CORS_ORIGIN,
+        API_KEYS: `conformance:predict+feedback+admin:${hashApiKey(CONFORMANCE_KEY)}`,
       },
       /listening on (http:\/\/[^\s]+:\d+)/,
       150_000,
@@ -64,7 +74,7 @@ const TARGETS: Record<string, () => Promise<Send>> = {
     const base = started.match[1] ?? '';
     // Bound to loopback only (the framework alone would listen on every interface).
     expect(base).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
-    return overHttp(base);
+    return withApiKey(overHttp(base));
   },
 };
 

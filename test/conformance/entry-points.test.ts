@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import type { HttpFunctionOptions } from '@azure/functions';
 import { HttpRequest, InvocationContext } from '@azure/functions';
+import { hashApiKey } from '../../shared/security/api-keys';
 import { removeTempDirs, sampleRepository } from '../support/fixtures';
 import { ROOT } from '../support/processes';
 
@@ -16,7 +17,12 @@ describe('Azure entry point (functions/azure/index.ts)', () => {
       ...jest.requireActual('@azure/functions'),
       app: { http: (name: string, options: HttpFunctionOptions) => registered.push({ name, options }) },
     }));
-    const settings = { MODEL_REPOSITORY: repository.store.url, MODELFLEET_STAGE: 'dev' };
+    // dev denies by default: the app settings carry a key's hash, the request the key.
+    const settings = {
+      MODEL_REPOSITORY: repository.store.url,
+      MODELFLEET_STAGE: 'dev',
+      API_KEYS: `entry:predict:${hashApiKey('entry-point-key')}`,
+    };
     const saved = { ...process.env };
     Object.assign(process.env, settings);
     try {
@@ -34,7 +40,11 @@ describe('Azure entry point (functions/azure/index.ts)', () => {
     expect(options.methods).toEqual(expect.arrayContaining(['GET', 'POST', 'OPTIONS', 'DELETE']));
     const logged: string[] = [];
     const response = await options.handler(
-      new HttpRequest({ method: 'GET', url: 'http://127.0.0.1:7071/v2/models/iris' }),
+      new HttpRequest({
+        method: 'GET',
+        url: 'http://127.0.0.1:7071/v2/models/iris',
+        headers: { 'x-api-key': 'entry-point-key' },
+      }),
       new InvocationContext({ functionName: name, logHandler: (_level, line) => logged.push(String(line)) }),
     );
     expect(response).toMatchObject({ status: 200, headers: { 'x-model-variant': 'primary' } });

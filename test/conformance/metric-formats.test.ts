@@ -30,7 +30,12 @@ afterAll(removeTempDirs);
 const iris = readFileSync(path.join(__dirname, '..', '..', 'samples', 'iris', 'request.json'), 'utf8');
 
 function appWith(metrics: MetricSink): App {
-  const config = { ...parseConfig({ MODELFLEET_STAGE: 'dev' }), repository: repository.store.url };
+  // Default-deny on dev is tested in test/security; these tests are about metric output.
+  const config = {
+    ...parseConfig({ MODELFLEET_STAGE: 'dev' }),
+    repository: repository.store.url,
+    authRequired: false,
+  };
   return createApp({ config, store: repository.store, metrics, log: silentLogger });
 }
 

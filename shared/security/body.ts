@@ -1,0 +1,169 @@
+import { BadRequestError, PayloadTooLargeError, UnsupportedMediaTypeError } from '../errors';
+import type { ServeRequest } from '../http';
+
+export interface BodyLimits {
+  maxBodyBytes: number;
+  maxJsonDepth: number;
+  maxBatchRows: number;
+}
+
+// curl -d sends application/x-www-form-urlencoded unless told otherwise; the body is still JSON.
+const JSON_CONTENT_TYPES = /^(application\/(json|[\w.+-]+\+json|x-www-form-urlencoded)|text\/plain)$/;
+/** Keys that mean something to JavaScript objects: no payload field needs them, so none may carry them. */
+const FORBIDDEN_KEYS = new Set(['__proto__', 'constructor', 'prototype']);
+const utf8 = new TextDecoder('utf-8', { fatal: true });
+
+/**
+ * Reads a request body as JSON, refusing anything a hostile client could use to hurt the process
+ * or later code: wrong media type (415), too many bytes (413), bytes that are not UTF-8, bad JSON,
+ * nesting beyond `maxJsonDepth`, prototype keys, or more than `maxBatchRows` rows (400 each).
+ */
+export function parseJsonBody(request: ServeRequest, limits: BodyLimits): unknown {
+  const [mediaType, ...params] = (request.headers['content-type'] ?? '').split(';');
+  const contentType = mediaType?.trim().toLowerCase();
+  if (contentType !== undefined && contentType !== '' && !JSON_CONTENT_TYPES.test(contentType)) {
+    throw new UnsupportedMediaTypeError(
+      `content-type ${contentType.slice(0, 100)} is not supported; send application/json`,
+    );
+  }
+  const charset = params
+    .map((p) => /^\s*charset\s*=\s*"?([^";\s]*)"?\s*$/i.exec(p)?.[1]?.toLowerCase())
+    .find((c) => c !== undefined);
+  if (charset !== undefined && charset !== 'utf-8' && charset !== 'utf8') {
+    throw new UnsupportedMediaTypeError(`charset ${charset.slice(0, 40)} is not supported; send UTF-8 JSON`);
+  }
+  const body = request.body;
+  if (body === undefined || body.length === 0) {
+    throw new BadRequestError('request body: expected a JSON object, got an empty body');
+  }
+  const size = typeof body === 'string' ? Buffer.byteLength(body) : body.byteLength;
+  if (size > limits.maxBodyBytes) {
+    throw new PayloadTooLargeError(
+      `request body is ${size} bytes, more than the limit of ${limits.maxBodyBytes}`,
+    );
+  }
+  let text: string;
+  if (typeof body === 'string') {
+    text = body;
+  } else {
+    try {
+      text = utf8.decode(body);
+    } catch {
+      throw new BadRequestError('request body is not valid UTF-8');
+    }
+  }
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch (err) {
+    throw new BadRequestError(`request body is not valid JSON: ${(err as Error).message.slice(0, 200)}`);
+  }
+  inspectJson(value, limits.maxJsonDepth);
+  checkRows(value, limits.maxBatchRows);
+  return value;
+}
+
+interface Frame {
+  value: object;
+  depth: number;
+  parent: Frame | undefined;
+  key: string | number;
+}
+
+/**
+ * Walks a parsed JSON value without recursion (so depth cannot overflow the stack here or in any
+ * recursive consumer later) and rejects prototype keys. JSON.parse makes `__proto__` an own
+ * property rather than changing a prototype, but any later spread or merge could, so they are
+ * refused at the door rather than trusted to every consumer.
+ */
+export function inspectJson(root: unknown, maxDepth: number): void {
+  if (root === null || typeof root !== 'object') return;
+  const stack: Frame[] = [{ value: root, depth: 1, parent: undefined, key: '' }];
+  for (let frame = stack.pop(); frame !== undefined; frame = stack.pop()) {
+    if (frame.depth > maxDepth) {
+      throw new BadRequestError(`request body: ${pathOf(frame)} is nested more than ${maxDepth} levels deep`);
+    }
+    if (Array.isArray(frame.value)) {
+      const array = frame.value;
+      for (let i = 0; i < array.length; i++) {
+        const item: unknown = array[i];
+        if (typeof item === 'number' && !Number.isFinite(item)) throw notFinite(frame, i);
+        if (item !== null && typeof item === 'object')
+          stack.push({ value: item, depth: frame.depth + 1, parent: frame, key: i });
+      }
+      continue;
+    }
+    for (const key of Object.keys(frame.value)) {
+      if (FORBIDDEN_KEYS.has(key)) {
+        throw new BadRequestError(`request body: key "${key}" in ${pathOf(frame)} is not allowed`);
+      }
+      const item: unknown = (frame.value as Record<string, unknown>)[key];
+      if (typeof item === 'number' && !Number.isFinite(item)) throw notFinite(frame, key);
+      if (item !== null && typeof item === 'object')
+        stack.push({ value: item, depth: frame.depth + 1, parent: frame, key });
+    }
+  }
+}
+
+// JSON has no NaN or Infinity, but a literal such as 1e400 parses to Infinity: refuse it rather
+// than feed a model a value no client could have meant. "NaN" strings are refused by the tensor
+// decoder (a string is not a number).
+function notFinite(frame: Frame, key: string | number): BadRequestError {
+  return new BadRequestError(
+    `request body: ${pathOf({ value: {}, depth: frame.depth + 1, parent: frame, key })} is a number too large for a double`,
+  );
+}
+
+function pathOf(frame: Frame): string {
+  const parts: string[] = [];
+  for (let f: Frame | undefined = frame; f?.parent !== undefined; f = f.parent) {
+    parts.push(
+      typeof f.key === 'number' ? `[${f.key}]` : `.${f.key.length > 40 ? `${f.key.slice(0, 40)}…` : f.key}`,
+    );
+  }
+  const path = parts.reverse().join('');
+  return path === '' ? 'the top level' : path.replace(/^\./, '');
+}
+
+/**
+ * Rows per request, across the payload shapes modelfleet accepts: OIP tensors (`shape[0]`),
+ * MLflow (`dataframe_split.data`, `dataframe_records`, `instances`, `inputs`) and TF-Serving
+ * (`instances`, `inputs`). Keeps one request from holding a function instance for long.
+ */
+export function checkRows(body: unknown, maxRows: number): void {
+  if (body === null || typeof body !== 'object' || Array.isArray(body)) return;
+  const request = body as Record<string, unknown>;
+  const tooMany = (where: string, rows: number): never => {
+    throw new BadRequestError(
+      `${where}: ${rows} rows, more than the limit of ${maxRows} per request; split the batch`,
+    );
+  };
+  const split = request['dataframe_split'];
+  if (split !== null && typeof split === 'object' && !Array.isArray(split)) {
+    const data = (split as Record<string, unknown>)['data'];
+    if (Array.isArray(data) && data.length > maxRows) tooMany('dataframe_split.data', data.length);
+  }
+  for (const field of ['dataframe_records', 'instances']) {
+    const rows = request[field];
+    if (Array.isArray(rows) && rows.length > maxRows) tooMany(field, rows.length);
+  }
+  const inputs = request['inputs'];
+  if (Array.isArray(inputs)) {
+    inputs.forEach((tensor: unknown, index) => {
+      const shape =
+        tensor !== null && typeof tensor === 'object'
+          ? (tensor as Record<string, unknown>)['shape']
+          : undefined;
+      const rows = Array.isArray(shape) ? shape[0] : undefined;
+      if (typeof rows === 'number' && rows > maxRows) tooMany(`inputs[${index}].shape[0]`, rows);
+    });
+    if (inputs.length > maxRows && !inputs.some((t) => t !== null && typeof t === 'object' && 'shape' in t)) {
+      tooMany('inputs', inputs.length);
+    }
+  } else if (inputs !== null && typeof inputs === 'object') {
+    for (const [name, column] of Object.entries(inputs)) {
+      if (Array.isArray(column) && column.length > maxRows)
+        tooMany(`inputs.${name.slice(0, 40)}`, column.length);
+    }
+  }
+}

@@ -1,0 +1,19 @@
+import type { ServeResponse } from '../http';
+
+/**
+ * Headers for a JSON API that no browser should render, frame, sniff or cache: responses carry
+ * predictions and errors about a caller's data.
+ */
+export const SECURITY_HEADERS: Readonly<Record<string, string>> = {
+  'x-content-type-options': 'nosniff',
+  'cache-control': 'no-store',
+  'content-security-policy': "default-src 'none'; frame-ancestors 'none'",
+  'referrer-policy': 'no-referrer',
+  'x-frame-options': 'DENY',
+};
+
+/** Adds the security headers without overriding any a route set on purpose. */
+export function withSecurityHeaders(response: ServeResponse): ServeResponse {
+  response.headers = { ...SECURITY_HEADERS, ...response.headers };
+  return response;
+}

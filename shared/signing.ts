@@ -1,0 +1,148 @@
+import { createPrivateKey, createPublicKey, type KeyObject, sign, verify } from 'node:crypto';
+import { z } from 'zod';
+import { ConfigError, IntegrityError } from './errors';
+import type { Manifest } from './manifest';
+
+/**
+ * Ed25519 signatures on manifests. The signature covers the whole manifest (which holds the
+ * artifact's sha256 and size) except `version`, which the repository assigns at publish time by
+ * compare-and-swap, and the attestation itself. So a changed artifact fails the sha256 check and a
+ * changed manifest fails the signature.
+ */
+export const SIGNATURE_ALGORITHM = 'Ed25519';
+const DOMAIN = 'modelfleet/manifest-signature@1\n';
+const KEY_ID = /^[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}$/;
+
+export const attestationSchema = z.strictObject({
+  keyId: z.string().regex(KEY_ID, 'must be 1-128 letters, digits, "_", ".", ":" or "-"'),
+  algorithm: z.literal(SIGNATURE_ALGORITHM),
+  /** base64 of the 64-byte Ed25519 signature over `signedBytes(manifest)`. */
+  value: z.string().regex(/^[A-Za-z0-9+/]{86}==$/, 'must be a base64 Ed25519 signature'),
+});
+export type Attestation = z.infer<typeof attestationSchema>;
+
+/** JSON with object keys sorted at every level, so that the bytes do not depend on key order. */
+export function canonicalJson(value: unknown): string {
+  if (Array.isArray(value))
+    return `[${value.map((v) => canonicalJson(v === undefined ? null : v)).join(',')}]`;
+  if (value !== null && typeof value === 'object') {
+    const entries = Object.keys(value)
+      .filter((key) => (value as Record<string, unknown>)[key] !== undefined)
+      .sort()
+      .map((key) => `${JSON.stringify(key)}:${canonicalJson((value as Record<string, unknown>)[key])}`);
+    return `{${entries.join(',')}}`;
+  }
+  return JSON.stringify(value);
+}
+
+export function signedBytes(manifest: Manifest): Buffer {
+  const { version: _version, attestation: _attestation, ...covered } = manifest;
+  return Buffer.from(DOMAIN + canonicalJson(covered), 'utf8');
+}
+
+export function signManifest(manifest: Manifest, privateKey: KeyObject, keyId: string): Manifest {
+  if (privateKey.asymmetricKeyType !== 'ed25519') {
+    throw new Error(
+      `the signing key is ${privateKey.asymmetricKeyType ?? 'not asymmetric'}, expected ed25519`,
+    );
+  }
+  if (!KEY_ID.test(keyId))
+    throw new Error(`key id ${JSON.stringify(keyId)}: use 1-128 letters, digits, "_", ".", ":" or "-"`);
+  const value = sign(null, signedBytes(manifest), privateKey).toString('base64');
+  return { ...manifest, attestation: { keyId, algorithm: SIGNATURE_ALGORITHM, value } };
+}
+
+export interface SigningPolicy {
+  signingKeys: ReadonlyMap<string, KeyObject>;
+  requireSignedModels: boolean;
+}
+
+/**
+ * What is wrong with a manifest's signature under the policy, or undefined when it may be served.
+ * A signature by a configured key is always checked (a bad one is evidence of tampering); an
+ * unsigned manifest, or one signed by a key this stage does not know, passes only when the stage
+ * does not require signed models.
+ */
+export function attestationProblem(manifest: Manifest, policy: SigningPolicy): string | undefined {
+  const where = `${manifest.name} version ${manifest.version}`;
+  const attestation = manifest.attestation;
+  if (attestation === undefined) {
+    return policy.requireSignedModels
+      ? `${where}: the manifest is not signed and this stage requires signed models`
+      : undefined;
+  }
+  const key = policy.signingKeys.get(attestation.keyId);
+  if (key === undefined) {
+    return policy.requireSignedModels
+      ? `${where}: signed with key "${attestation.keyId}", which is not in MODEL_SIGNING_KEYS`
+      : undefined;
+  }
+  const ok = verify(null, signedBytes(manifest), key, Buffer.from(attestation.value, 'base64'));
+  return ok
+    ? undefined
+    : `${where}: the manifest signature by key "${attestation.keyId}" does not match its content`;
+}
+
+/** The check the model cache runs on every manifest before the artifact is loaded. */
+export function manifestVerifier(policy: SigningPolicy): (manifest: Manifest) => void {
+  return (manifest) => {
+    const problem = attestationProblem(manifest, policy);
+    if (problem !== undefined) {
+      throw new IntegrityError(
+        `model "${manifest.name}" version ${manifest.version} failed its signature check and will not be served`,
+        { cause: new Error(problem) },
+      );
+    }
+  };
+}
+
+/** `MODEL_SIGNING_KEYS`: JSON `{"keyId": "<PEM, or base64 of the raw 32-byte key or of its DER>"}`. */
+export function parseSigningKeys(
+  raw: string | undefined,
+  variable = 'MODEL_SIGNING_KEYS',
+): Map<string, KeyObject> {
+  const keys = new Map<string, KeyObject>();
+  const text = raw?.trim() ?? '';
+  if (text === '') return keys;
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch (err) {
+    throw new ConfigError(variable, `not valid JSON: ${(err as Error).message}`);
+  }
+  if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) {
+    throw new ConfigError(variable, 'expected a JSON object {"keyId": "public key"}');
+  }
+  for (const [keyId, value] of Object.entries(parsed)) {
+    if (!KEY_ID.test(keyId)) throw new ConfigError(variable, `key id ${JSON.stringify(keyId)} is not valid`);
+    if (typeof value !== 'string') throw new ConfigError(variable, `${keyId}: expected a string`);
+    let key: KeyObject;
+    try {
+      key = publicKeyFrom(value);
+    } catch (err) {
+      throw new ConfigError(variable, `${keyId}: not a public key: ${(err as Error).message}`);
+    }
+    if (key.asymmetricKeyType !== 'ed25519') {
+      throw new ConfigError(variable, `${keyId}: is a ${key.asymmetricKeyType} key, expected ed25519`);
+    }
+    keys.set(keyId, key);
+  }
+  return keys;
+}
+
+const ED25519_SPKI_PREFIX = Buffer.from('302a300506032b6570032100', 'hex');
+
+export function publicKeyFrom(text: string): KeyObject {
+  const value = text.trim().replace(/\\n/g, '\n');
+  if (value.includes('-----BEGIN')) return createPublicKey(value);
+  const der = Buffer.from(value, 'base64');
+  return createPublicKey({
+    key: der.length === 32 ? Buffer.concat([ED25519_SPKI_PREFIX, der]) : der,
+    format: 'der',
+    type: 'spki',
+  });
+}
+
+export function privateKeyFrom(pem: string): KeyObject {
+  return createPrivateKey(pem);
+}

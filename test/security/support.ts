@@ -1,0 +1,46 @@
+import { type App, createApp } from '../../shared/app';
+import { parseConfig } from '../../shared/config';
+import { silentLogger } from '../../shared/log';
+import type { RequestMetricEvent } from '../../shared/metrics';
+import type { ModelRepository } from '../../shared/repository';
+import { hashApiKey } from '../../shared/security/api-keys';
+import { sampleRepository } from '../support/fixtures';
+
+export const KEYS = {
+  predict: 'test-predict-key-0123456789',
+  admin: 'test-admin-key-0123456789',
+  feedback: 'test-feedback-key-0123456789',
+  revoked: 'test-revoked-key-0123456789',
+};
+
+/** API_KEYS in its JSON form: only hashes, as an operator would configure it. */
+export const API_KEYS = JSON.stringify([
+  { name: 'client', sha256: hashApiKey(KEYS.predict), scopes: ['predict'] },
+  { name: 'ops', sha256: hashApiKey(KEYS.admin), scopes: ['predict', 'feedback', 'admin'] },
+  { name: 'labeler', sha256: hashApiKey(KEYS.feedback), scopes: ['feedback'] },
+  { name: 'old', sha256: hashApiKey(KEYS.revoked), scopes: ['predict'], revoked: true },
+]);
+
+export interface SecuredApp {
+  app: App;
+  repository: ModelRepository;
+  events: RequestMetricEvent[];
+}
+
+/** An app on the `dev` stage (default-deny) over the sample repository, configured from `env`. */
+export async function securedApp(
+  env: Record<string, string>,
+  options: { repository?: ModelRepository; now?: () => number } = {},
+): Promise<SecuredApp> {
+  const repository = options.repository ?? (await sampleRepository());
+  const events: RequestMetricEvent[] = [];
+  const config = parseConfig({ MODELFLEET_STAGE: 'dev', ...env, MODEL_REPOSITORY: repository.store.url });
+  const app = createApp({
+    config,
+    store: repository.store,
+    metrics: (event) => events.push(event),
+    log: silentLogger,
+    ...(options.now === undefined ? {} : { now: options.now }),
+  });
+  return { app, repository, events };
+}
