@@ -80,8 +80,13 @@ function harness(
   const events: RequestMetricEvent[] = [];
   const logs: Record<string, unknown>[] = [];
   const clock = { now: Date.parse('2026-06-01T00:00:00Z') };
+  const base = parseConfig({ MODELFLEET_STAGE: 'prod' });
   const config = {
-    ...parseConfig({ MODELFLEET_STAGE: 'prod' }),
+    ...base,
+    // These tests measure caching; auth and rate limits (on by default on prod) have their own tests.
+    authRequired: false,
+    rateLimitPerKey: { ratePerSecond: 0, burst: 1 },
+    rateLimitPerClient: { ratePerSecond: 0, burst: 1 },
     repository: location.url,
     store: location.settings ?? {},
     deploymentTtlMs: overrides.ttlMs ?? 30_000,
