@@ -15,7 +15,10 @@ import { jsonResponse, type ServeRequest, type ServeResponse } from './http';
 import { createLogger, describeError, type Logger } from './log';
 import { MODEL_NAME_PATTERN } from './manifest';
 import { jsonLineSink, type MetricSink, type RequestMetricEvent } from './metrics';
+import type { LoadedModel } from './model-cache';
 import { ModelCache } from './model-cache';
+import { type InferResult, MLFLOW, OIP, type PayloadFormat, TF_SERVING } from './payloads';
+import { mlflowModelOf } from './protocol/mlflow';
 import { ModelRepository } from './repository';
 import { type ModelStore, openStore } from './store';
 
@@ -37,6 +40,8 @@ export interface App {
   readonly config: Config;
   readonly repository: ModelRepository;
   handle(request: ServeRequest): Promise<ServeResponse>;
+  /** Resolves when work left running after responses (background shadows) has finished. */
+  settled(): Promise<void>;
 }
 
 type Params = { model?: string; version?: string };
@@ -53,6 +58,8 @@ interface RequestContext {
   request: ServeRequest;
   requestId: string;
   metric: Partial<RequestMetricEvent>;
+  /** Work that must not delay the response (shadow runs); see `config.shadowMode`. */
+  after: (() => Promise<void>)[];
 }
 
 const SEGMENT = '([^/]+)';
@@ -71,7 +78,7 @@ export function createApp(options: AppOptions): App {
     log,
     options.now,
   );
-  const dataPlane = new DataPlane(deployments, cache, config, options.random ?? Math.random);
+  const dataPlane = new DataPlane(deployments, cache, options.random ?? Math.random);
   let coldStart = true;
 
   const modelTarget = async (params: Params): Promise<{ model: string; target: Target }> => {
@@ -80,13 +87,36 @@ export function createApp(options: AppOptions): App {
     return { model, target: await dataPlane.target(model, pinned) };
   };
 
-  const infer: RouteHandler = async (ctx, params) => {
-    const { model, target } = await modelTarget(params);
-    const body = parseJsonBody(ctx.request, config.maxBodyBytes);
-    const loaded = await dataPlane.load(model, target, ctx.metric);
-    const result = await dataPlane.infer(loaded, target, body, ctx.requestId, ctx.metric);
-    return jsonResponse(200, result, modelHeaders(model, target));
-  };
+  // Every payload format is the same core call: route (sticky key, shadow sample), load, run.
+  const inferWith =
+    (
+      format: PayloadFormat,
+      select: (ctx: RequestContext, params: Params) => Params = (_, p) => p,
+    ): RouteHandler =>
+    async (ctx, params) => {
+      const selected = select(ctx, params);
+      const model = modelName(selected.model);
+      const pinned = selected.version === undefined ? undefined : versionNumber(selected.version);
+      const body = parseJsonBody(ctx.request, config.maxBodyBytes);
+      const target = await dataPlane.target(model, pinned, { headers: ctx.request.headers, body });
+      const loaded = await dataPlane.load(model, target, ctx.metric);
+      const parse = (m: LoadedModel) => format.parse(body, m, config);
+      const call = parse(loaded);
+      const run = await dataPlane.run(loaded, call, ctx.metric);
+      const shadowVersion = target.shadowVersion;
+      if (shadowVersion !== undefined) {
+        ctx.after.push(() => dataPlane.shadow(model, shadowVersion, parse, run, ctx.metric));
+      }
+      const result: InferResult = {
+        model: loaded,
+        target,
+        call,
+        outputs: run.outputs,
+        requestId: ctx.requestId,
+      };
+      return jsonResponse(200, format.respond(body, result), modelHeaders(model, target));
+    };
+  const infer = inferWith(OIP);
 
   const metadata: RouteHandler = async (ctx, params) => {
     const { model, target } = await modelTarget(params);
@@ -144,6 +174,24 @@ export function createApp(options: AppOptions): App {
       pattern: route('/v2/models/{model}/versions/{version}/infer'),
       run: infer,
     },
+    {
+      name: 'mlflow_invocations',
+      method: 'POST',
+      pattern: /^\/invocations$/,
+      run: inferWith(MLFLOW, (ctx) => mlflowModelOf(ctx.request.query, ctx.request.headers)),
+    },
+    {
+      name: 'tfserving_predict',
+      method: 'POST',
+      pattern: route('/v1/models/{model}:predict'),
+      run: inferWith(TF_SERVING),
+    },
+    {
+      name: 'tfserving_predict',
+      method: 'POST',
+      pattern: route('/v1/models/{model}/versions/{version}:predict'),
+      run: inferWith(TF_SERVING),
+    },
     { name: 'model_ready', method: 'GET', pattern: route('/v2/models/{model}/ready'), run: modelReady },
     {
       name: 'model_ready',
@@ -164,7 +212,7 @@ export function createApp(options: AppOptions): App {
     const started = performance.now();
     const requestId = requestIdOf(request);
     const metric: Partial<RequestMetricEvent> = {};
-    const ctx: RequestContext = { request, requestId, metric };
+    const ctx: RequestContext = { request, requestId, metric, after: [] };
     let response: ServeResponse;
     let routeName = 'unknown';
     try {
@@ -183,7 +231,7 @@ export function createApp(options: AppOptions): App {
       }
       response = toErrorResponse(err, { exposeInternals: config.exposeInternals, requestId });
     }
-    metrics({
+    const event: RequestMetricEvent = {
       timestamp: new Date().toISOString(),
       requestId,
       stage: config.stage,
@@ -193,12 +241,43 @@ export function createApp(options: AppOptions): App {
       coldStart,
       latencyMs: performance.now() - started,
       ...metric,
-    });
+    };
     coldStart = false;
+    if (ctx.after.length === 0) {
+      metrics(event);
+      return response;
+    }
+    // The event waits for the shadow so that its comparison is recorded with the request.
+    const finish = async () => {
+      for (const task of ctx.after) await task();
+      metrics({ ...event, ...metric });
+    };
+    if (config.shadowMode === 'inline') {
+      await finish();
+    } else {
+      // setImmediate lets the adapter write the response before the shadow takes the thread.
+      const done = new Promise<void>((resolve) =>
+        setImmediate(
+          () =>
+            void finish()
+              .catch((err: unknown) =>
+                log.error('shadow bookkeeping failed', { requestId, ...describeError(err) }),
+              )
+              .finally(resolve),
+        ),
+      );
+      background.add(done);
+      void done.finally(() => background.delete(done));
+    }
     return response;
   };
 
-  return { config, repository, handle };
+  const background = new Set<Promise<void>>();
+  const settled = async (): Promise<void> => {
+    while (background.size > 0) await Promise.allSettled([...background]);
+  };
+
+  return { config, repository, handle, settled };
 }
 
 function route(template: string): RegExp {
