@@ -142,13 +142,23 @@ export function inputsFromNamed(
   if (names.length === 0) throw new BadRequestError(`${where}: expected named inputs, got an empty object`);
   if (names.every((name) => model.inputs.has(name))) {
     const inputs = new Map<string, InferInput>();
+    let batch: { name: string; rows: number } | undefined;
     for (const [name, spec] of model.inputs) {
       if (!(name in named)) {
         throw new BadRequestError(
           `${where}: missing input "${name}"; model "${model.name}" takes ${describeInputs(model)}`,
         );
       }
-      inputs.set(name, tensorFromNested(spec, named[name], `${where}["${name}"]`, limits));
+      const input = tensorFromNested(spec, named[name], `${where}["${name}"]`, limits);
+      // Inputs that all have a batch axis are rows of one table: differing lengths are a client error.
+      const rows = spec.shape[0] === -1 ? input.shape[0] : undefined;
+      if (rows !== undefined && batch !== undefined && rows !== batch.rows) {
+        throw new BadRequestError(
+          `${where}["${name}"]: has ${rows} values, but "${batch.name}" has ${batch.rows}; columns must be the same length`,
+        );
+      }
+      if (rows !== undefined) batch ??= { name, rows };
+      inputs.set(name, input);
     }
     return inputs;
   }

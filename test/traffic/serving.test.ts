@@ -96,6 +96,8 @@ describe('shadow', () => {
         expect(body).toMatchObject({ model_version: '1', parameters: { variant: 'primary' } });
         expect(response.headers['x-model-version']).toBe('1');
         expect(response.body).not.toContain('"data":[0,1]');
+        // Background: the response is back before the shadow ran, so its event is not out yet.
+        if (shadowMode === 'background' && i === 0) expect(events).toHaveLength(0);
       }
       await app.settled();
       expect(events).toHaveLength(5);
