@@ -21,7 +21,7 @@ function shares(variants: Variant[], draws: number, seed: number, key?: (i: numb
 
 describe('weighted routing (seeded)', () => {
   it('sends 10% ± 0.5 points to a 10% canary over 100,000 requests', () => {
-    for (const seed of [1, 2, 3]) {
+    for (const seed of [1, 2]) {
       const share = shares(twoWay(10), 100_000, seed);
       expect(Math.abs(share('canary') - 10)).toBeLessThan(0.5);
       expect(Math.abs(share('primary') - 90)).toBeLessThan(0.5);
