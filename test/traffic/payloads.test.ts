@@ -1,3 +1,5 @@
+import type { AddressInfo } from 'node:net';
+import { createLocalServer } from '../../functions/local/server';
 import { json, postJson, removeTempDirs, sampleApp, type TestApp } from '../support/fixtures';
 import { houseRequest, IRIS_FEATURES, irisRequest } from './support';
 
@@ -261,5 +263,35 @@ describe('TF-Serving predict payloads', () => {
     const bad = await app.handle(postJson('/v1/models/iris:predict', '{"instances": ['));
     expect(bad.status).toBe(400);
     expect(json(bad)['error']).toContain('request body is not valid JSON');
+  });
+});
+
+describe('over the local HTTP adapter', () => {
+  it('takes ?model= from the URL and a colon in the TF-Serving path', async () => {
+    const server = createLocalServer(shared.app);
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    try {
+      const { port } = server.address() as AddressInfo;
+      const mlflow = await fetch(`http://127.0.0.1:${port}/invocations?model=iris`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ dataframe_records: irisRecords }),
+      });
+      expect(mlflow.status).toBe(200);
+      expect(mlflow.headers.get('x-model-variant')).toBe('primary');
+      expect(((await mlflow.json()) as { predictions: { label: number[] } }).predictions.label).toEqual([
+        0, 2,
+      ]);
+      const tf = await fetch(`http://127.0.0.1:${port}/v1/models/iris:predict`, {
+        method: 'POST',
+        body: JSON.stringify({ instances: irisRows }),
+      });
+      expect(tf.status).toBe(200);
+      expect(
+        ((await tf.json()) as { predictions: { label: number }[] }).predictions.map((p) => p.label),
+      ).toEqual([0, 2]);
+    } finally {
+      await new Promise((resolve) => server.close(resolve));
+    }
   });
 });
