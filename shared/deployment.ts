@@ -120,13 +120,12 @@ export function deployedVersions(config: DeploymentConfig): number[] {
 }
 
 /**
- * The variants to fall back to. A config serving one variant at 100% is itself stable; one in the
- * middle of a canary or an A/B test is not, and keeps pointing at what served before it began.
+ * The variants to fall back to. A config with a single variant is itself stable; one in the middle
+ * of a canary (even at 100%) or an A/B test is not, and keeps pointing at what served before it.
  */
 function stableVariants(current: DeploymentConfig): Variant[] {
-  const serving = current.variants.filter((variant) => variant.weight > 0);
-  if (serving.length === 1 && serving[0] !== undefined)
-    return [{ ...serving[0], name: PRIMARY, weight: 100 }];
+  const [only] = current.variants;
+  if (current.variants.length === 1 && only !== undefined) return [{ ...only, name: PRIMARY, weight: 100 }];
   if (current.lastKnownGood !== undefined) return current.lastKnownGood;
   return [{ name: PRIMARY, version: primaryOf(current).version, weight: 100 }];
 }

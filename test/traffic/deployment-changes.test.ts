@@ -83,6 +83,10 @@ describe('canary, rollback, shadow and sticky changes', () => {
     const promoted = promote(setCanary(base, 2, 30, now), { model: 'iris', stage: 'prod', version: 2 }, now);
     expect(promoted.variants).toEqual([{ name: 'primary', version: 2, weight: 100 }]);
     expect(promoted.lastKnownGood).toEqual([{ name: 'primary', version: 1, weight: 100 }]);
+    // A canary at 100% is still a canary: promoting it keeps version 1 as the way back.
+    const full = promote(setCanary(base, 2, 100, now), { model: 'iris', stage: 'prod', version: 2 }, now);
+    expect(full.lastKnownGood).toEqual([{ name: 'primary', version: 1, weight: 100 }]);
+    expect(rollback(full, now).variants).toEqual([{ name: 'primary', version: 1, weight: 100 }]);
   });
 
   it('rolls back at once to lastKnownGood, from a canary or from a blue-green switch', () => {
