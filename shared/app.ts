@@ -15,8 +15,7 @@ import { jsonResponse, type ServeRequest, type ServeResponse } from './http';
 import { createLogger, describeError, type Logger } from './log';
 import { MODEL_NAME_PATTERN } from './manifest';
 import { jsonLineSink, type MetricSink, type RequestMetricEvent } from './metrics';
-import type { LoadedModel } from './model-cache';
-import { ModelCache } from './model-cache';
+import { type LoadedModel, ModelCache } from './model-cache';
 import { type InferResult, MLFLOW, OIP, type PayloadFormat, TF_SERVING } from './payloads';
 import { mlflowModelOf } from './protocol/mlflow';
 import { ModelRepository } from './repository';
@@ -58,7 +57,7 @@ interface RequestContext {
   request: ServeRequest;
   requestId: string;
   metric: Partial<RequestMetricEvent>;
-  /** Work that must not delay the response (shadow runs); see `config.shadowMode`. */
+  /** Work after the response is computed (shadow runs); `config.shadowMode` says if it is awaited. */
   after: (() => Promise<void>)[];
 }
 
@@ -103,10 +102,6 @@ export function createApp(options: AppOptions): App {
       const parse = (m: LoadedModel) => format.parse(body, m, config);
       const call = parse(loaded);
       const run = await dataPlane.run(loaded, call, ctx.metric);
-      const shadowVersion = target.shadowVersion;
-      if (shadowVersion !== undefined) {
-        ctx.after.push(() => dataPlane.shadow(model, shadowVersion, parse, run, ctx.metric));
-      }
       const result: InferResult = {
         model: loaded,
         target,
@@ -114,7 +109,12 @@ export function createApp(options: AppOptions): App {
         outputs: run.outputs,
         requestId: ctx.requestId,
       };
-      return jsonResponse(200, format.respond(body, result), modelHeaders(model, target));
+      const response = jsonResponse(200, format.respond(body, result), modelHeaders(model, target));
+      const shadowVersion = target.shadowVersion;
+      if (shadowVersion !== undefined) {
+        ctx.after.push(() => dataPlane.shadow(model, shadowVersion, parse, run, ctx.metric));
+      }
+      return response;
     };
   const infer = inferWith(OIP);
 

@@ -65,6 +65,7 @@ describe('MLflow scoring payloads', () => {
         },
       },
       { dataframe_records: irisRecords },
+      { dataframe_split: { data: irisRows } },
       { instances: irisRows },
       { instances: irisRecords },
       { inputs: irisRows },
@@ -86,6 +87,7 @@ describe('MLflow scoring payloads', () => {
     const houseBodies = [
       { dataframe_split: { columns: houseColumns, data: houseRows } },
       { dataframe_records: houseRecords },
+      { dataframe_split: { data: houseRows } },
       { instances: houseRecords },
       { inputs: houseColumnar },
     ];
