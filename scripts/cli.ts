@@ -13,6 +13,7 @@ import {
   setCanary,
   setShadow,
   setSticky,
+  setVariants,
 } from '../shared/deployment';
 import { ARTIFACT_FILE, MANIFEST_FILE, type Manifest, parseManifest } from '../shared/manifest';
 import { DEFAULT_TOLERANCE, packageModel } from '../shared/packaging';
@@ -30,6 +31,8 @@ commands:
       Send 100% of the stage's traffic to the version (keeps the previous as lastKnownGood).
   canary <model> <version> --weight N [--stage STAGE]
       Send N% (0-100) to the version as the canary; the primary keeps the rest. 0 removes it.
+  split <model> NAME=VERSION:WEIGHT... [--stage STAGE]
+      A/B/n test: e.g. "split churn a=1:50 b=2:30 c=3:20" (weights sum to 100).
   rollback <model> [--stage STAGE]
       Serve lastKnownGood again at once (undoes a promote or a canary).
   shadow <model> <version> --rate R | shadow <model> --off [--stage STAGE]
@@ -136,6 +139,7 @@ export async function run(argv: string[], env: NodeJS.ProcessEnv, print: Print):
       return;
     }
     case 'canary':
+    case 'split':
     case 'rollback':
     case 'shadow':
     case 'sticky': {
@@ -237,7 +241,7 @@ function describeSignature(manifest: Manifest): string {
 
 /** The deployment change a traffic command asks for; arguments are checked before any read. */
 function trafficChange(
-  command: 'canary' | 'rollback' | 'shadow' | 'sticky',
+  command: 'canary' | 'split' | 'rollback' | 'shadow' | 'sticky',
   args: string[],
   values: Values,
   now: Date,
@@ -255,6 +259,19 @@ function trafficChange(
       }
       const weight = Number(values.weight);
       return (current) => setCanary(current, version, weight, now, by);
+    }
+    case 'split': {
+      if (args.length < 2) throw new UsageError('split: expected <model> NAME=VERSION:WEIGHT ...');
+      const variants = args.slice(1).map((spec) => {
+        const match = /^([a-z0-9][a-z0-9_-]{0,31})=([1-9]\d{0,8}):(\d{1,3})$/.exec(spec);
+        if (match === null) {
+          throw new UsageError(
+            `split: expected NAME=VERSION:WEIGHT (e.g. b=2:30), got ${JSON.stringify(spec)}`,
+          );
+        }
+        return { name: match[1] ?? '', version: Number(match[2]), weight: Number(match[3]) };
+      });
+      return (current) => setVariants(current, variants, now, by);
     }
     case 'rollback':
       expectArgs(args, ['model']);

@@ -304,6 +304,28 @@ export function setShadow(
   );
 }
 
+/**
+ * An A/B/n split: the given variants replace the current ones (schema validation then checks the
+ * weights sum to 100 and the names are unique). Under sticky routing, list the variant that will
+ * grow last: only the last variant's cohort is stable as weights move.
+ */
+export function setVariants(
+  current: DeploymentConfig | undefined,
+  variants: Variant[],
+  now: Date,
+  actor?: string,
+): DeploymentConfig {
+  const config = requireDeployed(current, 'split');
+  if (variants.length === 0) throw new DeploymentChangeError('split: give at least one variant');
+  return record(
+    config,
+    { variants, ...extras({ ...config, lastKnownGood: stableVariants(config) }) },
+    `split ${variants.map((v) => `${v.name}=${v.version}:${v.weight}`).join(',')}`,
+    now,
+    actor,
+  );
+}
+
 /** Turns sticky cohorts on (or off, with undefined). */
 export function setSticky(
   current: DeploymentConfig | undefined,

@@ -53,6 +53,14 @@ describe('modelfleet canary / rollback / shadow / sticky', () => {
     expect(onDisk().history.at(-1).actor).toBe('tester');
 
     expect(await cli(['shadow', 'iris', '--off'], env)).not.toContain('shadow:');
+    expect(await cli(['split', 'iris', 'a=1:60', 'b=2:40'], env)).toContain(
+      'stage local of iris: a v1 60%, b v2 40%\n',
+    );
+    await expect(cli(['split', 'iris', 'a=1:60', 'b=2:30'], env)).rejects.toThrow(
+      'variants: weights must sum to 100, got 90',
+    );
+    await expect(cli(['split', 'iris', 'a=1'], env)).rejects.toThrow('split: expected NAME=VERSION:WEIGHT');
+    expect(await cli(['rollback', 'iris'], env)).toContain('stage local of iris: primary v1 100%');
     expect(await cli(['sticky', 'iris', '--off'], env)).not.toContain('sticky');
   });
 
