@@ -1,4 +1,5 @@
 import path from 'node:path';
+import { parseCorsOrigins } from './cors';
 import { ConfigError } from './errors';
 
 export interface Config {
@@ -19,6 +20,8 @@ export interface Config {
    * platforms freeze or throttle an instance once its response is out (docs/architecture.md).
    */
   shadowMode: 'background' | 'inline';
+  /** Browser origins allowed by CORS (CORS_ORIGINS); empty = CORS off. */
+  corsOrigins: string[];
 }
 
 type Env = Readonly<Record<string, string | undefined>>;
@@ -58,7 +61,14 @@ export function parseConfig(env: Env, cwd = process.cwd()): Config {
       ['background', 'inline'],
       stage === 'local' ? 'background' : 'inline',
     ),
+    corsOrigins: readCorsOrigins(env),
   };
+}
+
+function readCorsOrigins(env: Env): string[] {
+  const parsed = parseCorsOrigins(readString(env, 'CORS_ORIGINS', ''));
+  if (typeof parsed === 'string') throw new ConfigError('CORS_ORIGINS', parsed);
+  return parsed;
 }
 
 function readString(env: Env, name: string, fallback: string): string {
