@@ -6,7 +6,7 @@ import type { RequestMetricEvent } from './metrics';
 import type { LoadedModel, ModelCache } from './model-cache';
 import type { InferCall } from './protocol/oip';
 import { routeRequest, stickyKeyOf } from './routing';
-import { compareOutputs } from './shadow';
+import { compareWithShadow } from './shadow';
 
 export interface Target {
   version: number;
@@ -100,7 +100,7 @@ export class DataPlane {
       const { model: loaded } = await this.cache.get(model, version);
       const result = await runInference(loaded, parse(loaded));
       metric.shadowLatencyDeltaMs = result.runMs - primary.runMs;
-      const comparison = compareOutputs(primary.outputs, result.outputs);
+      const comparison = compareWithShadow(primary.outputs, result.outputs);
       if (comparison === undefined) metric.shadowError = 'incomparable';
       else if (comparison.kind === 'classification') metric.shadowAgreement = comparison.agreement;
       else metric.shadowMeanAbsDiff = comparison.meanAbsDiff;

@@ -15,7 +15,7 @@ const LABEL_TYPES = /^(BOOL|U?INT(8|16|32|64)|BYTES)$/;
  * as a regression (mean absolute difference). Undefined when no output can be compared (names,
  * types or shapes differ), which the caller records as a shadow error.
  */
-export function compareOutputs(
+export function compareWithShadow(
   primary: readonly OutputTensor[],
   shadow: readonly OutputTensor[],
 ): ShadowComparison | undefined {
