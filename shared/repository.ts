@@ -1,5 +1,10 @@
 import { createHash } from 'node:crypto';
-import { type DeploymentConfig, DeploymentConfigError, parseDeployment } from './deployment';
+import {
+  type DeploymentConfig,
+  DeploymentConfigError,
+  deployedVersions,
+  parseDeployment,
+} from './deployment';
 import { ConflictError, NotFoundError } from './errors';
 import {
   ARTIFACT_FILE,
@@ -150,8 +155,7 @@ export class ModelRepository {
   }
 
   private async assertVersionsIntact(model: string, config: DeploymentConfig): Promise<void> {
-    const versions = new Set(config.variants.map((variant) => variant.version));
-    for (const version of versions) {
+    for (const version of deployedVersions(config)) {
       const problem = await this.checkIntegrity(model, version);
       if (problem !== undefined) throw new DeploymentConfigError(`cannot deploy: ${problem}`);
     }
