@@ -7,7 +7,15 @@ import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'no
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { parseStoreSettings } from '../shared/config';
-import { promote } from '../shared/deployment';
+import {
+  type DeploymentConfig,
+  promote,
+  rollback,
+  setCanary,
+  setShadow,
+  setSticky,
+  setVariants,
+} from '../shared/deployment';
 import { ARTIFACT_FILE, MANIFEST_FILE, type Manifest, parseManifest } from '../shared/manifest';
 import { DEFAULT_TOLERANCE, packageModel } from '../shared/packaging';
 import { ModelRepository, type VersionPackage } from '../shared/repository';
@@ -35,6 +43,16 @@ commands:
       Publish as the next (or the given) version; versions are immutable.
   promote <model> <version> [--stage STAGE]
       Send 100% of the stage's traffic to the version (keeps the previous as lastKnownGood).
+  canary <model> <version> --weight N [--stage STAGE]
+      Send N% (0-100) to the version as the canary; the primary keeps the rest. 0 removes it.
+  split <model> NAME=VERSION:WEIGHT... [--stage STAGE]
+      A/B/n test: e.g. "split churn a=1:50 b=2:30 c=3:20" (weights sum to 100).
+  rollback <model> [--stage STAGE]
+      Serve lastKnownGood again at once (undoes a promote or a canary).
+  shadow <model> <version> --rate R | shadow <model> --off [--stage STAGE]
+      Also run a sample R (0-1) of requests on the version and record how it agrees; never returned.
+  sticky <model> (--header NAME | --field NAME) [--experiment ID] | sticky <model> --off
+      Keep each client on one variant by hashing a header or body field with the experiment id.
   list [--stage STAGE]
       Models, their versions and what the stage serves.
   show <model> [version] [--stage STAGE]
@@ -75,6 +93,12 @@ const OPTIONS = {
   tolerance: { type: 'string' },
   version: { type: 'string' },
   promote: { type: 'boolean' },
+  weight: { type: 'string' },
+  rate: { type: 'string' },
+  off: { type: 'boolean' },
+  header: { type: 'string' },
+  field: { type: 'string' },
+  experiment: { type: 'string' },
   json: { type: 'boolean' },
   key: { type: 'string' },
   'key-id': { type: 'string' },
@@ -209,6 +233,19 @@ export async function run(
       );
       return;
     }
+    case 'canary':
+    case 'split':
+    case 'rollback':
+    case 'shadow':
+    case 'sticky': {
+      const config = await repository().updateDeployment(
+        args[0] ?? '',
+        stage,
+        trafficChange(command, args, values, new Date(), actor(env)),
+      );
+      output(describeTraffic(config), config);
+      return;
+    }
     default:
       if (
         await runSecurityCommand(command, args, values, print, (message) => {
@@ -301,6 +338,93 @@ function describeSignature(manifest: Manifest): string {
     ...manifest.signature.outputs.map(line),
     `sha256: ${manifest.artifact.sha256} (${manifest.artifact.bytes} bytes)`,
   ].join('\n');
+}
+
+/** The deployment change a traffic command asks for; arguments are checked before any read. */
+function trafficChange(
+  command: 'canary' | 'split' | 'rollback' | 'shadow' | 'sticky',
+  args: string[],
+  values: Values,
+  now: Date,
+  by: string,
+): (current: DeploymentConfig | undefined) => DeploymentConfig {
+  switch (command) {
+    case 'canary': {
+      const [, versionText] = expectArgs(args, ['model', 'version']);
+      const version = positiveInt(versionText, 'version');
+      if (values.weight === undefined) throw new UsageError('canary: --weight N (0-100) is required');
+      if (!/^\d{1,3}$/.test(values.weight) || Number(values.weight) > 100) {
+        throw new UsageError(
+          `--weight: expected an integer from 0 to 100, got ${JSON.stringify(values.weight)}`,
+        );
+      }
+      const weight = Number(values.weight);
+      return (current) => setCanary(current, version, weight, now, by);
+    }
+    case 'split': {
+      if (args.length < 2) throw new UsageError('split: expected <model> NAME=VERSION:WEIGHT ...');
+      const variants = args.slice(1).map((spec) => {
+        const match = /^([a-z0-9][a-z0-9_-]{0,31})=([1-9]\d{0,8}):(\d{1,3})$/.exec(spec);
+        if (match === null) {
+          throw new UsageError(
+            `split: expected NAME=VERSION:WEIGHT (e.g. b=2:30), got ${JSON.stringify(spec)}`,
+          );
+        }
+        return { name: match[1] ?? '', version: Number(match[2]), weight: Number(match[3]) };
+      });
+      return (current) => setVariants(current, variants, now, by);
+    }
+    case 'rollback':
+      expectArgs(args, ['model']);
+      return (current) => rollback(current, now, by);
+    case 'shadow': {
+      if (values.off === true) {
+        expectArgs(args, ['model']);
+        return (current) => setShadow(current, undefined, now, by);
+      }
+      const [, versionText] = expectArgs(args, ['model', 'version']);
+      const version = positiveInt(versionText, 'version');
+      const rate = values.rate === undefined ? Number.NaN : Number(values.rate);
+      if (!(rate >= 0 && rate <= 1)) {
+        throw new UsageError(
+          `--rate: expected a number from 0 to 1, got ${JSON.stringify(values.rate ?? '')}`,
+        );
+      }
+      return (current) => setShadow(current, { version, sampleRate: rate }, now, by);
+    }
+    case 'sticky': {
+      const [model] = expectArgs(args, ['model']);
+      if (values.off === true) return (current) => setSticky(current, undefined, now, by);
+      if ((values.header === undefined) === (values.field === undefined)) {
+        throw new UsageError('sticky: give exactly one of --header NAME or --field NAME (or --off)');
+      }
+      const sticky = {
+        from: values.header === undefined ? ('field' as const) : ('header' as const),
+        key: values.header ?? values.field ?? '',
+        experiment: values.experiment ?? model,
+      };
+      return (current) => setSticky(current, sticky, now, by);
+    }
+  }
+}
+
+function describeTraffic(config: DeploymentConfig): string {
+  const lines = [
+    `stage ${config.stage} of ${config.model}: ${config.variants.map((v) => `${v.name} v${v.version} ${v.weight}%`).join(', ')}`,
+  ];
+  if (config.shadow !== undefined) {
+    lines.push(`shadow: v${config.shadow.version} on ${config.shadow.sampleRate * 100}% of requests`);
+  }
+  if (config.sticky !== undefined) {
+    lines.push(
+      `sticky by ${config.sticky.from} "${config.sticky.key}" (experiment ${config.sticky.experiment})`,
+    );
+  }
+  const fallback = config.lastKnownGood;
+  if (fallback !== undefined) {
+    lines.push(`rollback target: ${fallback.map((v) => `${v.name} v${v.version} ${v.weight}%`).join(', ')}`);
+  }
+  return lines.join('\n');
 }
 
 function actor(env: NodeJS.ProcessEnv): string {

@@ -15,8 +15,10 @@ import { jsonResponse, type ServeRequest, type ServeResponse } from './http';
 import { createLogger, describeError, type Logger } from './log';
 import { MODEL_NAME_PATTERN } from './manifest';
 import { jsonLineSink, type MetricSink, type RequestMetricEvent } from './metrics';
-import { ModelCache } from './model-cache';
+import { type LoadedModel, ModelCache } from './model-cache';
+import { type InferResult, MLFLOW, OIP, type PayloadFormat, TF_SERVING } from './payloads';
 import { type PreloadReport, preloadStage, vetDeployment } from './preload';
+import { mlflowModelOf } from './protocol/mlflow';
 import { ModelRepository } from './repository';
 import { parseJsonBody } from './security/body';
 import { createGuard } from './security/guard';
@@ -44,6 +46,8 @@ export interface App {
   handle(request: ServeRequest): Promise<ServeResponse>;
   /** Loads, verifies and warms up the stage's deployed versions; await it before serving. */
   preload(): Promise<PreloadReport>;
+  /** Resolves when work left running after responses (background shadows) has finished. */
+  settled(): Promise<void>;
 }
 
 type Params = { model?: string; version?: string };
@@ -53,6 +57,8 @@ interface Route {
   name: string;
   method: string;
   pattern: RegExp;
+  /** Model and version for routes that name them outside the path (MLflow: query or headers). */
+  params?: (request: ServeRequest) => Params;
   run: RouteHandler;
 }
 
@@ -60,6 +66,8 @@ interface RequestContext {
   request: ServeRequest;
   requestId: string;
   metric: Partial<RequestMetricEvent>;
+  /** Work after the response is computed (shadow runs); `config.shadowMode` says if it is awaited. */
+  after: (() => Promise<void>)[];
 }
 
 const SEGMENT = '([^/]+)';
@@ -84,7 +92,7 @@ export function createApp(options: AppOptions): App {
     options.now,
     async (model, next) => void (await vetDeployment(cache, model, next, log)),
   );
-  const dataPlane = new DataPlane(deployments, cache, config, options.random ?? Math.random);
+  const dataPlane = new DataPlane(deployments, cache, options.random ?? Math.random);
   let coldStart = true;
 
   const modelTarget = async (params: Params): Promise<{ model: string; target: Target }> => {
@@ -93,13 +101,33 @@ export function createApp(options: AppOptions): App {
     return { model, target: await dataPlane.target(model, pinned) };
   };
 
-  const infer: RouteHandler = async (ctx, params) => {
-    const { model, target } = await modelTarget(params);
-    const body = parseJsonBody(ctx.request, config);
-    const loaded = await dataPlane.load(model, target, ctx.metric);
-    const result = await dataPlane.infer(loaded, target, body, ctx.requestId, ctx.metric);
-    return jsonResponse(200, result, modelHeaders(model, target));
-  };
+  // Every payload format is the same core call: route (sticky key, shadow sample), load, run.
+  const inferWith =
+    (format: PayloadFormat): RouteHandler =>
+    async (ctx, params) => {
+      const model = modelName(params.model);
+      const pinned = params.version === undefined ? undefined : versionNumber(params.version);
+      const body = parseJsonBody(ctx.request, config);
+      const target = await dataPlane.target(model, pinned, { headers: ctx.request.headers, body });
+      const loaded = await dataPlane.load(model, target, ctx.metric);
+      const parse = (m: LoadedModel) => format.parse(body, m, config);
+      const call = parse(loaded);
+      const run = await dataPlane.run(loaded, call, ctx.metric);
+      const result: InferResult = {
+        model: loaded,
+        target,
+        call,
+        outputs: run.outputs,
+        requestId: ctx.requestId,
+      };
+      const response = jsonResponse(200, format.respond(body, result), modelHeaders(model, target));
+      const shadowVersion = target.shadowVersion;
+      if (shadowVersion !== undefined) {
+        ctx.after.push(() => dataPlane.shadow(model, shadowVersion, parse, run, ctx.metric));
+      }
+      return response;
+    };
+  const infer = inferWith(OIP);
 
   const metadata: RouteHandler = async (ctx, params) => {
     const { model, target } = await modelTarget(params);
@@ -157,6 +185,25 @@ export function createApp(options: AppOptions): App {
       pattern: route('/v2/models/{model}/versions/{version}/infer'),
       run: infer,
     },
+    {
+      name: 'mlflow_invocations',
+      method: 'POST',
+      pattern: /^\/invocations$/,
+      params: (request) => mlflowModelOf(request.query, request.headers),
+      run: inferWith(MLFLOW),
+    },
+    {
+      name: 'tfserving_predict',
+      method: 'POST',
+      pattern: route('/v1/models/{model}:predict'),
+      run: inferWith(TF_SERVING),
+    },
+    {
+      name: 'tfserving_predict',
+      method: 'POST',
+      pattern: route('/v1/models/{model}/versions/{version}:predict'),
+      run: inferWith(TF_SERVING),
+    },
     { name: 'model_ready', method: 'GET', pattern: route('/v2/models/{model}/ready'), run: modelReady },
     {
       name: 'model_ready',
@@ -177,7 +224,7 @@ export function createApp(options: AppOptions): App {
     const started = performance.now();
     const requestId = requestIdOf(request);
     const metric: Partial<RequestMetricEvent> = {};
-    const ctx: RequestContext = { request, requestId, metric };
+    const ctx: RequestContext = { request, requestId, metric, after: [] };
     let response: ServeResponse;
     let routeName = 'unknown';
     try {
@@ -188,8 +235,11 @@ export function createApp(options: AppOptions): App {
       } else {
         const match = matchRoute(routes, request.method.toUpperCase(), request.path);
         routeName = match.route.name;
-        await guard.check(request, routeName, match.params);
-        response = await match.route.run(ctx, match.params);
+        // The guard sees the same model and version the handler serves: a version pinned in an
+        // MLflow query string needs the admin scope just like one in an OIP path.
+        const params = match.route.params?.(request) ?? match.params;
+        await guard.check(request, routeName, params);
+        response = await match.route.run(ctx, params);
       }
       response.headers['x-request-id'] = requestId;
     } catch (err) {
@@ -205,7 +255,7 @@ export function createApp(options: AppOptions): App {
     }
     withSecurityHeaders(response);
     Object.assign(response.headers, corsHeaders(config.corsOrigins, request));
-    metrics({
+    const event: RequestMetricEvent = {
       timestamp: new Date().toISOString(),
       requestId,
       stage: config.stage,
@@ -215,12 +265,49 @@ export function createApp(options: AppOptions): App {
       coldStart,
       latencyMs: performance.now() - started,
       ...metric,
-    });
+    };
     coldStart = false;
+    if (ctx.after.length === 0) {
+      metrics(event);
+      return response;
+    }
+    // The event waits for the shadow so that its comparison is recorded with the request.
+    const finish = async () => {
+      for (const task of ctx.after) await task();
+      metrics({ ...event, ...metric });
+    };
+    if (config.shadowMode === 'inline') {
+      await finish();
+    } else {
+      // setImmediate lets the adapter write the response before the shadow takes the thread.
+      const done = new Promise<void>((resolve) =>
+        setImmediate(
+          () =>
+            void finish()
+              .catch((err: unknown) =>
+                log.error('shadow bookkeeping failed', { requestId, ...describeError(err) }),
+              )
+              .finally(resolve),
+        ),
+      );
+      background.add(done);
+      void done.finally(() => background.delete(done));
+    }
     return response;
   };
 
-  return { config, repository, handle, preload: () => preloadStage(repository, deployments, cache, log) };
+  const background = new Set<Promise<void>>();
+  const settled = async (): Promise<void> => {
+    while (background.size > 0) await Promise.allSettled([...background]);
+  };
+
+  return {
+    config,
+    repository,
+    handle,
+    settled,
+    preload: () => preloadStage(repository, deployments, cache, log),
+  };
 }
 
 function route(template: string): RegExp {

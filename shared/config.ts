@@ -24,6 +24,12 @@ export interface Config extends SecurityConfig {
   maxTensorElements: number;
   /** Error details and stacks in responses: only ever on the `local` stage. */
   exposeInternals: boolean;
+  /**
+   * `background`: a sampled shadow runs after the response is returned (only safe where the
+   * process keeps running, e.g. the local server). `inline`: the request waits for it, as serverless
+   * platforms freeze or throttle an instance once its response is out (docs/architecture.md).
+   */
+  shadowMode: 'background' | 'inline';
   /** Browser origins allowed by CORS (CORS_ORIGINS); empty = CORS off. */
   corsOrigins: string[];
 }
@@ -63,6 +69,12 @@ export function parseConfig(env: Env, cwd = process.cwd()): Config {
       integer: true,
     }),
     exposeInternals: stage === 'local',
+    shadowMode: readChoice(
+      env,
+      'SHADOW_MODE',
+      ['background', 'inline'],
+      stage === 'local' ? 'background' : 'inline',
+    ),
     corsOrigins: readCorsOrigins(env),
     ...parseSecurityConfig(env, stage),
   };
@@ -135,6 +147,14 @@ function readCorsOrigins(env: Env): string[] {
 function readString(env: Env, name: string, fallback: string): string {
   const value = env[name]?.trim();
   return value === undefined || value === '' ? fallback : value;
+}
+
+function readChoice<const T extends string>(env: Env, name: string, choices: readonly T[], fallback: T): T {
+  const value = readString(env, name, fallback);
+  if (!(choices as readonly string[]).includes(value)) {
+    throw new ConfigError(name, `must be one of ${choices.join(', ')}, got ${JSON.stringify(value)}`);
+  }
+  return value as T;
 }
 
 function readNumber(

@@ -19,6 +19,27 @@ const historyEntrySchema = z.strictObject({
   reason: z.string().optional(),
 });
 
+/** A version that sees a sample of the traffic's inputs; its results are compared, never returned. */
+const shadowSchema = z.strictObject({
+  version: versionSchema,
+  /** Fraction of routed requests that are also run on the shadow, in [0, 1]. */
+  sampleRate: z.number().min(0).max(1),
+});
+
+/**
+ * Sticky cohorts: the variant is chosen by hashing the request's key with the experiment id, so a
+ * key keeps its variant for as long as the weights do not move it (and a growing last variant,
+ * the canary, only ever gains keys).
+ */
+const stickySchema = z.strictObject({
+  /** Where the key is read: a request header, or a field of the JSON body (top level or parameters). */
+  from: z.enum(['header', 'field']),
+  /** Header name (matched case-insensitively) or body field name, e.g. `x-user-id` or `user_id`. */
+  key: z.string().min(1).max(128),
+  /** Changing it reshuffles every key, so a new experiment starts from fresh cohorts. */
+  experiment: z.string().min(1).max(128),
+});
+
 export const deploymentSchema = z
   .strictObject({
     schema: z.literal(DEPLOYMENT_SCHEMA),
@@ -27,6 +48,8 @@ export const deploymentSchema = z
     variants: z.array(variantSchema).min(1),
     /** The variants that last served without being rolled back; `rollback` restores them. */
     lastKnownGood: z.array(variantSchema).optional(),
+    shadow: shadowSchema.optional(),
+    sticky: stickySchema.optional(),
     history: z.array(historyEntrySchema),
     updatedAt: z.iso.datetime(),
   })
@@ -50,6 +73,8 @@ export const deploymentSchema = z
 
 export type DeploymentConfig = z.infer<typeof deploymentSchema>;
 export type Variant = DeploymentConfig['variants'][number];
+export type ShadowConfig = NonNullable<DeploymentConfig['shadow']>;
+export type StickyConfig = NonNullable<DeploymentConfig['sticky']>;
 
 export class DeploymentConfigError extends Error {
   override name = 'DeploymentConfigError';
@@ -79,6 +104,83 @@ export function pickVariant(variants: readonly Variant[], random: number): Varia
   return last;
 }
 
+/** A requested change that makes no sense for the current config (nothing to roll back to, …). */
+export class DeploymentChangeError extends Error {
+  override name = 'DeploymentChangeError';
+}
+
+export const PRIMARY = 'primary';
+export const CANARY = 'canary';
+
+/** Every version a config makes the platform load: the variants and the shadow. */
+export function deployedVersions(config: DeploymentConfig): number[] {
+  const versions = new Set(config.variants.map((variant) => variant.version));
+  if (config.shadow !== undefined) versions.add(config.shadow.version);
+  return [...versions];
+}
+
+/**
+ * The variants to fall back to. A config with a single variant is itself stable; one in the middle
+ * of a canary (even at 100%) or an A/B test is not, and keeps pointing at what served before it.
+ */
+function stableVariants(current: DeploymentConfig): Variant[] {
+  const [only] = current.variants;
+  if (current.variants.length === 1 && only !== undefined) return [{ ...only, name: PRIMARY, weight: 100 }];
+  if (current.lastKnownGood !== undefined) return current.lastKnownGood;
+  return [{ name: PRIMARY, version: primaryOf(current).version, weight: 100 }];
+}
+
+function primaryOf(config: DeploymentConfig): Variant {
+  const primary = config.variants.find((variant) => variant.name === PRIMARY) ?? config.variants[0];
+  if (primary === undefined) throw new DeploymentChangeError('the deployment has no variants');
+  return primary;
+}
+
+function record(
+  current: DeploymentConfig,
+  next: Omit<DeploymentConfig, 'history' | 'updatedAt' | 'schema' | 'model' | 'stage'>,
+  action: string,
+  now: Date,
+  actor: string | undefined,
+): DeploymentConfig {
+  const entry = {
+    at: now.toISOString(),
+    action,
+    variants: next.variants,
+    ...(actor === undefined ? {} : { actor }),
+  };
+  return {
+    schema: DEPLOYMENT_SCHEMA,
+    model: current.model,
+    stage: current.stage,
+    ...next,
+    history: [...current.history, entry].slice(-HISTORY_LIMIT),
+    updatedAt: now.toISOString(),
+  };
+}
+
+function requireDeployed(current: DeploymentConfig | undefined, what: string): DeploymentConfig {
+  if (current === undefined) {
+    throw new DeploymentChangeError(
+      `${what}: the model is not deployed on this stage; promote a version first`,
+    );
+  }
+  return current;
+}
+
+/** Optional parts of a config, without the keys that are undefined (the schema is strict). */
+function extras(config: {
+  lastKnownGood?: Variant[] | undefined;
+  shadow?: ShadowConfig | undefined;
+  sticky?: StickyConfig | undefined;
+}) {
+  return {
+    ...(config.lastKnownGood === undefined ? {} : { lastKnownGood: config.lastKnownGood }),
+    ...(config.shadow === undefined ? {} : { shadow: config.shadow }),
+    ...(config.sticky === undefined ? {} : { sticky: config.sticky }),
+  };
+}
+
 /** The config after sending 100% of traffic to `version` (a blue-green switch). */
 export function promote(
   current: DeploymentConfig | undefined,
@@ -86,20 +188,157 @@ export function promote(
   now: Date,
   actor?: string,
 ): DeploymentConfig {
-  const variants: Variant[] = [{ name: 'primary', version: target.version, weight: 100 }];
-  const entry = {
-    at: now.toISOString(),
-    action: `promote ${target.version}`,
-    variants,
-    ...(actor === undefined ? {} : { actor }),
-  };
-  return {
+  const variants: Variant[] = [{ name: PRIMARY, version: target.version, weight: 100 }];
+  const base: DeploymentConfig = current ?? {
     schema: DEPLOYMENT_SCHEMA,
     model: target.model,
     stage: target.stage,
     variants,
-    ...(current === undefined ? {} : { lastKnownGood: current.variants }),
-    history: [...(current?.history ?? []), entry].slice(-HISTORY_LIMIT),
+    history: [],
     updatedAt: now.toISOString(),
   };
+  return record(
+    { ...base, model: target.model, stage: target.stage },
+    {
+      variants,
+      ...extras({
+        lastKnownGood: current === undefined ? undefined : stableVariants(current),
+        // Shadowing the version that now serves everything would compare it with itself.
+        shadow: current?.shadow?.version === target.version ? undefined : current?.shadow,
+        sticky: current?.sticky,
+      }),
+    },
+    `promote ${target.version}`,
+    now,
+    actor,
+  );
+}
+
+/**
+ * Sends `weight`% of traffic to `version` as the canary; the primary gives up the difference and
+ * any other variants keep theirs. The canary is always the last variant, so that under sticky
+ * routing it owns the top slice of the hash range and raising its weight only adds keys to it.
+ * Weight 0 removes the canary. The variants from before the canary began stay `lastKnownGood`.
+ */
+export function setCanary(
+  current: DeploymentConfig | undefined,
+  version: number,
+  weight: number,
+  now: Date,
+  actor?: string,
+): DeploymentConfig {
+  const config = requireDeployed(current, `canary ${version}`);
+  if (!Number.isInteger(weight) || weight < 0 || weight > 100) {
+    throw new DeploymentChangeError(`canary weight: expected an integer from 0 to 100, got ${weight}`);
+  }
+  const primary = primaryOf(config);
+  if (primary.version === version && weight > 0) {
+    throw new DeploymentChangeError(`version ${version} is already the primary; canary another version`);
+  }
+  const others = config.variants.filter((variant) => variant !== primary && variant.name !== CANARY);
+  const othersWeight = others.reduce((sum, variant) => sum + variant.weight, 0);
+  const primaryWeight = 100 - weight - othersWeight;
+  if (primaryWeight < 0) {
+    throw new DeploymentChangeError(
+      `canary weight ${weight}: the other variants (${others.map((v) => `${v.name} ${v.weight}%`).join(', ')}) leave only ${100 - othersWeight}%`,
+    );
+  }
+  const variants: Variant[] = [
+    { ...primary, weight: primaryWeight },
+    ...others,
+    ...(weight > 0 ? [{ name: CANARY, version, weight }] : []),
+  ];
+  return record(
+    config,
+    { variants, ...extras({ ...config, lastKnownGood: stableVariants(config) }) },
+    weight > 0 ? `canary ${version} at ${weight}%` : `canary removed`,
+    now,
+    actor,
+  );
+}
+
+/**
+ * Restores `lastKnownGood` at once (the instant rollback of a blue-green switch or a canary).
+ * The shadow and sticky settings stay: they do not change what clients are served.
+ */
+export function rollback(current: DeploymentConfig | undefined, now: Date, actor?: string): DeploymentConfig {
+  const config = requireDeployed(current, 'rollback');
+  const target = config.lastKnownGood;
+  if (target === undefined || target.length === 0) {
+    throw new DeploymentChangeError('rollback: there is no lastKnownGood to return to');
+  }
+  const describe = (variants: readonly Variant[]) =>
+    variants.map((v) => `${v.name}=${v.version}:${v.weight}`).join(',');
+  if (describe(target) === describe(config.variants)) {
+    throw new DeploymentChangeError(`rollback: the stage already serves lastKnownGood (${describe(target)})`);
+  }
+  return record(
+    config,
+    { variants: target, ...extras({ ...config, lastKnownGood: target }) },
+    `rollback to ${describe(target)}`,
+    now,
+    actor,
+  );
+}
+
+/** Runs a sample (`rate` in [0, 1]) of requests on `version` too; `version` undefined clears it. */
+export function setShadow(
+  current: DeploymentConfig | undefined,
+  shadow: ShadowConfig | undefined,
+  now: Date,
+  actor?: string,
+): DeploymentConfig {
+  const config = requireDeployed(current, 'shadow');
+  if (shadow !== undefined && !(shadow.sampleRate >= 0 && shadow.sampleRate <= 1)) {
+    throw new DeploymentChangeError(`shadow rate: expected a number from 0 to 1, got ${shadow.sampleRate}`);
+  }
+  if (shadow === undefined && config.shadow === undefined) {
+    throw new DeploymentChangeError('shadow: no shadow is configured');
+  }
+  return record(
+    config,
+    { variants: config.variants, ...extras({ ...config, shadow }) },
+    shadow === undefined ? 'shadow off' : `shadow ${shadow.version} at ${shadow.sampleRate}`,
+    now,
+    actor,
+  );
+}
+
+/**
+ * An A/B/n split: the given variants replace the current ones (schema validation then checks the
+ * weights sum to 100 and the names are unique). Under sticky routing, list the variant that will
+ * grow last: only the last variant's cohort is stable as weights move.
+ */
+export function setVariants(
+  current: DeploymentConfig | undefined,
+  variants: Variant[],
+  now: Date,
+  actor?: string,
+): DeploymentConfig {
+  const config = requireDeployed(current, 'split');
+  if (variants.length === 0) throw new DeploymentChangeError('split: give at least one variant');
+  return record(
+    config,
+    { variants, ...extras({ ...config, lastKnownGood: stableVariants(config) }) },
+    `split ${variants.map((v) => `${v.name}=${v.version}:${v.weight}`).join(',')}`,
+    now,
+    actor,
+  );
+}
+
+/** Turns sticky cohorts on (or off, with undefined). */
+export function setSticky(
+  current: DeploymentConfig | undefined,
+  sticky: StickyConfig | undefined,
+  now: Date,
+  actor?: string,
+): DeploymentConfig {
+  const config = requireDeployed(current, 'sticky');
+  return record(
+    config,
+    { variants: config.variants, ...extras({ ...config, sticky }) },
+    sticky === undefined ? 'sticky off' : `sticky by ${sticky.from} ${sticky.key} (${sticky.experiment})`,
+    now,
+    actor,
+  );
 }

@@ -37,6 +37,20 @@ export function metricFigures(event: RequestMetricEvent): MetricFigure[] {
   }
   if (event.batchSize !== undefined)
     figures.push({ name: 'BatchSize', unit: 'Count', value: event.batchSize });
+  // Shadow figures only on requests sampled for a shadow; like the flags above, their averages
+  // are what a dashboard reads (agreement rate, mean difference, shadow failure rate).
+  if (event.shadowVersion !== undefined)
+    figures.push({ name: 'ShadowErrors', unit: 'Count', value: event.shadowError === undefined ? 0 : 1 });
+  if (event.shadowAgreement !== undefined)
+    figures.push({ name: 'ShadowAgreement', unit: 'Count', value: event.shadowAgreement });
+  if (event.shadowMeanAbsDiff !== undefined)
+    figures.push({ name: 'ShadowMeanAbsDiff', unit: 'Count', value: event.shadowMeanAbsDiff });
+  if (event.shadowLatencyDeltaMs !== undefined)
+    figures.push({
+      name: 'ShadowLatencyDelta',
+      unit: 'Milliseconds',
+      value: round(event.shadowLatencyDeltaMs),
+    });
   return figures;
 }
 
@@ -66,6 +80,9 @@ function context(event: RequestMetricEvent): Record<string, string> {
   };
   if (event.errorClass !== undefined) out['errorClass'] = event.errorClass;
   if (event.cache !== undefined) out['cache'] = event.cache;
+  if (event.sticky === true) out['sticky'] = 'true';
+  if (event.shadowVersion !== undefined) out['shadowVersion'] = String(event.shadowVersion);
+  if (event.shadowError !== undefined) out['shadowError'] = event.shadowError;
   return out;
 }
 

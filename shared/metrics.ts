@@ -23,6 +23,20 @@ export interface RequestMetricEvent {
   loadMs?: number;
   cache?: 'hit' | 'miss';
   batchSize?: number;
+  /** true when the variant was chosen by the request's sticky key (not a random draw). */
+  sticky?: boolean;
+  /** The shadow version this request was sampled for; its result was never returned. */
+  shadowVersion?: number;
+  /** Classifiers: share of rows whose top-1 class the shadow agrees on, in [0, 1]. */
+  shadowAgreement?: number;
+  /** Regressors: mean absolute difference between the shadow's output and the primary's. */
+  shadowMeanAbsDiff?: number;
+  /** Shadow `session.run` time minus the primary's, in milliseconds. */
+  shadowLatencyDeltaMs?: number;
+  /** All shadow work (load if needed, run, compare), in milliseconds. */
+  shadowMs?: number;
+  /** Error class when the shadow could not run or be compared; the response is unaffected. */
+  shadowError?: string;
 }
 
 export type MetricSink = (event: RequestMetricEvent) => void;

@@ -1,4 +1,4 @@
-import type { DeploymentConfig } from './deployment';
+import { type DeploymentConfig, deployedVersions } from './deployment';
 import type { DeploymentsCache } from './deployments-cache';
 import { NotFoundError } from './errors';
 import { describeError, type Logger } from './log';
@@ -78,7 +78,8 @@ export async function vetDeployment(
   config: DeploymentConfig,
   log: Logger,
 ): Promise<{ loaded: string[]; warmedUp: string[] }> {
-  const versions = [...new Set(config.variants.map((variant) => variant.version))];
+  // Shadow versions too: a shadow that cannot load would fail its sampled requests.
+  const versions = [...new Set(deployedVersions(config))];
   const loaded: string[] = [];
   const warmedUp: string[] = [];
   for (const version of versions) {

@@ -1,5 +1,10 @@
 import { createHash } from 'node:crypto';
-import { type DeploymentConfig, DeploymentConfigError, parseDeployment } from './deployment';
+import {
+  type DeploymentConfig,
+  DeploymentConfigError,
+  deployedVersions,
+  parseDeployment,
+} from './deployment';
 import { ConflictError, NotFoundError } from './errors';
 import {
   ARTIFACT_FILE,
@@ -177,8 +182,7 @@ export class ModelRepository {
     config: DeploymentConfig,
     intact: Set<number>,
   ): Promise<void> {
-    const versions = new Set(config.variants.map((variant) => variant.version));
-    for (const version of versions) {
+    for (const version of deployedVersions(config)) {
       if (intact.has(version)) continue;
       const problem = await this.checkIntegrity(model, version);
       if (problem !== undefined) throw new DeploymentConfigError(`cannot deploy: ${problem}`);

@@ -450,4 +450,42 @@ export const CASES: ConformanceCase[] = [
     body: Buffer.from(json(iris)),
     expect: { status: 415, error: /^content-type application\/octet-stream is not supported/ },
   },
+  // ---- other payload formats (issue 4): query strings and a colon in the path reach the core ----
+  {
+    name: 'MLflow scoring with ?model=',
+    method: 'POST',
+    path: '/invocations?model=iris',
+    headers: JSON_TYPE,
+    body: json({
+      dataframe_split: {
+        columns: ['sepal_length', 'sepal_width', 'petal_length', 'petal_width'],
+        data: [irisInput.data.slice(0, 4), irisInput.data.slice(4, 8)],
+      },
+    }),
+    expect: {
+      status: 200,
+      headers: served('iris', '1', 'primary'),
+      json: { predictions: expect.objectContaining({ label: [0, 2] }) },
+    },
+  },
+  {
+    name: 'TF-Serving predict on a pinned version',
+    method: 'POST',
+    path: '/v1/models/iris/versions/1:predict',
+    headers: JSON_TYPE,
+    body: json({ instances: [irisInput.data.slice(0, 4), irisInput.data.slice(4, 8)] }),
+    expect: {
+      status: 200,
+      headers: served('iris', '1', 'pinned'),
+      json: { predictions: [expect.objectContaining({ label: 0 }), expect.objectContaining({ label: 2 })] },
+    },
+  },
+  {
+    name: 'a malformed TF-Serving body',
+    method: 'POST',
+    path: '/v1/models/iris:predict',
+    headers: JSON_TYPE,
+    body: json({ instances: [[1, 2, 3]] }),
+    expect: { status: 400, error: /^instances\.shape\[1\]: expected 4/ },
+  },
 ];

@@ -63,6 +63,22 @@ describe('API keys', () => {
     expect((await app.handle(get('/v2/models/iris', { 'x-api-key': KEYS.predict }))).status).toBe(200);
   });
 
+  it('needs admin for a version pinned in an MLflow query string or header, as in an OIP path', async () => {
+    const { app } = await securedApp({ API_KEYS });
+    const rows = {
+      dataframe_records: [{ sepal_length: 5.1, sepal_width: 3.5, petal_length: 1.4, petal_width: 0.2 }],
+    };
+    const mlflow = (query: Record<string, string>, headers: Record<string, string>) =>
+      app.handle({ ...postJson('/invocations', rows, headers), query });
+    expect((await mlflow({ model: 'iris' }, { 'x-api-key': KEYS.predict })).status).toBe(200);
+    const byQuery = await mlflow({ model: 'iris', version: '1' }, { 'x-api-key': KEYS.predict });
+    expect(byQuery.status).toBe(403);
+    expect(json(byQuery)['error']).toContain('lacks the "admin" scope');
+    const byHeader = await mlflow({ model: 'iris' }, { 'x-api-key': KEYS.predict, 'x-model-version': '1' });
+    expect(byHeader.status).toBe(403);
+    expect((await mlflow({ model: 'iris', version: '1' }, { 'x-api-key': KEYS.admin })).status).toBe(200);
+  });
+
   it('keeps health and server metadata public for probes', async () => {
     const { app } = await securedApp({ API_KEYS });
     for (const path of ['/v2', '/v2/health/live', '/v2/health/ready']) {
