@@ -16,6 +16,8 @@ import { createLogger, describeError, type Logger } from './log';
 import { MODEL_NAME_PATTERN } from './manifest';
 import { jsonLineSink, type MetricSink, type RequestMetricEvent } from './metrics';
 import { ModelCache } from './model-cache';
+import { BINARY_EXTENSION, INFERENCE_HEADER, inferResponse, parseBinaryBody } from './protocol/binary';
+import { parseOipJson } from './protocol/oip-fast';
 import { ModelRepository } from './repository';
 import { type ModelStore, openStore } from './store';
 
@@ -82,10 +84,13 @@ export function createApp(options: AppOptions): App {
 
   const infer: RouteHandler = async (ctx, params) => {
     const { model, target } = await modelTarget(params);
-    const body = parseJsonBody(ctx.request, config.maxBodyBytes);
+    const body =
+      ctx.request.headers[INFERENCE_HEADER] === undefined
+        ? parseJsonBody(ctx.request, config.maxBodyBytes, parseOipJson)
+        : parseBinaryBody(ctx.request, config.maxBodyBytes);
     const loaded = await dataPlane.load(model, target, ctx.metric);
     const result = await dataPlane.infer(loaded, target, body, ctx.requestId, ctx.metric);
-    return jsonResponse(200, result, modelHeaders(model, target));
+    return inferResponse(result, modelHeaders(model, target));
   };
 
   const metadata: RouteHandler = async (ctx, params) => {
@@ -271,13 +276,18 @@ function requestIdOf(request: ServeRequest): string {
 }
 
 function serverMetadata(): ServeResponse {
-  return jsonResponse(200, { name: SERVER_NAME, version: SERVER_VERSION, extensions: [] });
+  return jsonResponse(200, { name: SERVER_NAME, version: SERVER_VERSION, extensions: [BINARY_EXTENSION] });
 }
 
 // curl -d sends application/x-www-form-urlencoded unless told otherwise; the body is still JSON.
 const JSON_CONTENT_TYPES = /^(application\/(json|[\w.+-]+\+json|x-www-form-urlencoded)|text\/plain)$/;
 
-function parseJsonBody(request: ServeRequest, maxBytes: number): unknown {
+function parseJsonBody(
+  request: ServeRequest,
+  maxBytes: number,
+  // A faster reader may decline (undefined); JSON.parse then runs and reports any syntax error.
+  fastParse: (text: string) => unknown = () => undefined,
+): unknown {
   const contentType = request.headers['content-type']?.split(';')[0]?.trim().toLowerCase();
   if (contentType !== undefined && contentType !== '' && !JSON_CONTENT_TYPES.test(contentType)) {
     throw new UnsupportedMediaTypeError(
@@ -295,7 +305,7 @@ function parseJsonBody(request: ServeRequest, maxBytes: number): unknown {
       ? body
       : Buffer.from(body.buffer, body.byteOffset, body.byteLength).toString('utf8');
   try {
-    return JSON.parse(text);
+    return fastParse(text) ?? JSON.parse(text);
   } catch (err) {
     throw new BadRequestError(`request body is not valid JSON: ${(err as Error).message}`);
   }

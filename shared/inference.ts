@@ -2,6 +2,7 @@ import { fromOrtType, toOrtType } from './datatypes';
 import { BadRequestError, ServiceUnavailableError } from './errors';
 import type { LoadedModel } from './model-cache';
 import { ort } from './onnx';
+import { encodeBinaryOutput } from './protocol/binary';
 import type { InferCall } from './protocol/oip';
 import { encodeTensorData } from './tensor';
 
@@ -9,7 +10,10 @@ export interface OutputTensor {
   name: string;
   datatype: string;
   shape: number[];
-  data: unknown[];
+  data?: unknown[];
+  parameters?: { binary_data_size: number };
+  /** Bytes of an output the client asked for as binary data; the response appends them. */
+  raw?: Uint8Array;
 }
 
 /** Runs a validated call; returns the requested outputs in request order, plus run time in ms. */
@@ -32,15 +36,15 @@ export async function runInference(
     throw new BadRequestError(`the model could not run on these inputs: ${firstLine(err)}`, { cause: err });
   }
   const runMs = performance.now() - started;
-  const outputs = call.outputs.map((name) => {
+  const outputs = call.outputs.map((name): OutputTensor => {
     const tensor = results[name];
     if (tensor === undefined) throw new ServiceUnavailableError(`the model produced no output "${name}"`);
-    return {
-      name,
-      datatype: fromOrtType(tensor.type) ?? tensor.type,
-      shape: [...tensor.dims],
-      data: encodeTensorData(tensor.data),
-    };
+    const described = { name, datatype: fromOrtType(tensor.type) ?? tensor.type, shape: [...tensor.dims] };
+    if (call.binaryOutputs?.has(name)) {
+      const raw = encodeBinaryOutput(tensor.data);
+      return { ...described, parameters: { binary_data_size: raw.byteLength }, raw };
+    }
+    return { ...described, data: encodeTensorData(tensor.data) };
   });
   return { outputs, runMs };
 }

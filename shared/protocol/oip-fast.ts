@@ -1,0 +1,379 @@
+/**
+ * A JSON reader for OIP infer requests that parses `inputs[i].data` number arrays straight into a
+ * Float64Array instead of building a JS array per row first (for a 1×3×48×192 image that is the
+ * difference between ≈ 3.4 ms of JSON.parse and well under 1 ms).
+ *
+ * Contract: `parseOipJson(text)` returns exactly what `JSON.parse(text)` would, except that a
+ * numeric, rectangular `inputs[i].data` array is a `NumericData` holding the same doubles in
+ * row-major order. For anything else it is not sure about (invalid JSON, strings or booleans in
+ * `data`, ragged or empty arrays, `__proto__` keys, very deep nesting) it returns undefined and the
+ * caller uses JSON.parse, so errors and their messages come from the one generic path.
+ */
+
+/** Numbers of an `inputs[i].data` array: the doubles JSON.parse would give, and the array's dims. */
+export class NumericData {
+  constructor(
+    readonly values: Float64Array,
+    /** Length at each nesting level: [n] for flat data, [2, 3] for [[a,b,c],[d,e,f]]. */
+    readonly dims: readonly number[],
+  ) {}
+
+  /** The plain (nested) array JSON.parse would have built, for the generic path's checks. */
+  toArray(): unknown[] {
+    let next = 0;
+    const build = (depth: number): unknown[] => {
+      const length = this.dims[depth] ?? 0;
+      const out = new Array<unknown>(length);
+      if (depth === this.dims.length - 1) {
+        for (let i = 0; i < length; i++) out[i] = this.values[next++];
+      } else {
+        for (let i = 0; i < length; i++) out[i] = build(depth + 1);
+      }
+      return out;
+    };
+    return build(0);
+  }
+}
+
+/** JSON.parse for OIP bodies with typed `data`; undefined means "use JSON.parse". */
+export function parseOipJson(text: string): unknown {
+  try {
+    const reader = new Reader(text);
+    reader.skipWhitespace();
+    const value = reader.value(TOP);
+    reader.skipWhitespace();
+    return reader.pos === text.length ? value : undefined;
+  } catch (err) {
+    if (err === ABORT || err instanceof RangeError) return undefined;
+    throw err;
+  }
+}
+
+const ABORT = Symbol('abort');
+// Where a value sits, so only inputs[i].data gets the numeric treatment.
+const ANY = 0;
+const TOP = 1;
+const INPUTS = 2;
+const TENSOR = 3;
+const MAX_DEPTH = 512;
+// Integers up to 2^53 and powers of ten up to 1e22 are exact doubles, so m * 10^e (or m / 10^-e)
+// is correctly rounded: the same double JSON.parse produces (Clinger's fast path).
+const EXACT_POWERS = Array.from({ length: 23 }, (_, i) => 10 ** i);
+const MAX_EXACT = 9007199254740991;
+
+function abort(): never {
+  throw ABORT;
+}
+
+class Reader {
+  pos = 0;
+  private depth = 0;
+
+  constructor(private readonly text: string) {}
+
+  skipWhitespace(): void {
+    const text = this.text;
+    let pos = this.pos;
+    for (;;) {
+      const c = text.charCodeAt(pos);
+      if (c === 0x20 || c === 0x0a || c === 0x0d || c === 0x09) pos++;
+      else break;
+    }
+    this.pos = pos;
+  }
+
+  value(where: number): unknown {
+    const c = this.text.charCodeAt(this.pos);
+    if (c === 0x7b /* { */) return this.object(where);
+    if (c === 0x5b /* [ */) return this.array(where);
+    if (c === 0x22 /* " */) return this.string();
+    if (c === 0x2d || (c >= 0x30 && c <= 0x39)) return this.number();
+    if (this.literal('true')) return true;
+    if (this.literal('false')) return false;
+    if (this.literal('null')) return null;
+    return abort();
+  }
+
+  private literal(word: string): boolean {
+    if (!this.text.startsWith(word, this.pos)) return false;
+    this.pos += word.length;
+    return true;
+  }
+
+  private object(where: number): Record<string, unknown> {
+    if (++this.depth > MAX_DEPTH) abort();
+    const out: Record<string, unknown> = {};
+    this.pos++;
+    this.skipWhitespace();
+    if (this.text.charCodeAt(this.pos) === 0x7d /* } */) {
+      this.pos++;
+      this.depth--;
+      return out;
+    }
+    for (;;) {
+      if (this.text.charCodeAt(this.pos) !== 0x22) abort();
+      const key = this.string();
+      // An assignment would set the prototype where JSON.parse makes an own property.
+      if (key === '__proto__') abort();
+      this.skipWhitespace();
+      if (this.text.charCodeAt(this.pos) !== 0x3a /* : */) abort();
+      this.pos++;
+      this.skipWhitespace();
+      if (where === TENSOR && key === 'data' && this.text.charCodeAt(this.pos) === 0x5b) {
+        out[key] = this.numericArray();
+      } else {
+        out[key] = this.value(where === TOP && key === 'inputs' ? INPUTS : ANY);
+      }
+      this.skipWhitespace();
+      const c = this.text.charCodeAt(this.pos++);
+      if (c === 0x7d) break;
+      if (c !== 0x2c /* , */) abort();
+      this.skipWhitespace();
+    }
+    this.depth--;
+    return out;
+  }
+
+  private array(where: number): unknown[] {
+    if (++this.depth > MAX_DEPTH) abort();
+    const out: unknown[] = [];
+    this.pos++;
+    this.skipWhitespace();
+    if (this.text.charCodeAt(this.pos) === 0x5d /* ] */) {
+      this.pos++;
+      this.depth--;
+      return out;
+    }
+    const element = where === INPUTS ? TENSOR : ANY;
+    for (;;) {
+      out.push(this.value(element));
+      this.skipWhitespace();
+      const c = this.text.charCodeAt(this.pos++);
+      if (c === 0x5d) break;
+      if (c !== 0x2c) abort();
+      this.skipWhitespace();
+    }
+    this.depth--;
+    return out;
+  }
+
+  private string(): string {
+    const text = this.text;
+    const start = this.pos;
+    let pos = start + 1;
+    let escaped = false;
+    for (;;) {
+      const c = text.charCodeAt(pos);
+      if (c === 0x22) break;
+      if (c === 0x5c /* \ */) {
+        escaped = true;
+        pos += 2;
+        continue;
+      }
+      if (c < 0x20 || Number.isNaN(c)) abort();
+      pos++;
+    }
+    this.pos = pos + 1;
+    if (!escaped) return text.slice(start + 1, pos);
+    try {
+      return JSON.parse(text.slice(start, pos + 1)) as string;
+    } catch {
+      return abort();
+    }
+  }
+
+  /** A JSON number per RFC 8259's grammar, as the double JSON.parse would give. */
+  private number(): number {
+    const text = this.text;
+    const start = this.pos;
+    let pos = start;
+    let negative = false;
+    if (text.charCodeAt(pos) === 0x2d) {
+      negative = true;
+      pos++;
+    }
+    let mantissa = 0;
+    let exact = true;
+    let c = text.charCodeAt(pos);
+    if (c === 0x30) {
+      pos++;
+    } else if (c >= 0x31 && c <= 0x39) {
+      do {
+        mantissa = mantissa * 10 + (c - 0x30);
+        pos++;
+        c = text.charCodeAt(pos);
+      } while (c >= 0x30 && c <= 0x39);
+      if (mantissa > MAX_EXACT) exact = false;
+    } else {
+      abort();
+    }
+    let exponent = 0;
+    if (text.charCodeAt(pos) === 0x2e /* . */) {
+      pos++;
+      c = text.charCodeAt(pos);
+      if (!(c >= 0x30 && c <= 0x39)) abort();
+      do {
+        mantissa = mantissa * 10 + (c - 0x30);
+        exponent--;
+        pos++;
+        c = text.charCodeAt(pos);
+      } while (c >= 0x30 && c <= 0x39);
+      if (mantissa > MAX_EXACT) exact = false;
+    }
+    c = text.charCodeAt(pos);
+    if (c === 0x65 || c === 0x45 /* e E */) {
+      pos++;
+      c = text.charCodeAt(pos);
+      let sign = 1;
+      if (c === 0x2b || c === 0x2d) {
+        if (c === 0x2d) sign = -1;
+        pos++;
+        c = text.charCodeAt(pos);
+      }
+      if (!(c >= 0x30 && c <= 0x39)) abort();
+      let given = 0;
+      do {
+        if (given < 1e6) given = given * 10 + (c - 0x30);
+        pos++;
+        c = text.charCodeAt(pos);
+      } while (c >= 0x30 && c <= 0x39);
+      exponent += sign * given;
+    }
+    this.pos = pos;
+    if (exact && exponent >= -22 && exponent <= 22) {
+      // One IEEE operation on two exact operands: correctly rounded.
+      const magnitude =
+        exponent >= 0
+          ? mantissa * (EXACT_POWERS[exponent] as number)
+          : mantissa / (EXACT_POWERS[-exponent] as number);
+      return negative ? -magnitude : magnitude;
+    }
+    // Long mantissas and far exponents: the engine's correctly rounded conversion of the same text.
+    return Number(text.slice(start, pos));
+  }
+
+  /**
+   * `[ … ]` holding only numbers, every leaf at the same depth and every array at one depth of
+   * the same length; anything else aborts to the generic path.
+   */
+  private numericArray(): NumericData {
+    const text = this.text;
+    let values = new Float64Array(256);
+    let size = 0;
+    const dims: number[] = [];
+    const counts: number[] = [];
+    let leafDepth = -1;
+    let depth = 0;
+    // On entry text[pos] is '['.
+    for (;;) {
+      // Open an array.
+      if (depth >= MAX_DEPTH || (leafDepth !== -1 && depth >= leafDepth)) abort();
+      if (depth > 0) counts[depth - 1] = (counts[depth - 1] as number) + 1;
+      counts[depth] = 0;
+      depth++;
+      this.pos++;
+      this.skipWhitespace();
+      let c = text.charCodeAt(this.pos);
+      if (c === 0x5b) continue;
+      if (c === 0x5d) abort(); // empty arrays are rare enough for the generic path
+      // Numbers at this depth, then closing brackets, until another array opens or the data ends.
+      for (;;) {
+        c = text.charCodeAt(this.pos);
+        if (c === 0x5b) break;
+        if (!(c === 0x2d || (c >= 0x30 && c <= 0x39))) abort();
+        if (leafDepth === -1) leafDepth = depth;
+        else if (depth !== leafDepth) abort();
+        if (size === values.length) {
+          const grown = new Float64Array(values.length * 2);
+          grown.set(values);
+          values = grown;
+        }
+        values[size++] = this.number();
+        counts[depth - 1] = (counts[depth - 1] as number) + 1;
+        this.skipWhitespace();
+        c = text.charCodeAt(this.pos++);
+        while (c === 0x5d) {
+          const level = depth - 1;
+          const length = counts[level] as number;
+          const known = dims[level];
+          if (known === undefined) dims[level] = length;
+          else if (known !== length) abort();
+          depth--;
+          if (depth === 0) return new NumericData(values.subarray(0, size), dims);
+          this.skipWhitespace();
+          c = text.charCodeAt(this.pos++);
+        }
+        if (c !== 0x2c) abort();
+        this.skipWhitespace();
+      }
+    }
+  }
+}
+
+/**
+ * The typed array `decodeTensorData` would build from the same values, or undefined when the
+ * values or their layout need the generic path (which then reports the precise error).
+ */
+export function decodeNumericData(
+  datatype: string,
+  shape: readonly number[],
+  count: number,
+  data: NumericData,
+):
+  | Float32Array
+  | Float64Array
+  | Int8Array
+  | Int16Array
+  | Int32Array
+  | Uint8Array
+  | Uint16Array
+  | Uint32Array
+  | BigInt64Array
+  | BigUint64Array
+  | undefined {
+  const { values, dims } = data;
+  const flat = dims.length === 1 && values.length === count;
+  if (!flat && !sameDims(dims, shape)) return undefined;
+  switch (datatype) {
+    case 'FP32':
+      return new Float32Array(values);
+    case 'FP64':
+      return values.slice();
+    case 'INT8':
+      return integers(values, -0x80, 0x7f) ? new Int8Array(values) : undefined;
+    case 'INT16':
+      return integers(values, -0x8000, 0x7fff) ? new Int16Array(values) : undefined;
+    case 'INT32':
+      return integers(values, -0x80000000, 0x7fffffff) ? new Int32Array(values) : undefined;
+    case 'UINT8':
+      return integers(values, 0, 0xff) ? new Uint8Array(values) : undefined;
+    case 'UINT16':
+      return integers(values, 0, 0xffff) ? new Uint16Array(values) : undefined;
+    case 'UINT32':
+      return integers(values, 0, 0xffffffff) ? new Uint32Array(values) : undefined;
+    case 'INT64':
+    case 'UINT64': {
+      const min = datatype === 'INT64' ? -MAX_EXACT : 0;
+      if (!integers(values, min, MAX_EXACT)) return undefined;
+      const out = datatype === 'INT64' ? new BigInt64Array(values.length) : new BigUint64Array(values.length);
+      for (let i = 0; i < values.length; i++) out[i] = BigInt(values[i] as number);
+      return out;
+    }
+    default:
+      return undefined;
+  }
+}
+
+function sameDims(dims: readonly number[], shape: readonly number[]): boolean {
+  if (dims.length !== shape.length) return false;
+  for (let i = 0; i < dims.length; i++) if (dims[i] !== shape[i]) return false;
+  return true;
+}
+
+function integers(values: Float64Array, min: number, max: number): boolean {
+  for (let i = 0; i < values.length; i++) {
+    const v = values[i] as number;
+    if (!(v >= min && v <= max && Math.floor(v) === v)) return false;
+  }
+  return true;
+}
