@@ -10,22 +10,67 @@
  * caller uses JSON.parse, so errors and their messages come from the one generic path.
  */
 
-/** Numbers of an `inputs[i].data` array: the doubles JSON.parse would give, and the array's dims. */
+/**
+ * Numbers of an `inputs[i].data` array and the array's dims. Most values are the exact doubles
+ * JSON.parse would give; numbers with more than 15-16 significant digits (any float32 printed as
+ * a double) are first read approximately (within 1e-14 relative) and listed in `inexact`, with
+ * their text, so they are made exact only when a float32 rounding cannot settle them.
+ */
 export class NumericData {
+  private exactValues: Float64Array | undefined;
+
   constructor(
-    readonly values: Float64Array,
+    private readonly approximate: Float64Array,
     /** Length at each nesting level: [n] for flat data, [2, 3] for [[a,b,c],[d,e,f]]. */
     readonly dims: readonly number[],
+    private readonly text: string,
+    /** Triples (index, start, end) of approximate values and their source text. */
+    private readonly inexact: Int32Array,
   ) {}
+
+  get length(): number {
+    return this.approximate.length;
+  }
+
+  /** The doubles JSON.parse would give. */
+  exact(): Float64Array {
+    if (this.exactValues !== undefined) return this.exactValues;
+    const values = this.approximate;
+    for (let k = 0; k < this.inexact.length; k += 3) {
+      values[this.inexact[k] as number] = Number(
+        this.text.slice(this.inexact[k + 1] as number, this.inexact[k + 2] as number),
+      );
+    }
+    this.exactValues = values;
+    return values;
+  }
+
+  /** Float32 values equal to Math.fround of the exact doubles, mostly without computing those. */
+  float32(): Float32Array {
+    const out = new Float32Array(this.exactValues ?? this.approximate);
+    if (this.exactValues !== undefined) return out;
+    const values = this.approximate;
+    for (let k = 0; k < this.inexact.length; k += 3) {
+      const index = this.inexact[k] as number;
+      const d = values[index] as number;
+      // The exact double lies within d·(1 ± 1e-14); if both ends round to the same float32, so does it.
+      const low = Math.fround(d * (1 - APPROXIMATION_BOUND));
+      if (low !== Math.fround(d * (1 + APPROXIMATION_BOUND))) {
+        out[index] = Number(this.text.slice(this.inexact[k + 1] as number, this.inexact[k + 2] as number));
+      }
+    }
+    return out;
+  }
 
   /** The plain (nested) array JSON.parse would have built, for the generic path's checks. */
   toArray(): unknown[] {
+    const values = this.exact();
     let next = 0;
     const build = (depth: number): unknown[] => {
       const length = this.dims[depth] ?? 0;
       const out = new Array<unknown>(length);
       if (depth === this.dims.length - 1) {
-        for (let i = 0; i < length; i++) out[i] = this.values[next++];
+        for (let i = 0; i < length; i++) out[i] = values[next++];
       } else {
         for (let i = 0; i < length; i++) out[i] = build(depth + 1);
       }
@@ -60,6 +105,10 @@ const MAX_DEPTH = 512;
 // is correctly rounded: the same double JSON.parse produces (Clinger's fast path).
 const EXACT_POWERS = Array.from({ length: 23 }, (_, i) => 10 ** i);
 const MAX_EXACT = 9007199254740991;
+// ≤ 25 digits accumulated in a double, then one multiplication or division: relative error
+// below 30 · 2^-53 ≈ 3.3e-15, so 1e-14 is a safe bound.
+const APPROXIMATION_BOUND = 1e-14;
+const MAX_APPROXIMATE_DIGITS = 25;
 
 function abort(): never {
   throw ABORT;
@@ -182,8 +231,14 @@ class Reader {
     }
   }
 
-  /** A JSON number per RFC 8259's grammar, as the double JSON.parse would give. */
-  private number(): number {
+  /** Set by number(approximate = true) when the value returned is only within 1e-14 relative. */
+  private lastInexact = false;
+
+  /**
+   * A JSON number per RFC 8259's grammar, as the double JSON.parse would give; with `approximate`,
+   * long mantissas may come back approximate (flagged in lastInexact) instead of exact.
+   */
+  private number(approximate = false): number {
     const text = this.text;
     const start = this.pos;
     let pos = start;
@@ -194,12 +249,14 @@ class Reader {
     }
     let mantissa = 0;
     let exact = true;
+    let digits = 0;
     let c = text.charCodeAt(pos);
     if (c === 0x30) {
       pos++;
     } else if (c >= 0x31 && c <= 0x39) {
       do {
         mantissa = mantissa * 10 + (c - 0x30);
+        digits++;
         pos++;
         c = text.charCodeAt(pos);
       } while (c >= 0x30 && c <= 0x39);
@@ -214,6 +271,7 @@ class Reader {
       if (!(c >= 0x30 && c <= 0x39)) abort();
       do {
         mantissa = mantissa * 10 + (c - 0x30);
+        digits++;
         exponent--;
         pos++;
         c = text.charCodeAt(pos);
@@ -240,7 +298,9 @@ class Reader {
       exponent += sign * given;
     }
     this.pos = pos;
-    if (exact && exponent >= -22 && exponent <= 22) {
+    this.lastInexact = false;
+    if (exponent >= -22 && exponent <= 22 && (exact || (approximate && digits <= MAX_APPROXIMATE_DIGITS))) {
+      this.lastInexact = !exact;
       // One IEEE operation on two exact operands: correctly rounded.
       const magnitude =
         exponent >= 0
@@ -262,6 +322,8 @@ class Reader {
     let size = 0;
     const dims: number[] = [];
     const counts: number[] = [];
+    let inexact = new Int32Array(96);
+    let inexactSize = 0;
     let leafDepth = -1;
     let depth = 0;
     // On entry text[pos] is '['.
@@ -288,7 +350,19 @@ class Reader {
           grown.set(values);
           values = grown;
         }
-        values[size++] = this.number();
+        const start = this.pos;
+        values[size] = this.number(true);
+        if (this.lastInexact) {
+          if (inexactSize + 3 > inexact.length) {
+            const grown = new Int32Array(inexact.length * 2);
+            grown.set(inexact);
+            inexact = grown;
+          }
+          inexact[inexactSize++] = size;
+          inexact[inexactSize++] = start;
+          inexact[inexactSize++] = this.pos;
+        }
+        size++;
         counts[depth - 1] = (counts[depth - 1] as number) + 1;
         this.skipWhitespace();
         c = text.charCodeAt(this.pos++);
@@ -299,7 +373,8 @@ class Reader {
           if (known === undefined) dims[level] = length;
           else if (known !== length) abort();
           depth--;
-          if (depth === 0) return new NumericData(values.subarray(0, size), dims);
+          if (depth === 0)
+            return new NumericData(values.subarray(0, size), dims, text, inexact.subarray(0, inexactSize));
           this.skipWhitespace();
           c = text.charCodeAt(this.pos++);
         }
@@ -331,12 +406,12 @@ export function decodeNumericData(
   | BigInt64Array
   | BigUint64Array
   | undefined {
-  const { values, dims } = data;
-  const flat = dims.length === 1 && values.length === count;
+  const { dims } = data;
+  const flat = dims.length === 1 && data.length === count;
   if (!flat && !sameDims(dims, shape)) return undefined;
+  if (datatype === 'FP32') return data.float32();
+  const values = data.exact();
   switch (datatype) {
-    case 'FP32':
-      return new Float32Array(values);
     case 'FP64':
       return values.slice();
     case 'INT8':
