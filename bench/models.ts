@@ -1,7 +1,7 @@
 /**
  * The two benchmark models, generated in code so a fresh clone needs no binary fixtures:
  * a tiny tabular classifier (30 floats → 2 probabilities) and a small CNN on a 1×3×48×192 image
- * (Conv 3→8 3×3 + Relu + GlobalAveragePool + Flatten + Gemm 8→10), plus a folder repository
+ * (Conv 3→24 3×3 + Relu + GlobalAveragePool + Flatten + Gemm 24→10), plus a folder repository
  * serving both on the `bench` stage.
  */
 import { buildModel } from '../scripts/lib/onnx-builder';
@@ -48,7 +48,7 @@ export function tabularModel(): BenchModel {
 
 export function cnnModel(): BenchModel {
   const random = seededRandom(2);
-  const channels = 8;
+  const channels = 24;
   const classes = 10;
   const artifact = buildModel({
     name: 'cnn',

@@ -79,7 +79,7 @@ describe('parseOipJson gives what JSON.parse gives', () => {
     let fast = 0;
     for (let i = 0; i < 400; i++) {
       const shape = Array.from({ length: 1 + Math.floor(random() * 3) }, () => 1 + Math.floor(random() * 4));
-      const text = `{"id": ${JSON.stringify(`r\\u00e9q-${i}\n`)}, "inputs": [{"name": "x", "datatype": "FP32", "shape": ${JSON.stringify(shape)}, "data": ${dataText(shape, random() < 0.5)}, "parameters": {"a": [true, false, null, {"b": -1.5e3}]}}], "outputs": []}`;
+      const text = `{"id": ${JSON.stringify(`r\\u00e9q-${i}\n`)}, "inputs": [{"name": "x", "datatype": "FP32", "shape": ${JSON.stringify(shape)}, "data": ${dataText(shape, random() < 0.5)}, "parameters": {"a": [true, false, null, {"b": -1.5e3}]}}], "outputs": [], "note": "${i % 2 ? 'café ☕ \\"ß\\"' : 'x'}"}`;
       const parsed = parseOipJson(text);
       expect(parsed).not.toBeUndefined();
       expect(plain(parsed)).toEqual(JSON.parse(text));
@@ -138,6 +138,8 @@ describe('parseOipJson gives what JSON.parse gives', () => {
       if (!jsonOk) expect({ text, fast }).toEqual({ text, fast: undefined });
       else if (fast !== undefined) expect(plain(fast)).toEqual(JSON.parse(text));
     }
+    const lone = '{"id":"\ud800","inputs":[{"data":[1]}]}';
+    expect(plain(parseOipJson(lone) ?? JSON.parse(lone))).toEqual(JSON.parse(lone));
     for (const unusual of [
       '{"inputs":[{"data":[]}]}',
       '{"inputs":[{"data":[[1,2],[3]]}]}',
