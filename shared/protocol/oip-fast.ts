@@ -145,7 +145,7 @@ class Reader {
     const text = this.bytes;
     let pos = this.pos;
     for (;;) {
-      const c = (text[pos] as number);
+      const c = text[pos] as number;
       if (c === 0x20 || c === 0x0a || c === 0x0d || c === 0x09) pos++;
       else break;
     }
@@ -153,7 +153,7 @@ class Reader {
   }
 
   value(where: number): unknown {
-    const c = (this.bytes[this.pos] as number);
+    const c = this.bytes[this.pos] as number;
     if (c === 0x7b /* { */) return this.object(where);
     if (c === 0x5b /* [ */) return this.array(where);
     if (c === 0x22 /* " */) return this.string();
@@ -197,7 +197,7 @@ class Reader {
         out[key] = this.value(where === TOP && key === 'inputs' ? INPUTS : ANY);
       }
       this.skipWhitespace();
-      const c = (this.bytes[this.pos++] as number);
+      const c = this.bytes[this.pos++] as number;
       if (c === 0x7d) break;
       if (c !== 0x2c /* , */) abort();
       this.skipWhitespace();
@@ -220,7 +220,7 @@ class Reader {
     for (;;) {
       out.push(this.value(element));
       this.skipWhitespace();
-      const c = (this.bytes[this.pos++] as number);
+      const c = this.bytes[this.pos++] as number;
       if (c === 0x5d) break;
       if (c !== 0x2c) abort();
       this.skipWhitespace();
@@ -235,7 +235,7 @@ class Reader {
     let pos = start + 1;
     let escaped = false;
     for (;;) {
-      const c = (text[pos] as number);
+      const c = text[pos] as number;
       if (c === 0x22) break;
       if (c === 0x5c /* \ */) {
         escaped = true;
@@ -273,7 +273,7 @@ class Reader {
     let mantissa = 0;
     let exact = true;
     let digits = 0;
-    let c = (text[pos] as number);
+    let c = text[pos] as number;
     if (c === 0x30) {
       pos++;
     } else if (c >= 0x31 && c <= 0x39) {
@@ -281,7 +281,7 @@ class Reader {
         mantissa = mantissa * 10 + (c - 0x30);
         digits++;
         pos++;
-        c = (text[pos] as number);
+        c = text[pos] as number;
       } while (c >= 0x30 && c <= 0x39);
       if (mantissa > MAX_EXACT) exact = false;
     } else {
@@ -290,33 +290,33 @@ class Reader {
     let exponent = 0;
     if ((text[pos] as number) === 0x2e /* . */) {
       pos++;
-      c = (text[pos] as number);
+      c = text[pos] as number;
       if (!(c >= 0x30 && c <= 0x39)) abort();
       do {
         mantissa = mantissa * 10 + (c - 0x30);
         digits++;
         exponent--;
         pos++;
-        c = (text[pos] as number);
+        c = text[pos] as number;
       } while (c >= 0x30 && c <= 0x39);
       if (mantissa > MAX_EXACT) exact = false;
     }
-    c = (text[pos] as number);
+    c = text[pos] as number;
     if (c === 0x65 || c === 0x45 /* e E */) {
       pos++;
-      c = (text[pos] as number);
+      c = text[pos] as number;
       let sign = 1;
       if (c === 0x2b || c === 0x2d) {
         if (c === 0x2d) sign = -1;
         pos++;
-        c = (text[pos] as number);
+        c = text[pos] as number;
       }
       if (!(c >= 0x30 && c <= 0x39)) abort();
       let given = 0;
       do {
         if (given < 1e6) given = given * 10 + (c - 0x30);
         pos++;
-        c = (text[pos] as number);
+        c = text[pos] as number;
       } while (c >= 0x30 && c <= 0x39);
       exponent += sign * given;
     }
@@ -358,12 +358,12 @@ class Reader {
       depth++;
       this.pos++;
       this.skipWhitespace();
-      let c = (text[this.pos] as number);
+      let c = text[this.pos] as number;
       if (c === 0x5b) continue;
       if (c === 0x5d) abort(); // empty arrays are rare enough for the generic path
       // Numbers at this depth, then closing brackets, until another array opens or the data ends.
       for (;;) {
-        c = (text[this.pos] as number);
+        c = text[this.pos] as number;
         if (c === 0x5b) break;
         if (!(c === 0x2d || (c >= 0x30 && c <= 0x39))) abort();
         if (leafDepth === -1) leafDepth = depth;
@@ -388,7 +388,7 @@ class Reader {
         size++;
         counts[depth - 1] = (counts[depth - 1] as number) + 1;
         this.skipWhitespace();
-        c = (text[this.pos++] as number);
+        c = text[this.pos++] as number;
         while (c === 0x5d) {
           const level = depth - 1;
           const length = counts[level] as number;
@@ -399,7 +399,7 @@ class Reader {
           if (depth === 0)
             return new NumericData(values.subarray(0, size), dims, text, inexact.subarray(0, inexactSize));
           this.skipWhitespace();
-          c = (text[this.pos++] as number);
+          c = text[this.pos++] as number;
         }
         if (c !== 0x2c) abort();
         this.skipWhitespace();
