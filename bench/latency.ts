@@ -12,7 +12,7 @@ import { createHandler } from '../functions/aws/handler';
 import { createApp } from '../shared/app';
 import { parseConfig } from '../shared/config';
 import { silentLogger } from '../shared/log';
-import { jsonLineSink } from '../shared/metrics';
+import { discardSink, jsonLineSink } from '../shared/metrics';
 import {
   type BenchModel,
   benchRepository,
@@ -22,6 +22,7 @@ import {
   STAGE,
   tabularModel,
 } from './models';
+import { type ProfileRow, profileCalls } from './profile';
 import { type Summary, summarize } from './stats';
 
 export interface LatencyResult {
@@ -29,6 +30,8 @@ export interface LatencyResult {
   bodyBytes: number;
   binaryBodyBytes: number;
   variants: Record<string, Summary>;
+  /** Where the AWS handler's time goes for this model (self time, top functions). */
+  profile: ProfileRow[];
 }
 
 type Call = () => Promise<unknown>;
@@ -109,6 +112,7 @@ async function measure(variants: Record<string, Call>, rounds: number, perRound:
 async function bench(
   model: BenchModel,
   app: ReturnType<typeof createApp>,
+  quietApp: ReturnType<typeof createApp>,
   calls: number,
 ): Promise<LatencyResult> {
   const session = await ort.InferenceSession.create(model.artifact, {
@@ -147,13 +151,25 @@ async function bench(
           body,
         }),
       ),
+    'core-no-metrics': async () =>
+      check(
+        await quietApp.handle({
+          method: 'POST',
+          path,
+          query: {},
+          headers: { 'content-type': 'application/json' },
+          body,
+        }),
+      ),
     'aws-binary': async () => check(await handler(binaryEvent, context)),
     'core-binary': async () =>
       check(await app.handle({ method: 'POST', path, query: {}, headers: binaryHeaders, body: binary.body })),
   };
   const rounds = 10;
   const results = await measure(variants, rounds, Math.ceil(calls / rounds), Math.min(500, calls / 10));
+  const profile = await profileCalls(variants['aws'] as Call, Math.min(calls, 3000), 15);
   return {
+    profile,
     model: model.name,
     bodyBytes: Buffer.byteLength(body),
     binaryBodyBytes: binary.body.byteLength,
@@ -173,8 +189,9 @@ async function main(): Promise<void> {
       DEPLOYMENT_TTL_SECONDS: '30',
     });
     const app = createApp({ config, metrics: jsonLineSink, log: silentLogger });
+    const quietApp = createApp({ config, metrics: discardSink, log: silentLogger });
     const results: LatencyResult[] = [];
-    for (const model of models) results.push(await bench(model, app, calls));
+    for (const model of models) results.push(await bench(model, app, quietApp, calls));
     if (process.send) process.send(results);
     else process.stderr.write(`${JSON.stringify(results, null, 2)}\n`);
   } finally {

@@ -76,6 +76,7 @@ async function main(): Promise<void> {
           ['minimal', 'minimal hand-written handler (JSON)'],
           ['aws', 'modelfleet AWS handler, API Gateway v2 (JSON)'],
           ['core', 'modelfleet core app.handle (JSON)'],
+          ['core-no-metrics', 'modelfleet core app.handle (JSON), metric sink discarded'],
           ['aws-binary', 'modelfleet AWS handler (binary tensor, base64 event)'],
           ['core-binary', 'modelfleet core app.handle (binary tensor)'],
         ] as const) {
@@ -114,11 +115,18 @@ async function main(): Promise<void> {
           ]);
         }
       }
+      const profiles = results.map(
+        (r) =>
+          `### Profile: ${r.model}, modelfleet AWS handler (JSON), self time of the top functions\n\n${markdownTable(
+            ['self time', 'function (file:line in dist/ or node_modules/)'],
+            r.profile.map((p) => [`${p.selfPercent.toFixed(1)} %`, `\`${p.where}\``]),
+          )}`,
+      );
       const sizes = results.map(
         (r) => `${r.model}: JSON body ${r.bodyBytes} bytes, binary body ${r.binaryBodyBytes} bytes`,
       );
       sections.push(
-        `## 1–2. Warm in-process latency (${calls} timed calls per variant, interleaved rounds)\n\n${markdownTable(['model', 'variant', 'p50', 'p99', 'p50 vs minimal', 'calls'], rows)}\n\n${sizes.join('; ')}.`,
+        `## 1–2. Warm in-process latency (${calls} timed calls per variant, interleaved rounds)\n\n${markdownTable(['model', 'variant', 'p50', 'p99', 'p50 vs minimal', 'calls'], rows)}\n\n${sizes.join('; ')}.\n\n${profiles.join('\n\n')}`,
       );
     }
     if (!skip.has('throughput')) {

@@ -17,7 +17,7 @@ import { MODEL_NAME_PATTERN } from './manifest';
 import { jsonLineSink, type MetricSink, type RequestMetricEvent } from './metrics';
 import { ModelCache } from './model-cache';
 import { BINARY_EXTENSION, INFERENCE_HEADER, inferResponse, parseBinaryBody } from './protocol/binary';
-import { parseOipJson } from './protocol/oip-fast';
+import { parseOipBody } from './protocol/oip-fast';
 import { ModelRepository } from './repository';
 import { type ModelStore, openStore } from './store';
 
@@ -86,7 +86,7 @@ export function createApp(options: AppOptions): App {
     const { model, target } = await modelTarget(params);
     const body =
       ctx.request.headers[INFERENCE_HEADER] === undefined
-        ? parseJsonBody(ctx.request, config.maxBodyBytes, parseOipJson)
+        ? parseJsonBody(ctx.request, config.maxBodyBytes, parseOipBody)
         : parseBinaryBody(ctx.request, config.maxBodyBytes);
     const loaded = await dataPlane.load(model, target, ctx.metric);
     const result = await dataPlane.infer(loaded, target, body, ctx.requestId, ctx.metric);

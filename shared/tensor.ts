@@ -260,7 +260,13 @@ export function encodeTensorData(data: unknown): unknown[] {
     return out;
   }
   if (Array.isArray(data)) return data;
-  if (ArrayBuffer.isView(data)) return Array.from(data as unknown as ArrayLike<number>);
+  if (ArrayBuffer.isView(data)) {
+    // A plain loop: Array.from goes through the iterator protocol, several times slower.
+    const view = data as unknown as ArrayLike<number>;
+    const out = new Array<number>(view.length);
+    for (let i = 0; i < view.length; i++) out[i] = view[i] as number;
+    return out;
+  }
   return [];
 }
 

@@ -9,7 +9,7 @@ import { BYTES_PER_ELEMENT, type Datatype } from '../datatypes';
 import { BadRequestError, PayloadTooLargeError } from '../errors';
 import { jsonResponse, type ServeRequest, type ServeResponse } from '../http';
 import { formatShape, type TensorData, typeName } from '../tensor';
-import { parseOipJson } from './oip-fast';
+import { parseOipBody } from './oip-fast';
 
 export const INFERENCE_HEADER = 'inference-header-content-length';
 export const BINARY_EXTENSION = 'binary_tensor_data';
@@ -79,7 +79,7 @@ export function parseBinaryBody(request: ServeRequest, maxBytes: number): unknow
   const text = Buffer.from(bytes.buffer, bytes.byteOffset, headerLength).toString('utf8');
   let body: unknown;
   try {
-    body = parseOipJson(text) ?? JSON.parse(text);
+    body = parseOipBody(text) ?? JSON.parse(text);
   } catch (err) {
     throw new BadRequestError(
       `request body: the first ${headerLength} bytes (${INFERENCE_HEADER}) are not valid JSON: ${(err as Error).message}`,
@@ -209,6 +209,7 @@ function newTypedArray(datatype: Datatype, count: number): Exclude<TensorData, s
 export function binaryOutputNames(request: Record<string, unknown>, names: readonly string[]): Set<string> {
   const binary = new Set<string>();
   const parameters = request['parameters'];
+  if (parameters === undefined && !Array.isArray(request['outputs'])) return binary;
   let fallback = false;
   if (parameters !== null && typeof parameters === 'object') {
     const value = (parameters as Record<string, unknown>)['binary_data_output'];

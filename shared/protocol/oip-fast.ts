@@ -82,6 +82,16 @@ export class NumericData {
   }
 }
 
+/**
+ * What the infer route calls: below a few KB JSON.parse (native) plus the generic decoder is
+ * faster than setting up the byte scan, so small bodies go that way.
+ */
+export function parseOipBody(text: string): unknown {
+  return text.length < SMALL_BODY ? undefined : parseOipJson(text);
+}
+
+const SMALL_BODY = 2048;
+
 /** JSON.parse for OIP bodies with typed `data`; undefined means "use JSON.parse". */
 export function parseOipJson(text: string): unknown {
   try {
