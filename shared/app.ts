@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { Config } from './config';
+import { corsHeaders, preflightResponse } from './cors';
 import { DataPlane, type Target } from './dataplane';
 import { DeploymentsCache } from './deployments-cache';
 import {
@@ -173,9 +174,15 @@ export function createApp(options: AppOptions): App {
     let response: ServeResponse;
     let routeName = 'unknown';
     try {
-      const match = matchRoute(routes, request.method.toUpperCase(), request.path);
-      routeName = match.route.name;
-      response = await match.route.run(ctx, match.params);
+      const preflight = preflightResponse(config.corsOrigins, request);
+      if (preflight !== undefined) {
+        routeName = 'preflight';
+        response = preflight;
+      } else {
+        const match = matchRoute(routes, request.method.toUpperCase(), request.path);
+        routeName = match.route.name;
+        response = await match.route.run(ctx, match.params);
+      }
       response.headers['x-request-id'] = requestId;
     } catch (err) {
       metric.errorClass = errorClassOf(err);
@@ -188,6 +195,7 @@ export function createApp(options: AppOptions): App {
       }
       response = toErrorResponse(err, { exposeInternals: config.exposeInternals, requestId });
     }
+    Object.assign(response.headers, corsHeaders(config.corsOrigins, request));
     metrics({
       timestamp: new Date().toISOString(),
       requestId,

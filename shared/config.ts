@@ -1,4 +1,5 @@
 import path from 'node:path';
+import { parseCorsOrigins } from './cors';
 import { ConfigError } from './errors';
 
 export interface Config {
@@ -13,6 +14,8 @@ export interface Config {
   maxTensorElements: number;
   /** Error details and stacks in responses: only ever on the `local` stage. */
   exposeInternals: boolean;
+  /** Browser origins allowed by CORS (CORS_ORIGINS); empty = CORS off. */
+  corsOrigins: string[];
 }
 
 type Env = Readonly<Record<string, string | undefined>>;
@@ -46,7 +49,14 @@ export function parseConfig(env: Env, cwd = process.cwd()): Config {
       integer: true,
     }),
     exposeInternals: stage === 'local',
+    corsOrigins: readCorsOrigins(env),
   };
+}
+
+function readCorsOrigins(env: Env): string[] {
+  const parsed = parseCorsOrigins(readString(env, 'CORS_ORIGINS', ''));
+  if (typeof parsed === 'string') throw new ConfigError('CORS_ORIGINS', parsed);
+  return parsed;
 }
 
 function readString(env: Env, name: string, fallback: string): string {

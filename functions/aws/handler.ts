@@ -1,3 +1,5 @@
+import type { Metrics } from '@aws-lambda-powertools/metrics';
+import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
 import middy from '@middy/core';
 import type { Context } from 'aws-lambda';
 import { type App, createApp } from '../../shared/app';
@@ -10,14 +12,21 @@ import {
   toApiGatewayV1Result,
   toApiGatewayV2Result,
 } from './events';
+import { createMetrics, powertoolsSink } from './metrics';
 
 /** A Lambda handler for API Gateway REST (payload v1), HTTP API (v2) and Function URL events. */
-export function createHandler(app: App) {
-  return middy(async (event: HttpEvent, _context: Context) => {
+export function createHandler(app: App, metrics?: Metrics) {
+  const handler = middy(async (event: HttpEvent, _context: Context) => {
     if (isV2Event(event)) return toApiGatewayV2Result(await app.handle(fromApiGatewayV2(event)));
     return toApiGatewayV1Result(await app.handle(fromApiGatewayV1(event)));
   });
+  // The core records into `metrics` through its sink; this flushes after success and after errors.
+  return metrics === undefined ? handler : handler.use(logMetrics(metrics));
 }
 
 // Built once per instance, at cold start: a bad setting fails the init with the variable's name.
-export const handler = createHandler(createApp({ config: parseConfig(process.env) }));
+const metrics = createMetrics();
+export const handler = createHandler(
+  createApp({ config: parseConfig(process.env), metrics: powertoolsSink(metrics) }),
+  metrics,
+);

@@ -1,0 +1,30 @@
+import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
+import type { MetricSink } from '../../shared/metrics';
+import { toEmfMetricSet } from '../../shared/metrics-format';
+
+export const METRICS_NAMESPACE = 'modelfleet';
+
+/** One Powertools instance per Lambda instance; POWERTOOLS_METRICS_NAMESPACE overrides the namespace. */
+export function createMetrics(namespace = process.env['POWERTOOLS_METRICS_NAMESPACE'] || METRICS_NAMESPACE) {
+  const metrics = new Metrics({ namespace, serviceName: 'modelfleet' });
+  // Powertools adds `service` to every dimension set; CloudWatch matches dimension sets exactly, and
+  // the alarms and dashboard (infra/aws/metrics.json) read the sets without it.
+  metrics.clearDefaultDimensions();
+  return metrics;
+}
+
+/**
+ * Stores the request's figures in Powertools; the handler's `logMetrics` middleware prints them as
+ * one EMF document after the request, on success and on error alike.
+ */
+export function powertoolsSink(metrics: Metrics): MetricSink {
+  return (event) => {
+    const set = toEmfMetricSet(event);
+    metrics.addDimensions(set.dimensions);
+    // The stage-wide set the rollback alarms and cache-hit widget read (infra/aws/metrics.json "service").
+    metrics.addDimensions({ stage: event.stage });
+    for (const figure of set.metrics) metrics.addMetric(figure.name, MetricUnit[figure.unit], figure.value);
+    for (const [key, value] of Object.entries(set.metadata)) metrics.addMetadata(key, value);
+    metrics.setTimestamp(set.timestamp);
+  };
+}

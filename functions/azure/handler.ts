@@ -1,0 +1,47 @@
+import { AsyncLocalStorage } from 'node:async_hooks';
+import type { HttpHandler, HttpRequest, HttpResponseInit, InvocationContext } from '@azure/functions';
+import type { App } from '../../shared/app';
+import { clientAddressFromForwardedFor } from '../../shared/client-address';
+import { lowerCaseHeaders, type ServeRequest, type ServeResponse } from '../../shared/http';
+import type { MetricSink } from '../../shared/metrics';
+import { toAzureLogRecord } from '../../shared/metrics-format';
+
+// The Node worker runs invocations concurrently in one process: each metric line must go to the
+// logger of the invocation that produced it, so the context travels with the async call.
+const invocations = new AsyncLocalStorage<InvocationContext>();
+
+/** The request's metric record, as JSON, through its invocation's logger (traces / FunctionAppLogs). */
+export const invocationLogSink: MetricSink = (event) => {
+  const { level, record } = toAzureLogRecord(event);
+  const line = JSON.stringify(record);
+  const context = invocations.getStore();
+  if (context === undefined) process.stdout.write(`${line}\n`);
+  else if (level === 'error') context.error(line);
+  else if (level === 'warning') context.warn(line);
+  else context.log(line);
+};
+
+export function createAzureHandler(app: App): HttpHandler {
+  return (request, context) =>
+    invocations.run(context, async () =>
+      toHttpResponseInit(await app.handle(await fromHttpRequest(request))),
+    );
+}
+
+export async function fromHttpRequest(request: HttpRequest): Promise<ServeRequest> {
+  const url = new URL(request.url);
+  const headers = lowerCaseHeaders(Object.fromEntries(request.headers));
+  const bytes = request.body === null ? undefined : new Uint8Array(await request.arrayBuffer());
+  return {
+    method: request.method,
+    path: url.pathname,
+    query: Object.fromEntries(url.searchParams),
+    headers,
+    body: bytes === undefined || bytes.byteLength === 0 ? undefined : bytes,
+    sourceIp: clientAddressFromForwardedFor(headers['x-forwarded-for']),
+  };
+}
+
+export function toHttpResponseInit(response: ServeResponse): HttpResponseInit {
+  return { status: response.status, headers: response.headers, body: response.body };
+}

@@ -1,0 +1,39 @@
+import type { HttpFunction, Request } from '@google-cloud/functions-framework';
+import type { App } from '../../shared/app';
+import { clientAddressFromForwardedFor } from '../../shared/client-address';
+import { lowerCaseHeaders, type ServeRequest, type ServeResponse } from '../../shared/http';
+import type { MetricSink } from '../../shared/metrics';
+import { toCloudLoggingEntry } from '../../shared/metrics-format';
+import { originalContentType } from './raw-body';
+
+/** One Cloud Logging structured entry per request on stdout: the source of log-based metrics. */
+export const cloudLoggingSink: MetricSink = (event) => {
+  process.stdout.write(`${JSON.stringify(toCloudLoggingEntry(event))}\n`);
+};
+
+export function createGcpFunction(app: App): HttpFunction {
+  return async (req, res) => {
+    const response: ServeResponse = await app.handle(fromFrameworkRequest(req));
+    // writeHead/end rather than express's send: no charset or ETag rewriting of the core's headers.
+    res.writeHead(response.status, response.headers).end(response.body);
+  };
+}
+
+export function fromFrameworkRequest(req: Request): ServeRequest {
+  const url = new URL(req.originalUrl, 'http://localhost');
+  const headers = lowerCaseHeaders(req.headers);
+  const contentType = originalContentType(req);
+  if (contentType === undefined) delete headers['content-type'];
+  else headers['content-type'] = contentType;
+  // rawBody is the bytes as sent (set by the framework's parsers); req.body is never used.
+  const body = req.rawBody;
+  return {
+    method: req.method,
+    path: url.pathname,
+    query: Object.fromEntries(url.searchParams),
+    headers,
+    body: body === undefined || body.length === 0 ? undefined : body,
+    // Not req.ip: the framework trusts every proxy, so that is the client-forgeable first entry.
+    sourceIp: clientAddressFromForwardedFor(headers['x-forwarded-for']) ?? req.socket.remoteAddress,
+  };
+}

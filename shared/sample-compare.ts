@@ -1,0 +1,40 @@
+import type { OutputTensor } from './inference';
+
+/** The expected outputs of a manifest sample, compared with what a model (or an endpoint) returned. */
+export function compareOutputs(
+  expected: readonly { name: string; shape: number[]; data: unknown[] }[],
+  actual: readonly Pick<OutputTensor, 'name' | 'shape' | 'data'>[],
+  tolerance: number,
+): string[] {
+  const problems: string[] = [];
+  for (const want of expected) {
+    const got = actual.find((output) => output.name === want.name);
+    if (got === undefined) {
+      problems.push(`output "${want.name}" is missing`);
+      continue;
+    }
+    if (want.shape.join(',') !== got.shape.join(',')) {
+      problems.push(`output "${want.name}": shape [${got.shape}] differs from expected [${want.shape}]`);
+      continue;
+    }
+    const wantData = flatten(want.data);
+    // Outputs returned as binary tensor data have no JSON data.
+    const gotData = got.data ?? [];
+    for (let i = 0; i < wantData.length; i++) {
+      const a = Number(wantData[i]);
+      const b = Number(gotData[i]);
+      const close = Number.isNaN(a) ? Number.isNaN(b) : Math.abs(a - b) <= tolerance;
+      if (!close) {
+        problems.push(
+          `output "${want.name}" element ${i}: got ${gotData[i]}, expected ${wantData[i]} (±${tolerance})`,
+        );
+        if (problems.length >= 10) return problems;
+      }
+    }
+  }
+  return problems;
+}
+
+function flatten(data: unknown[]): unknown[] {
+  return data.some(Array.isArray) ? (data as unknown[]).flat(Number.POSITIVE_INFINITY) : data;
+}

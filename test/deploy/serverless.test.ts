@@ -1,0 +1,460 @@
+// biome-ignore-all lint/suspicious/noTemplateCurlyInString: CloudFormation Fn::Sub placeholders, not JavaScript templates
+import { readFileSync, statSync } from 'node:fs';
+import path from 'node:path';
+import { removeTempDirs, sampleRepository, tempDir } from '../support/fixtures';
+import { runToEnd } from '../support/processes';
+
+// Every sls command uses serverless-esbuild's .esbuild/ work folder in the checkout, so all of them
+// live in this one file and run one after the other. Add new sls runs here, not in another file.
+jest.setTimeout(180_000);
+afterAll(removeTempDirs);
+
+/** No AWS account: dummy credentials are never used by package or invoke local. */
+const SLS_ENV = {
+  SLS_TELEMETRY_DISABLED: '1',
+  AWS_ACCESS_KEY_ID: 'dummy-for-offline-use',
+  AWS_SECRET_ACCESS_KEY: 'dummy-for-offline-use',
+  ONNXRUNTIME_NODE_INSTALL: 'skip',
+};
+
+describe('serverless (osls) without a cloud account', () => {
+  it('sls invoke local returns a prediction from a local repository', async () => {
+    const repository = await sampleRepository();
+    const { code, stdout, stderr } = await runToEnd(
+      'npx',
+      ['sls', 'invoke', 'local', '-f', 'infer', '--path', 'test/events/http-api-v2-infer.json'],
+      { ...SLS_ENV, MODEL_REPOSITORY: repository.store.url },
+    );
+    expect({ code, stderr: code === 0 ? '' : stderr }).toEqual({ code: 0, stderr: '' });
+    const result = JSON.parse(stdout.slice(stdout.indexOf('\n{') + 1));
+    expect(result.statusCode).toBe(200);
+    expect(JSON.parse(result.body)).toMatchObject({
+      model_name: 'iris',
+      outputs: [
+        { name: 'probabilities', shape: [1, 3] },
+        { name: 'label', data: [0] },
+      ],
+    });
+  });
+
+  it('sls package --stage dev builds an inference zip under 30 MB with only linux-x64 onnxruntime', async () => {
+    const out = tempDir('modelfleet-sls-');
+    const { code, stdout, stderr } = await runToEnd(
+      'npx',
+      ['sls', 'package', '--stage', 'dev', '--package', out],
+      SLS_ENV,
+    );
+    expect({ code, output: code === 0 ? '' : stdout + stderr }).toEqual({ code: 0, output: '' });
+    const zip = path.join(out, 'infer.zip');
+    expect(statSync(zip).size).toBeLessThan(30 * 1024 * 1024);
+    const listing = await runToEnd('unzip', ['-l', zip], {});
+    expect(listing.stdout).toContain(
+      'node_modules/onnxruntime-node/bin/napi-v6/linux/x64/onnxruntime_binding.node',
+    );
+    expect(listing.stdout).toContain('functions/aws/handler.js');
+    expect(listing.stdout).not.toMatch(/napi-v6\/(darwin|win32|linux\/arm64)/);
+    // dev: all at once (the hook still runs), no provisioned concurrency, no bucket, no S3 access.
+    const dev = JSON.parse(readFileSync(path.join(out, 'cloudformation-template-update-stack.json'), 'utf8'));
+    const types = Object.values(dev.Resources as Record<string, { Type: string }>).map((r) => r.Type);
+    expect(
+      JSON.stringify(dev.Resources.InferLambdaFunctionDeploymentGroup.Properties.DeploymentConfigName),
+    ).toContain('AllAtOnce');
+    expect(
+      dev.Resources.InferLambdaFunctionAliaslive.UpdatePolicy.CodeDeployLambdaAliasUpdate,
+    ).toHaveProperty('BeforeAllowTrafficHook');
+    expect(types).not.toContain('AWS::ApplicationAutoScaling::ScalableTarget');
+    expect(dev.Resources.ModelsBucket).toBeUndefined();
+    expect(JSON.stringify(dev.Resources.InferExecutionRole)).not.toContain('s3:');
+    expect(
+      dev.Resources.InferLambdaFunctionAliaslive.Properties.ProvisionedConcurrencyConfig,
+    ).toBeUndefined();
+  });
+
+  describe('sls package --stage prod', () => {
+    let out: string;
+    let resources: Record<string, CfnResource>;
+    const metrics = JSON.parse(
+      readFileSync(path.join(__dirname, '..', '..', 'infra', 'aws', 'metrics.json'), 'utf8'),
+    ) as { namespace: string; metrics: Record<string, { name: string }> };
+    const ofType = (type: string) =>
+      Object.entries(resources).filter(([, resource]) => resource.Type === type);
+    const one = (type: string): [string, CfnResource] => {
+      const found = ofType(type);
+      expect(found.map(([id]) => id)).toHaveLength(1);
+      return found[0] as [string, CfnResource];
+    };
+    const statementsOf = (roleId: string) =>
+      (
+        (resources[roleId]?.Properties.Policies ?? []) as { PolicyDocument: { Statement: Statement[] } }[]
+      ).flatMap((policy) => policy.PolicyDocument.Statement);
+
+    beforeAll(async () => {
+      out = tempDir('modelfleet-sls-prod-');
+      const { code, stdout, stderr } = await runToEnd(
+        'npx',
+        ['sls', 'package', '--stage', 'prod', '--package', out],
+        SLS_ENV,
+      );
+      expect({ code, output: code === 0 ? '' : stdout + stderr }).toEqual({ code: 0, output: '' });
+      expect(stdout + stderr).toMatch(/infer\.zip: [\d.]+ MB zipped, [\d.]+ MB unpacked/);
+      const template = JSON.parse(
+        readFileSync(path.join(out, 'cloudformation-template-update-stack.json'), 'utf8'),
+      );
+      resources = template.Resources;
+    });
+
+    it('shifts traffic through a `live` alias with a canary CodeDeploy deployment group', () => {
+      const [aliasId, alias] = one('AWS::Lambda::Alias');
+      expect(alias.Properties).toMatchObject({ Name: 'live', FunctionName: { Ref: 'InferLambdaFunction' } });
+      const [groupId, group] = one('AWS::CodeDeploy::DeploymentGroup');
+      expect(alias.UpdatePolicy?.CodeDeployLambdaAliasUpdate).toMatchObject({
+        DeploymentGroupName: { Ref: groupId },
+        BeforeAllowTrafficHook: { Ref: 'PreTrafficHookLambdaFunction' },
+      });
+      expect(JSON.stringify(group.Properties.DeploymentConfigName)).toContain('Canary10Percent5Minutes');
+      expect(group.Properties.DeploymentStyle).toEqual({
+        DeploymentType: 'BLUE_GREEN',
+        DeploymentOption: 'WITH_TRAFFIC_CONTROL',
+      });
+      // Both API routes and the Function URL reach the function through the alias only.
+      for (const [, method] of ofType('AWS::ApiGateway::Method')) {
+        if (method.Properties.HttpMethod === 'OPTIONS') continue;
+        expect(JSON.stringify(method.Properties.Integration)).toContain(`{"Ref":"${aliasId}"}`);
+      }
+      const [, url] = one('AWS::Lambda::Url');
+      expect(url.Properties).toMatchObject({ AuthType: 'AWS_IAM', Qualifier: 'live' });
+    });
+
+    it('rolls back automatically on rollback alarms over EMF metrics and Lambda errors/throttles', () => {
+      const [, group] = one('AWS::CodeDeploy::DeploymentGroup');
+      expect(group.Properties.AutoRollbackConfiguration).toEqual({
+        Enabled: true,
+        Events: expect.arrayContaining(['DEPLOYMENT_FAILURE', 'DEPLOYMENT_STOP_ON_ALARM']),
+      });
+      const alarmConfig = group.Properties.AlarmConfiguration as {
+        Enabled: boolean;
+        Alarms: { Name: { Ref: string } }[];
+      };
+      expect(alarmConfig.Enabled).toBe(true);
+      const wired = alarmConfig.Alarms.map((alarm) => alarm.Name.Ref).sort();
+      expect(wired).toEqual(
+        ofType('AWS::CloudWatch::Alarm')
+          .map(([id]) => id)
+          .sort(),
+      );
+      expect(wired).toHaveLength(4);
+
+      const errorRate = resources['InferErrorRateAlarm']?.Properties as Record<string, unknown>;
+      const queries = errorRate.Metrics as {
+        Id: string;
+        Expression?: string;
+        MetricStat?: { Metric: Record<string, unknown> };
+      }[];
+      expect(queries.find((query) => query.Expression !== undefined)?.Expression).toBe(
+        'IF(requests > 0, 100 * errors / requests, 0)',
+      );
+      expect(queries.filter((query) => query.MetricStat).map((query) => query.MetricStat?.Metric)).toEqual([
+        {
+          Namespace: metrics.namespace,
+          MetricName: metrics.metrics['requests']?.name,
+          Dimensions: [{ Name: 'stage', Value: 'prod' }],
+        },
+        {
+          Namespace: metrics.namespace,
+          MetricName: metrics.metrics['errors']?.name,
+          Dimensions: [{ Name: 'stage', Value: 'prod' }],
+        },
+      ]);
+      expect(errorRate).toMatchObject({ Threshold: 5, TreatMissingData: 'notBreaching' });
+
+      expect(resources['InferLatencyP99Alarm']?.Properties).toMatchObject({
+        Namespace: metrics.namespace,
+        MetricName: metrics.metrics['latency']?.name,
+        ExtendedStatistic: 'p99',
+        Threshold: 1000,
+      });
+      const version = ofType('AWS::Lambda::Version').find(
+        ([, resource]) => (resource.Properties.FunctionName as { Ref: string }).Ref === 'InferLambdaFunction',
+      )?.[0];
+      expect(resources['InferLambdaErrorsAlarm']?.Properties).toMatchObject({
+        Namespace: 'AWS/Lambda',
+        MetricName: 'Errors',
+        Dimensions: expect.arrayContaining([
+          { Name: 'Resource', Value: 'modelfleet-prod-infer:live' },
+          // The version being rolled out, not the whole alias.
+          { Name: 'ExecutedVersion', Value: { 'Fn::GetAtt': [version, 'Version'] } },
+        ]),
+      });
+      expect(resources['InferThrottlesAlarm']?.Properties).toMatchObject({
+        Namespace: 'AWS/Lambda',
+        MetricName: 'Throttles',
+        Dimensions: expect.arrayContaining([{ Name: 'Resource', Value: 'modelfleet-prod-infer:live' }]),
+      });
+    });
+
+    it('runs a pre-traffic hook that targets the new version with exactly the IAM it needs', () => {
+      const hook = resources['PreTrafficHookLambdaFunction'];
+      const version = ofType('AWS::Lambda::Version').find(
+        ([, resource]) => (resource.Properties.FunctionName as { Ref: string }).Ref === 'InferLambdaFunction',
+      )?.[0];
+      expect(hook?.Properties.Environment).toMatchObject({
+        Variables: { TARGET_VERSION_ARN: { Ref: version } },
+      });
+      expect(hook?.Properties.Role).toEqual({ 'Fn::GetAtt': ['PreTrafficHookExecutionRole', 'Arn'] });
+      expect(resources['InferLambdaFunctionAliaslive']?.DependsOn).toContain('PreTrafficHookLambdaFunction');
+      const statements = statementsOf('PreTrafficHookExecutionRole');
+      expect(statements.map((statement) => statement.Action).sort()).toEqual(
+        [
+          ['codedeploy:PutLifecycleEventHookExecutionStatus'],
+          ['lambda:InvokeFunction'],
+          ['logs:CreateLogStream', 'logs:PutLogEvents'],
+          ['s3:GetObject'],
+          ['s3:ListBucket'],
+        ].sort(),
+      );
+      const invoke = statements.find((statement) => statement.Action.includes('lambda:InvokeFunction'));
+      expect(invoke?.Resource).toEqual({ 'Fn::Sub': '${InferLambdaFunction.Arn}:*' });
+      const report = statements.find((statement) => statement.Action[0]?.startsWith('codedeploy:'));
+      expect(JSON.stringify(report?.Resource)).toContain('deploymentgroup:${App}/${Group}');
+      expect(JSON.stringify(report?.Resource)).toContain(
+        '"Group":"modelfleet-prod-InferLambdaFunctionDeploymentGroup"',
+      );
+    });
+
+    it('scales provisioned concurrency on the live alias with target tracking', () => {
+      const alias = resources['InferLambdaFunctionAliaslive'];
+      expect(alias?.Properties.ProvisionedConcurrencyConfig).toEqual({ ProvisionedConcurrentExecutions: 2 });
+      // No `provisioned` alias from serverless' own provisionedConcurrency setting.
+      expect(ofType('AWS::Lambda::Alias')).toHaveLength(1);
+      const [targetId, target] = one('AWS::ApplicationAutoScaling::ScalableTarget');
+      expect(target.DependsOn).toContain('InferLambdaFunctionAliaslive');
+      expect(target.Properties).toEqual({
+        ServiceNamespace: 'lambda',
+        ScalableDimension: 'lambda:function:ProvisionedConcurrency',
+        ResourceId: 'function:modelfleet-prod-infer:live',
+        MinCapacity: 2,
+        MaxCapacity: 50,
+      });
+      const [, policy] = one('AWS::ApplicationAutoScaling::ScalingPolicy');
+      expect(policy.Properties).toMatchObject({
+        PolicyType: 'TargetTrackingScaling',
+        ScalingTargetId: { Ref: targetId },
+        TargetTrackingScalingPolicyConfiguration: {
+          TargetValue: 0.7,
+          PredefinedMetricSpecification: { PredefinedMetricType: 'LambdaProvisionedConcurrencyUtilization' },
+        },
+      });
+      expect(resources['InferLambdaFunction']?.Properties).toMatchObject({
+        ReservedConcurrentExecutions: 100,
+        MemorySize: 2048,
+        Timeout: 29,
+      });
+      expect(resources['PreTrafficHookLambdaFunction']?.Properties).toMatchObject({
+        MemorySize: 256,
+        Timeout: 120,
+      });
+    });
+
+    it('requires an API key under a usage plan with rate, burst and quota', () => {
+      const [, plan] = one('AWS::ApiGateway::UsagePlan');
+      expect(plan.Properties).toMatchObject({
+        Throttle: { RateLimit: 100, BurstLimit: 200 },
+        Quota: { Limit: 5000000, Period: 'DAY' },
+      });
+      const [keyId] = one('AWS::ApiGateway::ApiKey');
+      const [, planKey] = one('AWS::ApiGateway::UsagePlanKey');
+      expect(planKey.Properties).toMatchObject({ KeyId: { Ref: keyId }, KeyType: 'API_KEY' });
+      const methods = ofType('AWS::ApiGateway::Method').filter(
+        ([, m]) => m.Properties.HttpMethod !== 'OPTIONS',
+      );
+      expect(methods.length).toBeGreaterThanOrEqual(2);
+      for (const [, method] of methods) expect(method.Properties.ApiKeyRequired).toBe(true);
+      expect(ofType('AWS::ApiGatewayV2::Api')).toHaveLength(0);
+      expect(resources['ApiGatewayRestApi']?.Properties).toMatchObject({
+        BinaryMediaTypes: ['application/octet-stream'],
+        EndpointConfiguration: { Types: ['REGIONAL'] },
+      });
+      expect(resources['InferLambdaFunction']?.Properties.Environment).toMatchObject({
+        Variables: { MAX_BODY_BYTES: '6291456' },
+      });
+    });
+
+    it('grants least privilege: model reads under the prefix, no wildcard actions, no managed policies', () => {
+      const infer = statementsOf('InferExecutionRole');
+      expect(infer).toEqual([
+        {
+          Effect: 'Allow',
+          Action: ['logs:CreateLogStream', 'logs:PutLogEvents'],
+          Resource: {
+            'Fn::Sub':
+              'arn:${AWS::Partition}:logs:${AWS::Region}:${AWS::AccountId}:log-group:/aws/lambda/modelfleet-prod-infer:*',
+          },
+        },
+        {
+          Effect: 'Allow',
+          Action: ['s3:GetObject'],
+          Resource: {
+            'Fn::Sub': [
+              'arn:${AWS::Partition}:s3:::${Bucket}/${Prefix}/*',
+              { Bucket: { Ref: 'ModelsBucket' }, Prefix: 'models' },
+            ],
+          },
+        },
+        {
+          Effect: 'Allow',
+          Action: ['s3:ListBucket'],
+          Resource: {
+            'Fn::Sub': [
+              'arn:${AWS::Partition}:s3:::${Bucket}',
+              { Bucket: { Ref: 'ModelsBucket' }, Prefix: 'models' },
+            ],
+          },
+          Condition: { StringLike: { 's3:prefix': ['models/*'] } },
+        },
+      ]);
+      const roles = ofType('AWS::IAM::Role');
+      expect(roles.map(([id]) => id).sort()).toEqual(
+        ['InferExecutionRole', 'ModelfleetCodeDeployRole', 'PreTrafficHookExecutionRole'].sort(),
+      );
+      for (const [id, role] of roles) {
+        expect({ id, managed: role.Properties.ManagedPolicyArns }).toEqual({ id, managed: undefined });
+        for (const statement of statementsOf(id)) {
+          expect(statement.Effect).toBe('Allow');
+          for (const action of statement.Action) expect(action).not.toContain('*');
+          expect(statement.Resource).not.toBe('*');
+        }
+      }
+      // Deny statements may use s3:* (refusing plain HTTP); nothing anywhere allows a wildcard action.
+      const allows =
+        JSON.stringify(resources).match(/"Effect":"Allow"[^}]*"Action":(\[[^\]]*\]|"[^"]*")/g) ?? [];
+      expect(allows.length).toBeGreaterThan(5);
+      for (const allow of allows) expect(allow).not.toMatch(/"[a-z0-9]*:?\*"/);
+      const codeDeploy = statementsOf('ModelfleetCodeDeployRole').flatMap((statement) => statement.Action);
+      expect(codeDeploy.sort()).toEqual(
+        [
+          'cloudwatch:DescribeAlarms',
+          'lambda:GetAlias',
+          'lambda:GetProvisionedConcurrencyConfig',
+          'lambda:InvokeFunction',
+          'lambda:UpdateAlias',
+        ].sort(),
+      );
+      expect(resources['InferLambdaFunctionDeploymentGroup']?.Properties.ServiceRoleArn).toEqual({
+        'Fn::GetAtt': ['ModelfleetCodeDeployRole', 'Arn'],
+      });
+    });
+
+    it('creates a versioned, encrypted, private models bucket that only speaks HTTPS', () => {
+      const bucket = resources['ModelsBucket'];
+      expect(bucket?.DeletionPolicy).toBe('Retain');
+      expect(bucket?.Properties).toMatchObject({
+        VersioningConfiguration: { Status: 'Enabled' },
+        BucketEncryption: {
+          ServerSideEncryptionConfiguration: [{ ServerSideEncryptionByDefault: { SSEAlgorithm: 'AES256' } }],
+        },
+        PublicAccessBlockConfiguration: {
+          BlockPublicAcls: true,
+          BlockPublicPolicy: true,
+          IgnorePublicAcls: true,
+          RestrictPublicBuckets: true,
+        },
+      });
+      expect(JSON.stringify(resources['ModelsBucketPolicy']?.Properties)).toContain(
+        '"aws:SecureTransport":"false"',
+      );
+      expect(resources['InferLambdaFunction']?.Properties.Environment).toMatchObject({
+        Variables: {
+          MODEL_REPOSITORY: {
+            'Fn::Sub': ['s3://${Bucket}/${Prefix}', { Bucket: { Ref: 'ModelsBucket' }, Prefix: 'models' }],
+          },
+        },
+      });
+    });
+
+    it('sets a retention on every log group', () => {
+      const groups = ofType('AWS::Logs::LogGroup');
+      expect(groups.map(([id]) => id).sort()).toEqual(['InferLogGroup', 'PreTrafficHookLogGroup']);
+      for (const [, group] of groups) expect(group.Properties.RetentionInDays).toBe(90);
+    });
+
+    it('builds a dashboard of traffic, errors, p50/p99, cold starts and cache hit rate per variant/version', () => {
+      const [, dashboard] = one('AWS::CloudWatch::Dashboard');
+      const body = JSON.parse((dashboard.Properties.DashboardBody as { 'Fn::Sub': string })['Fn::Sub']);
+      const text = JSON.stringify(body);
+      const perVersion = `{${metrics.namespace},model,variant,version,stage}`;
+      for (const [metric, stat] of [
+        ['requests', 'Sum'],
+        ['errors', 'Sum'],
+        ['latency', 'p50'],
+        ['latency', 'p99'],
+        ['coldStart', 'Sum'],
+      ]) {
+        expect(text).toContain(
+          JSON.stringify(
+            `SEARCH('${perVersion} MetricName="${metrics.metrics[metric as string]?.name}" stage="prod"', '${stat}', 60)`,
+          ).slice(1, -1),
+        );
+      }
+      expect(text).toContain('100 * hit / (hit + miss)');
+      expect(text).toContain(`"${metrics.metrics['cacheHit']?.name}"`);
+      expect(text).toContain('alarm:modelfleet-prod-infer-error-rate');
+    });
+
+    it('keeps the zips within Lambda limits, with linux-x64 onnxruntime only in the inference zip', async () => {
+      const { checkPackages } = require('../../scripts/check-package.cjs') as {
+        checkPackages: (files: string[]) => { file: string; zipBytes: number; unpackedBytes: number }[];
+      };
+      const [infer, hook] = checkPackages([
+        path.join(out, 'infer.zip'),
+        path.join(out, 'preTrafficHook.zip'),
+      ]);
+      expect(infer?.zipBytes).toBeLessThan(30 * 1024 * 1024);
+      expect(infer?.unpackedBytes).toBeLessThan(100 * 1024 * 1024);
+      expect(hook?.zipBytes).toBeLessThan(5 * 1024 * 1024);
+      const inferList = (await runToEnd('unzip', ['-l', path.join(out, 'infer.zip')], {})).stdout;
+      expect(inferList).toContain('napi-v6/linux/x64/onnxruntime_binding.node');
+      expect(inferList).not.toMatch(/napi-v6\/(darwin|win32|linux\/arm64)/);
+      expect(inferList).not.toContain('model-repository/');
+      const hookList = (await runToEnd('unzip', ['-l', path.join(out, 'preTrafficHook.zip')], {})).stdout;
+      expect(hookList).toContain('functions/aws/pre-traffic-hook.js');
+      expect(hookList).not.toContain('onnxruntime');
+    });
+  });
+
+  it('fails packaging with a clear message when a zip unpacks to more than the limit', async () => {
+    const { code, stdout, stderr } = await runToEnd(
+      'npx',
+      ['sls', 'package', '--stage', 'dev', '--param=maxUnpackedBytes=10485760', '--package', tempDir()],
+      SLS_ENV,
+    );
+    expect(code).not.toBe(0);
+    expect(stdout + stderr).toMatch(
+      /Lambda package too large:\s+infer\.zip unpacks to [\d.]+ MB; the limit is 10\.0 MB/,
+    );
+  });
+
+  it('refuses to package provisioned concurrency above the reserved concurrency cap', async () => {
+    const { code, stdout, stderr } = await runToEnd(
+      'npx',
+      ['sls', 'package', '--stage', 'prod', '--param=provisionedConcurrencyMax=500', '--package', tempDir()],
+      SLS_ENV,
+    );
+    expect(code).not.toBe(0);
+    expect(stdout + stderr).toContain('scaling.max (500) exceeds infer.reservedConcurrency (100)');
+  });
+});
+
+interface CfnResource {
+  Type: string;
+  Properties: Record<string, unknown>;
+  DependsOn?: string[];
+  DeletionPolicy?: string;
+  UpdatePolicy?: { CodeDeployLambdaAliasUpdate?: Record<string, unknown> };
+}
+
+interface Statement {
+  Effect: string;
+  Action: string[];
+  Resource: unknown;
+  Condition?: unknown;
+}
