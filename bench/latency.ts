@@ -9,6 +9,7 @@ import path from 'node:path';
 import type { APIGatewayProxyEventV2, Context } from 'aws-lambda';
 import * as ort from 'onnxruntime-node';
 import { createHandler } from '../functions/aws/handler';
+import { createMetrics, powertoolsSink } from '../functions/aws/metrics';
 import { createApp } from '../shared/app';
 import { parseConfig } from '../shared/config';
 import { silentLogger } from '../shared/log';
@@ -114,6 +115,8 @@ async function bench(
   app: ReturnType<typeof createApp>,
   quietApp: ReturnType<typeof createApp>,
   calls: number,
+  awsApp: ReturnType<typeof createApp>,
+  awsMetrics: ReturnType<typeof createMetrics>,
 ): Promise<LatencyResult> {
   const session = await ort.InferenceSession.create(model.artifact, {
     intraOpNumThreads: 1,
@@ -126,7 +129,7 @@ async function bench(
     'content-type': 'application/octet-stream',
     'inference-header-content-length': String(binary.headerLength),
   };
-  const handler = createHandler(app);
+  const handler = createHandler(awsApp, awsMetrics);
   const context = {} as Context;
   const minimal = minimalHandler(session);
   const jsonEvent = v2Event(model.name, body, {});
@@ -190,8 +193,11 @@ async function main(): Promise<void> {
     });
     const app = createApp({ config, metrics: jsonLineSink, log: silentLogger });
     const quietApp = createApp({ config, metrics: discardSink, log: silentLogger });
+    // The AWS handler as deployed: Powertools EMF, flushed by its middleware after each request.
+    const awsMetrics = createMetrics();
+    const awsApp = createApp({ config, metrics: powertoolsSink(awsMetrics), log: silentLogger });
     const results: LatencyResult[] = [];
-    for (const model of models) results.push(await bench(model, app, quietApp, calls));
+    for (const model of models) results.push(await bench(model, app, quietApp, calls, awsApp, awsMetrics));
     if (process.send) process.send(results);
     else process.stderr.write(`${JSON.stringify(results, null, 2)}\n`);
   } finally {

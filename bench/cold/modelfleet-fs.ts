@@ -1,7 +1,7 @@
 /**
  * modelfleet's AWS handler from a cold process on a folder repository (MODEL_REPOSITORY): module
  * load (which loads onnxruntime-node), then the first request (deployment, manifest, artifact,
- * sha256, session, run). The load breakdown comes from the request's metric event on stdout.
+ * sha256, session, run). Its EMF metric output is captured and dropped.
  */
 import type { APIGatewayProxyEventV2, Context } from 'aws-lambda';
 
@@ -29,17 +29,11 @@ async function main(): Promise<void> {
   const done = performance.now();
   process.stdout.write = write;
   if (result.statusCode !== 200) throw new Error(`first request: ${JSON.stringify(result)}`);
-  const metric = JSON.parse(lines.find((line) => line.includes('modelfleet.request')) ?? '{}') as {
-    loadMs?: number;
-    inferenceMs?: number;
-  };
   process.stdout.write(
     `${JSON.stringify({
       startup: t0,
       moduleLoad: moduleLoad - t0,
       firstRequest: done - moduleLoad,
-      modelLoad: metric.loadMs,
-      firstRun: metric.inferenceMs,
     })}\n`,
   );
 }
