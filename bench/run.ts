@@ -43,11 +43,16 @@ function runLatency(): Promise<LatencyResult[]> {
   return new Promise((resolve, reject) => {
     const child = fork(path.join(__dirname, 'latency.js'), [], {
       env: { ...process.env, BENCH_CALLS: String(calls) },
-      stdio: ['ignore', 'ignore', 'inherit', 'ipc'],
+      // stderr is kept for failures only: Powertools warns on every AWS request (see the report).
+      stdio: ['ignore', 'ignore', 'pipe', 'ipc'],
+    });
+    let tail = '';
+    child.stderr?.on('data', (chunk: Buffer) => {
+      tail = (tail + chunk.toString()).slice(-4000);
     });
     child.once('message', (message) => resolve(message as LatencyResult[]));
     child.once('exit', (code) =>
-      code === 0 ? undefined : reject(new Error(`latency bench exited with ${code}`)),
+      code === 0 ? undefined : reject(new Error(`latency bench exited with ${code}:\n${tail}`)),
     );
   });
 }
