@@ -16,7 +16,9 @@ import { MODEL_NAME_PATTERN } from './manifest';
 import { jsonLineSink, type MetricSink, type RequestMetricEvent } from './metrics';
 import { type LoadedModel, ModelCache } from './model-cache';
 import { type InferResult, MLFLOW, OIP, type PayloadFormat, TF_SERVING } from './payloads';
+import { BINARY_EXTENSION, INFERENCE_HEADER, inferResponse, parseBinaryBody } from './protocol/binary';
 import { mlflowModelOf } from './protocol/mlflow';
+import { parseOipBody } from './protocol/oip-fast';
 import { ModelRepository } from './repository';
 import { parseJsonBody } from './security/body';
 import { createGuard } from './security/guard';
@@ -98,7 +100,7 @@ export function createApp(options: AppOptions): App {
     async (ctx, params) => {
       const model = modelName(params.model);
       const pinned = params.version === undefined ? undefined : versionNumber(params.version);
-      const body = parseJsonBody(ctx.request, config);
+      const body = format === OIP ? readOipBody(ctx.request, config) : parseJsonBody(ctx.request, config);
       const target = await dataPlane.target(model, pinned, { headers: ctx.request.headers, body });
       const loaded = await dataPlane.load(model, target, ctx.metric);
       const parse = (m: LoadedModel) => format.parse(body, m, config);
@@ -111,7 +113,13 @@ export function createApp(options: AppOptions): App {
         outputs: run.outputs,
         requestId: ctx.requestId,
       };
-      const response = jsonResponse(200, format.respond(body, result), modelHeaders(model, target));
+      const payload = format.respond(body, result);
+      const headers = modelHeaders(model, target);
+      // OIP outputs may be asked for as binary tensors; the other formats are always JSON.
+      const response =
+        format === OIP
+          ? inferResponse(payload as Parameters<typeof inferResponse>[0], headers)
+          : jsonResponse(200, payload, headers);
       const shadowVersion = target.shadowVersion;
       if (shadowVersion !== undefined) {
         ctx.after.push(() => dataPlane.shadow(model, shadowVersion, parse, run, ctx.metric));
@@ -365,5 +373,12 @@ function requestIdOf(request: ServeRequest): string {
 }
 
 function serverMetadata(): ServeResponse {
-  return jsonResponse(200, { name: SERVER_NAME, version: SERVER_VERSION, extensions: [] });
+  return jsonResponse(200, { name: SERVER_NAME, version: SERVER_VERSION, extensions: [BINARY_EXTENSION] });
+}
+
+/** An OIP body: the binary tensor extension when its length header is present, else JSON read fast. */
+function readOipBody(request: ServeRequest, config: Config): unknown {
+  return request.headers[INFERENCE_HEADER] === undefined
+    ? parseJsonBody(request, config, parseOipBody)
+    : parseBinaryBody(request, config);
 }
