@@ -18,7 +18,9 @@ import { jsonLineSink, type MetricSink, type RequestMetricEvent } from './metric
 import { type LoadedModel, ModelCache } from './model-cache';
 import { type InferResult, MLFLOW, OIP, type PayloadFormat, TF_SERVING } from './payloads';
 import { type PreloadReport, preloadStage, vetDeployment } from './preload';
+import { BINARY_EXTENSION, INFERENCE_HEADER, inferResponse, parseBinaryBody } from './protocol/binary';
 import { mlflowModelOf } from './protocol/mlflow';
+import { parseOipBody } from './protocol/oip-fast';
 import { ModelRepository } from './repository';
 import { parseJsonBody } from './security/body';
 import { createGuard } from './security/guard';
@@ -107,7 +109,7 @@ export function createApp(options: AppOptions): App {
     async (ctx, params) => {
       const model = modelName(params.model);
       const pinned = params.version === undefined ? undefined : versionNumber(params.version);
-      const body = parseJsonBody(ctx.request, config);
+      const body = format === OIP ? readOipBody(ctx.request, config) : parseJsonBody(ctx.request, config);
       const target = await dataPlane.target(model, pinned, { headers: ctx.request.headers, body });
       const loaded = await dataPlane.load(model, target, ctx.metric);
       const parse = (m: LoadedModel) => format.parse(body, m, config);
@@ -120,7 +122,13 @@ export function createApp(options: AppOptions): App {
         outputs: run.outputs,
         requestId: ctx.requestId,
       };
-      const response = jsonResponse(200, format.respond(body, result), modelHeaders(model, target));
+      const payload = format.respond(body, result);
+      const headers = modelHeaders(model, target);
+      // OIP outputs may be asked for as binary tensors; the other formats are always JSON.
+      const response =
+        format === OIP
+          ? inferResponse(payload as Parameters<typeof inferResponse>[0], headers)
+          : jsonResponse(200, payload, headers);
       const shadowVersion = target.shadowVersion;
       if (shadowVersion !== undefined) {
         ctx.after.push(() => dataPlane.shadow(model, shadowVersion, parse, run, ctx.metric));
@@ -380,5 +388,12 @@ function requestIdOf(request: ServeRequest): string {
 }
 
 function serverMetadata(): ServeResponse {
-  return jsonResponse(200, { name: SERVER_NAME, version: SERVER_VERSION, extensions: [] });
+  return jsonResponse(200, { name: SERVER_NAME, version: SERVER_VERSION, extensions: [BINARY_EXTENSION] });
+}
+
+/** An OIP body: the binary tensor extension when its length header is present, else JSON read fast. */
+function readOipBody(request: ServeRequest, config: Config): unknown {
+  return request.headers[INFERENCE_HEADER] === undefined
+    ? parseJsonBody(request, config, parseOipBody)
+    : parseBinaryBody(request, config);
 }

@@ -18,13 +18,15 @@ export function compareOutputs(
       continue;
     }
     const wantData = flatten(want.data);
+    // Outputs returned as binary tensor data have no JSON data.
+    const gotData = got.data ?? [];
     for (let i = 0; i < wantData.length; i++) {
       const a = Number(wantData[i]);
-      const b = Number(got.data[i]);
+      const b = Number(gotData[i]);
       const close = Number.isNaN(a) ? Number.isNaN(b) : Math.abs(a - b) <= tolerance;
       if (!close) {
         problems.push(
-          `output "${want.name}" element ${i}: got ${got.data[i]}, expected ${wantData[i]} (±${tolerance})`,
+          `output "${want.name}" element ${i}: got ${gotData[i]}, expected ${wantData[i]} (±${tolerance})`,
         );
         if (problems.length >= 10) return problems;
       }

@@ -1,4 +1,4 @@
-import type { OutputTensor } from './inference';
+import { type OutputTensor, outputValues } from './inference';
 
 export type ShadowComparison =
   /** Share of rows whose top-1 class (a label output, or the arg-max of a score output) agrees. */
@@ -19,10 +19,12 @@ export function compareWithShadow(
   primary: readonly OutputTensor[],
   shadow: readonly OutputTensor[],
 ): ShadowComparison | undefined {
-  const pairs: [OutputTensor, OutputTensor][] = [];
+  const pairs: [Values, Values][] = [];
   for (const p of primary) {
     const s = shadow.find((candidate) => candidate.name === p.name);
-    if (s !== undefined && s.datatype === p.datatype && sameShape(p.shape, s.shape)) pairs.push([p, s]);
+    if (s !== undefined && s.datatype === p.datatype && sameShape(p.shape, s.shape)) {
+      pairs.push([withValues(p), withValues(s)]);
+    }
   }
   const labels = pairs.find(([p]) => LABEL_TYPES.test(p.datatype));
   if (labels !== undefined) {
@@ -64,4 +66,10 @@ function argMax(data: readonly unknown[], start: number, width: number): number 
     }
   }
   return best;
+}
+
+type Values = OutputTensor & { data: unknown[] };
+
+function withValues(output: OutputTensor): Values {
+  return { ...output, data: outputValues(output) };
 }

@@ -18,11 +18,20 @@ export function createMetrics(namespace = process.env['POWERTOOLS_METRICS_NAMESP
  * one EMF document after the request, on success and on error alike.
  */
 export function powertoolsSink(metrics: Metrics): MetricSink {
+  let stage: string | undefined;
   return (event) => {
     const set = toEmfMetricSet(event);
-    metrics.addDimensions(set.dimensions);
-    // The stage-wide set the rollback alarms and cache-hit widget read (infra/aws/metrics.json "service").
-    metrics.addDimensions({ stage: event.stage });
+    // `stage` is a default dimension, so it joins both sets: the per-version one and, through the
+    // empty set, the stage-wide one the rollback alarms read (infra/aws/metrics.json). Naming it in
+    // two sets instead makes Powertools warn on every request. Set only on change: re-setting warns.
+    if (event.stage !== stage) {
+      metrics.setDefaultDimensions({ stage: event.stage });
+      stage = event.stage;
+    }
+    for (const [name, value] of Object.entries(set.dimensions)) {
+      if (name !== 'stage') metrics.addDimension(name, value);
+    }
+    metrics.addDimensions({});
     for (const figure of set.metrics) metrics.addMetric(figure.name, MetricUnit[figure.unit], figure.value);
     for (const [key, value] of Object.entries(set.metadata)) metrics.addMetadata(key, value);
     metrics.setTimestamp(set.timestamp);

@@ -1,7 +1,16 @@
 import { isDatatype } from '../datatypes';
 import { BadRequestError } from '../errors';
 import type { LoadedModel } from '../model-cache';
-import { checkShape, decodeTensorData, formatShape, parseShape, type TensorData, typeName } from '../tensor';
+import {
+  checkShape,
+  decodeTensorData,
+  elementCount,
+  formatShape,
+  parseShape,
+  type TensorData,
+  typeName,
+} from '../tensor';
+import { binaryDataSize, binaryOutputNames, binarySectionOf, decodeBinaryInput } from './binary';
 
 export interface InferInput {
   name: string;
@@ -15,6 +24,8 @@ export interface InferCall {
   inputs: Map<string, InferInput>;
   /** Output names to return, in order; all of the model's outputs when the request names none. */
   outputs: string[];
+  /** Outputs the client asked for as binary tensor data (binary extension). */
+  binaryOutputs?: Set<string>;
 }
 
 export interface Limits {
@@ -27,6 +38,7 @@ export function parseInferRequest(body: unknown, model: LoadedModel, limits: Lim
     throw new BadRequestError(`request body: expected a JSON object with "inputs", got ${typeName(body)}`);
   }
   const request = body as Record<string, unknown>;
+  binarySectionOf(body)?.rewind();
   const id = request['id'];
   if (id !== undefined && typeof id !== 'string')
     throw new BadRequestError(`id: expected a string, got ${typeName(id)}`);
@@ -66,8 +78,14 @@ export function parseInferRequest(body: unknown, model: LoadedModel, limits: Lim
     }
     const shape = parseShape(tensor['shape'], where, limits.maxTensorElements);
     checkShape(spec, shape, where);
-    inputs.set(name, { name, shape, data: decodeTensorData(datatype, shape, tensor['data'], where) });
+    const binarySize = binaryDataSize(tensor, where);
+    const data =
+      binarySize === undefined
+        ? decodeTensorData(datatype, shape, tensor['data'], where)
+        : decodeBinaryInput(body, datatype, shape, elementCount(shape), binarySize, where);
+    inputs.set(name, { name, shape, data });
   });
+  binarySectionOf(body)?.finish();
   for (const spec of model.inputs.values()) {
     if (!inputs.has(spec.name)) {
       throw new BadRequestError(
@@ -75,10 +93,13 @@ export function parseInferRequest(body: unknown, model: LoadedModel, limits: Lim
       );
     }
   }
+  const outputs = parseRequestedOutputs(request['outputs'], model);
+  const binaryOutputs = binaryOutputNames(request, outputs);
   return {
     ...(id === undefined ? {} : { id }),
     inputs,
-    outputs: parseRequestedOutputs(request['outputs'], model),
+    outputs,
+    ...(binaryOutputs.size === 0 ? {} : { binaryOutputs }),
   };
 }
 

@@ -214,10 +214,12 @@ export function columnsFromRecords(
 
 /** Output tensors as nested arrays following their shapes ([N] flat, [N, k] one array per row). */
 export function nest(tensor: OutputTensor): unknown {
-  if (tensor.shape.length <= 1) return tensor.data;
+  // MLflow and TF-Serving calls never ask for binary outputs, so data is always there.
+  const data = tensor.data ?? [];
+  if (tensor.shape.length <= 1) return data;
   const build = (axis: number, offset: number): unknown[] => {
     const size = tensor.shape[axis] ?? 0;
-    if (axis === tensor.shape.length - 1) return tensor.data.slice(offset, offset + size);
+    if (axis === tensor.shape.length - 1) return data.slice(offset, offset + size);
     const stride = elementCount(tensor.shape.slice(axis + 1));
     return Array.from({ length: size }, (_, i) => build(axis + 1, offset + i * stride));
   };
@@ -228,7 +230,7 @@ export function nest(tensor: OutputTensor): unknown {
 export function rowOf(tensor: OutputTensor, row: number): unknown {
   const rest = tensor.shape.slice(1);
   const size = elementCount(rest);
-  const slice = tensor.data.slice(row * size, (row + 1) * size);
+  const slice = (tensor.data ?? []).slice(row * size, (row + 1) * size);
   if (rest.length === 0) return slice[0];
   return nest({ ...tensor, shape: rest, data: slice });
 }

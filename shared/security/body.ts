@@ -1,5 +1,6 @@
 import { BadRequestError, PayloadTooLargeError, UnsupportedMediaTypeError } from '../errors';
 import type { ServeRequest } from '../http';
+import { NumericData } from '../protocol/oip-fast';
 
 export interface BodyLimits {
   maxBodyBytes: number;
@@ -18,7 +19,13 @@ const utf8 = new TextDecoder('utf-8', { fatal: true });
  * or later code: wrong media type (415), too many bytes (413), bytes that are not UTF-8, bad JSON,
  * nesting beyond `maxJsonDepth`, prototype keys, or more than `maxBatchRows` rows (400 each).
  */
-export function parseJsonBody(request: ServeRequest, limits: BodyLimits): unknown {
+export function parseJsonBody(
+  request: ServeRequest,
+  limits: BodyLimits,
+  // A faster reader (OIP tensors straight into typed arrays) may decline with undefined; JSON.parse
+  // then runs and reports any syntax error.
+  fastParse: (text: string) => unknown = () => undefined,
+): unknown {
   const [mediaType, ...params] = (request.headers['content-type'] ?? '').split(';');
   const contentType = mediaType?.trim().toLowerCase();
   if (contentType !== undefined && contentType !== '' && !JSON_CONTENT_TYPES.test(contentType)) {
@@ -54,13 +61,18 @@ export function parseJsonBody(request: ServeRequest, limits: BodyLimits): unknow
   }
   let value: unknown;
   try {
-    value = JSON.parse(text);
+    value = fastParse(text) ?? JSON.parse(text);
   } catch (err) {
     throw new BadRequestError(`request body is not valid JSON: ${(err as Error).message.slice(0, 200)}`);
   }
+  vetJson(value, limits);
+  return value;
+}
+
+/** The checks every parsed JSON body gets, whichever reader parsed it (JSON, binary header). */
+export function vetJson(value: unknown, limits: BodyLimits): void {
   inspectJson(value, limits.maxJsonDepth);
   checkRows(value, limits.maxBatchRows);
-  return value;
 }
 
 interface Frame {
@@ -88,7 +100,7 @@ export function inspectJson(root: unknown, maxDepth: number): void {
       for (let i = 0; i < array.length; i++) {
         const item: unknown = array[i];
         if (typeof item === 'number' && !Number.isFinite(item)) throw notFinite(frame, i);
-        if (item !== null && typeof item === 'object')
+        if (item !== null && typeof item === 'object' && !(item instanceof NumericData))
           stack.push({ value: item, depth: frame.depth + 1, parent: frame, key: i });
       }
       continue;
@@ -99,7 +111,8 @@ export function inspectJson(root: unknown, maxDepth: number): void {
       }
       const item: unknown = (frame.value as Record<string, unknown>)[key];
       if (typeof item === 'number' && !Number.isFinite(item)) throw notFinite(frame, key);
-      if (item !== null && typeof item === 'object')
+      // Typed tensor data from the fast reader holds finite numbers only (it declines otherwise).
+      if (item !== null && typeof item === 'object' && !(item instanceof NumericData))
         stack.push({ value: item, depth: frame.depth + 1, parent: frame, key });
     }
   }

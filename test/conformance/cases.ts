@@ -30,6 +30,13 @@ const iris = JSON.parse(readFileSync(path.join(samples, 'iris', 'request.json'),
 const house = JSON.parse(readFileSync(path.join(samples, 'house-price', 'request.json'), 'utf8'));
 const irisInput = iris.inputs[0];
 
+/** The iris request's JSON header for the binary tensor data extension (32 bytes of FP32 follow). */
+const BINARY_HEADER = Buffer.from(
+  JSON.stringify({
+    inputs: [{ name: 'input', datatype: 'FP32', shape: [2, 4], parameters: { binary_data_size: 32 } }],
+  }),
+);
+
 /** The one browser origin every target allows (CORS_ORIGINS). */
 export const CORS_ORIGIN = 'https://app.example.test';
 
@@ -54,7 +61,7 @@ export const CASES: ConformanceCase[] = [
     name: 'server metadata',
     method: 'GET',
     path: '/v2',
-    expect: { status: 200, json: { name: 'modelfleet', extensions: [] } },
+    expect: { status: 200, json: { name: 'modelfleet', extensions: ['binary_tensor_data'] } },
   },
   {
     name: 'server metadata with a trailing slash',
@@ -487,5 +494,28 @@ export const CASES: ConformanceCase[] = [
     headers: JSON_TYPE,
     body: json({ instances: [[1, 2, 3]] }),
     expect: { status: 400, error: /^instances\.shape\[1\]: expected 4/ },
+  },
+  // ---- binary tensor data extension: the bytes must reach the core unchanged ----
+  {
+    name: 'binary tensor input (Inference-Header-Content-Length)',
+    method: 'POST',
+    path: '/v2/models/iris/infer',
+    headers: {
+      'content-type': 'application/octet-stream',
+      'inference-header-content-length': String(BINARY_HEADER.byteLength),
+    },
+    body: Buffer.concat([BINARY_HEADER, Buffer.from(Float32Array.from(irisInput.data as number[]).buffer)]),
+    expect: { status: 200, headers: served('iris', '1', 'primary'), json: IRIS_LABELS },
+  },
+  {
+    name: 'binary tensor data shorter than its binary_data_size',
+    method: 'POST',
+    path: '/v2/models/iris/infer',
+    headers: {
+      'content-type': 'application/octet-stream',
+      'inference-header-content-length': String(BINARY_HEADER.byteLength),
+    },
+    body: Buffer.concat([BINARY_HEADER, Buffer.alloc(28)]),
+    expect: { status: 400, error: /^inputs\[0\]\.parameters\.binary_data_size: 32 bytes run past the end/ },
   },
 ];

@@ -1,0 +1,218 @@
+/**
+ * Section 1 and 2 of the bench: warm in-process latency, forked by bench/run.ts with stdout sent
+ * to /dev/null (the default metric sink writes one JSON line per request there, as in Lambda).
+ * Variants are measured in interleaved rounds so background load hits them alike.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import type { APIGatewayProxyEventV2, Context } from 'aws-lambda';
+import * as ort from 'onnxruntime-node';
+import { createHandler } from '../functions/aws/handler';
+import { createMetrics, powertoolsSink } from '../functions/aws/metrics';
+import { createApp } from '../shared/app';
+import { parseConfig } from '../shared/config';
+import { silentLogger } from '../shared/log';
+import { discardSink, jsonLineSink } from '../shared/metrics';
+import {
+  type BenchModel,
+  benchRepository,
+  binaryRequest,
+  cnnModel,
+  jsonRequest,
+  STAGE,
+  tabularModel,
+} from './models';
+import { type ProfileRow, profileCalls } from './profile';
+import { type Summary, summarize } from './stats';
+
+export interface LatencyResult {
+  model: string;
+  bodyBytes: number;
+  binaryBodyBytes: number;
+  variants: Record<string, Summary>;
+  /** Where the AWS handler's time goes for this model (self time, top functions). */
+  profile: ProfileRow[];
+}
+
+type Call = () => Promise<unknown>;
+
+function v2Event(
+  model: string,
+  body: string,
+  headers: Record<string, string>,
+  base64 = false,
+): APIGatewayProxyEventV2 {
+  return {
+    version: '2.0',
+    routeKey: '$default',
+    rawPath: `/v2/models/${model}/infer`,
+    rawQueryString: '',
+    headers: { 'content-type': 'application/json', host: 'example.execute-api.aws', ...headers },
+    requestContext: {
+      accountId: '123456789012',
+      apiId: 'bench',
+      domainName: 'example.execute-api.aws',
+      domainPrefix: 'example',
+      http: {
+        method: 'POST',
+        path: `/v2/models/${model}/infer`,
+        protocol: 'HTTP/1.1',
+        sourceIp: '127.0.0.1',
+        userAgent: 'bench',
+      },
+      requestId: 'bench',
+      routeKey: '$default',
+      stage: '$default',
+      time: '27/Nov/2026:00:00:00 +0000',
+      timeEpoch: 0,
+    },
+    body,
+    isBase64Encoded: base64,
+  };
+}
+
+/** What a developer writes in ten lines: no validation, no routing, no metrics. */
+function minimalHandler(session: ort.InferenceSession) {
+  return async (event: { body: string }) => {
+    const request = JSON.parse(event.body) as { inputs: { name: string; shape: number[]; data: number[] }[] };
+    const feeds: Record<string, ort.Tensor> = {};
+    for (const input of request.inputs) {
+      feeds[input.name] = new ort.Tensor('float32', Float32Array.from(input.data), input.shape);
+    }
+    const results = await session.run(feeds);
+    const outputs = Object.entries(results).map(([name, tensor]) => ({
+      name,
+      datatype: 'FP32',
+      shape: tensor.dims,
+      data: Array.from(tensor.data as Float32Array),
+    }));
+    return { statusCode: 200, body: JSON.stringify({ outputs }) };
+  };
+}
+
+async function measure(variants: Record<string, Call>, rounds: number, perRound: number, warmup: number) {
+  const samples: Record<string, number[]> = {};
+  for (const [name, call] of Object.entries(variants)) {
+    samples[name] = [];
+    for (let i = 0; i < warmup; i++) await call();
+  }
+  for (let round = 0; round < rounds; round++) {
+    for (const [name, call] of Object.entries(variants)) {
+      const out = samples[name] as number[];
+      for (let i = 0; i < perRound; i++) {
+        const started = performance.now();
+        await call();
+        out.push(performance.now() - started);
+      }
+    }
+  }
+  return Object.fromEntries(Object.entries(samples).map(([name, s]) => [name, summarize(s)]));
+}
+
+async function bench(
+  model: BenchModel,
+  app: ReturnType<typeof createApp>,
+  quietApp: ReturnType<typeof createApp>,
+  calls: number,
+  awsApp: ReturnType<typeof createApp>,
+  awsMetrics: ReturnType<typeof createMetrics>,
+): Promise<LatencyResult> {
+  const session = await ort.InferenceSession.create(model.artifact, {
+    intraOpNumThreads: 1,
+    interOpNumThreads: 1,
+    graphOptimizationLevel: 'all',
+  });
+  const body = jsonRequest(model);
+  const binary = binaryRequest(model);
+  const binaryHeaders = {
+    'content-type': 'application/octet-stream',
+    'inference-header-content-length': String(binary.headerLength),
+  };
+  const handler = createHandler(awsApp, awsMetrics);
+  const context = {} as Context;
+  const minimal = minimalHandler(session);
+  const jsonEvent = v2Event(model.name, body, {});
+  const binaryEvent = v2Event(model.name, binary.body.toString('base64'), binaryHeaders, true);
+  const path = `/v2/models/${model.name}/infer`;
+  const check = (response: { statusCode?: number; status?: number }) => {
+    const status = response.statusCode ?? response.status;
+    if (status !== 200) throw new Error(`${model.name}: got status ${status}: ${JSON.stringify(response)}`);
+    return response;
+  };
+  const variants: Record<string, Call> = {
+    raw: () => session.run({ [model.inputName]: new ort.Tensor('float32', model.values, model.shape) }),
+    minimal: () => minimal({ body }),
+    aws: async () => check(await handler(jsonEvent, context)),
+    core: async () =>
+      check(
+        await app.handle({
+          method: 'POST',
+          path,
+          query: {},
+          headers: { 'content-type': 'application/json' },
+          body,
+        }),
+      ),
+    'aws-binary': async () => check(await handler(binaryEvent, context)),
+    'core-binary': async () =>
+      check(await app.handle({ method: 'POST', path, query: {}, headers: binaryHeaders, body: binary.body })),
+  };
+  // Shows the metric sink's share; on the CNN it is lost in the parse time, so save the run time.
+  if (model.name === 'tabular') {
+    variants['core-no-metrics'] = async () =>
+      check(
+        await quietApp.handle({
+          method: 'POST',
+          path,
+          query: {},
+          headers: { 'content-type': 'application/json' },
+          body,
+        }),
+      );
+  }
+  const rounds = 10;
+  const results = await measure(variants, rounds, Math.ceil(calls / rounds), Math.min(500, calls / 10));
+  const profile = await profileCalls(
+    variants['aws'] as Call,
+    Math.min(calls, model.name === 'cnn' ? 500 : 3000),
+    15,
+  );
+  return {
+    profile,
+    model: model.name,
+    bodyBytes: Buffer.byteLength(body),
+    binaryBodyBytes: binary.body.byteLength,
+    variants: results,
+  };
+}
+
+async function main(): Promise<void> {
+  const calls = Number(process.env['BENCH_CALLS'] ?? 5000);
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'modelfleet-bench-'));
+  try {
+    const models = [tabularModel(), cnnModel()];
+    await benchRepository(dir, models);
+    const config = parseConfig({
+      MODELFLEET_STAGE: STAGE,
+      MODEL_REPOSITORY: dir,
+      DEPLOYMENT_TTL_SECONDS: '30',
+    });
+    const app = createApp({ config, metrics: jsonLineSink, log: silentLogger });
+    const quietApp = createApp({ config, metrics: discardSink, log: silentLogger });
+    // The AWS handler as deployed: Powertools EMF, flushed by its middleware after each request.
+    const awsMetrics = createMetrics();
+    const awsApp = createApp({ config, metrics: powertoolsSink(awsMetrics), log: silentLogger });
+    const results: LatencyResult[] = [];
+    for (const model of models) results.push(await bench(model, app, quietApp, calls, awsApp, awsMetrics));
+    if (process.send) process.send(results);
+    else process.stderr.write(`${JSON.stringify(results, null, 2)}\n`);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+main().catch((err: unknown) => {
+  process.stderr.write(`latency bench failed: ${err instanceof Error ? err.stack : String(err)}\n`);
+  process.exit(1);
+});

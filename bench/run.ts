@@ -1,0 +1,281 @@
+/**
+ * `npm run bench`: every section in one run, ratios computed against references measured in the
+ * same run, printed and written to docs/benchmarks.md with a description of the machine.
+ *
+ * Knobs: BENCH_CALLS (default 5000 timed calls per latency variant), BENCH_DURATION (seconds per
+ * throughput level, default 4), BENCH_COLD_RUNS (default 5), BENCH_SKIP (comma list of
+ * latency,throughput,cold,package).
+ */
+import { fork } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { projectRoot } from '../scripts/lib/paths';
+import { type ColdRow, measureColdStart } from './cold-start';
+import type { LatencyResult } from './latency';
+import { benchRepository, cnnModel, jsonRequest, tabularModel } from './models';
+import { measurePackages, type PackageRow } from './package-size';
+import { formatMs, markdownTable, ratio } from './stats';
+import { measureThroughput, type ThroughputRow } from './throughput';
+
+const root = projectRoot();
+const skip = new Set((process.env['BENCH_SKIP'] ?? '').split(',').filter(Boolean));
+const calls = Number(process.env['BENCH_CALLS'] ?? 5000);
+const duration = Number(process.env['BENCH_DURATION'] ?? 4);
+const coldRuns = Number(process.env['BENCH_COLD_RUNS'] ?? 5);
+
+const log = (line: string) => process.stderr.write(`${line}\n`);
+
+function machine(): string[] {
+  const cpus = os.cpus();
+  const ortVersion = (
+    JSON.parse(readFileSync(require.resolve('onnxruntime-node/package.json'), 'utf8')) as {
+      version: string;
+    }
+  ).version;
+  return [
+    `${cpus.length} × ${cpus[0]?.model ?? 'unknown CPU'}, ${(os.totalmem() / 2 ** 30).toFixed(1)} GiB RAM, ${os.type()} ${os.release()}`,
+    `Node.js ${process.versions.node}, onnxruntime-node ${ortVersion}, sessions with 1 intra-op and 1 inter-op thread`,
+  ];
+}
+
+function runLatency(): Promise<LatencyResult[]> {
+  return new Promise((resolve, reject) => {
+    const child = fork(path.join(__dirname, 'latency.js'), [], {
+      env: { ...process.env, BENCH_CALLS: String(calls) },
+      // stderr is kept for failures only: Powertools warns on every AWS request (see the report).
+      stdio: ['ignore', 'ignore', 'pipe', 'ipc'],
+    });
+    let tail = '';
+    child.stderr?.on('data', (chunk: Buffer) => {
+      tail = (tail + chunk.toString()).slice(-4000);
+    });
+    child.once('message', (message) => resolve(message as LatencyResult[]));
+    child.once('exit', (code) =>
+      code === 0 ? undefined : reject(new Error(`latency bench exited with ${code}:\n${tail}`)),
+    );
+  });
+}
+
+const goal = (ok: boolean) => (ok ? 'met' : '**not met**');
+
+async function main(): Promise<void> {
+  const startedAt = new Date();
+  const loadBefore = os.loadavg();
+  const sections: string[] = [];
+  const summary: string[][] = [];
+  const repoDir = mkdtempSync(path.join(os.tmpdir(), 'modelfleet-bench-repo-'));
+  const tabular = tabularModel();
+  const cnn = cnnModel();
+  await benchRepository(repoDir, [tabular, cnn]);
+  try {
+    if (!skip.has('latency')) {
+      log('1/4 warm in-process latency …');
+      const results = await runLatency();
+      const rows: string[][] = [];
+      for (const result of results) {
+        const v = result.variants;
+        const minimal = v['minimal']?.p50 ?? Number.NaN;
+        for (const [name, label] of [
+          ['raw', 'raw session.run'],
+          ['minimal', 'minimal hand-written handler (JSON)'],
+          ['aws', 'modelfleet AWS handler, API Gateway v2 (JSON)'],
+          ['core', 'modelfleet core app.handle (JSON)'],
+          ['core-no-metrics', 'modelfleet core app.handle (JSON), metric sink discarded'],
+          ['aws-binary', 'modelfleet AWS handler (binary tensor, base64 event)'],
+          ['core-binary', 'modelfleet core app.handle (binary tensor)'],
+        ] as const) {
+          const s = v[name];
+          if (s === undefined) continue;
+          rows.push([
+            result.model,
+            label,
+            formatMs(s.p50),
+            formatMs(s.p99),
+            ratio(s.p50, minimal),
+            String(s.n),
+          ]);
+        }
+        const aws = v['aws']?.p50 ?? Number.NaN;
+        const awsBinary = v['aws-binary']?.p50 ?? Number.NaN;
+        if (result.model === 'tabular') {
+          summary.push([
+            'tiny model, AWS handler vs minimal handler (p50)',
+            '≤ 1.30×',
+            ratio(aws, minimal),
+            goal(aws / minimal <= 1.3),
+          ]);
+        } else {
+          summary.push([
+            'CNN JSON, AWS handler vs minimal handler (p50)',
+            '≤ 1.00×',
+            ratio(aws, minimal),
+            goal(aws / minimal <= 1.0),
+          ]);
+          summary.push([
+            'CNN binary, AWS handler vs JSON minimal handler (p50)',
+            '≤ 0.30×',
+            ratio(awsBinary, minimal),
+            goal(awsBinary / minimal <= 0.3),
+          ]);
+        }
+      }
+      const profiles = results.map(
+        (r) =>
+          `### Profile: ${r.model}, modelfleet AWS handler (JSON), self time of the top functions\n\n${markdownTable(
+            ['self time', 'function (file:line in dist/ or node_modules/)'],
+            r.profile.map((p) => [`${p.selfPercent.toFixed(1)} %`, `\`${p.where}\``]),
+          )}`,
+      );
+      const sizes = results.map(
+        (r) => `${r.model}: JSON body ${r.bodyBytes} bytes, binary body ${r.binaryBodyBytes} bytes`,
+      );
+      sections.push(
+        `## 1–2. Warm in-process latency (${calls} timed calls per variant, interleaved rounds)\n\n${markdownTable(['model', 'variant', 'p50', 'p99', 'p50 vs minimal', 'calls'], rows)}\n\n${sizes.join('; ')}.\n\n${profiles.join('\n\n')}`,
+      );
+    }
+    if (!skip.has('throughput')) {
+      log('2/4 HTTP throughput …');
+      const body = jsonRequest(tabular);
+      const rows: ThroughputRow[] = await measureThroughput(
+        [
+          {
+            name: 'minimal node:http + onnxruntime',
+            script: 'servers/minimal.js',
+            env: { MODEL_FILE: path.join(repoDir, 'tabular', '1', 'model.onnx') },
+            path: '/',
+          },
+          {
+            name: 'modelfleet GCP function (functions-framework)',
+            script: 'servers/gcp.js',
+            env: { MODEL_REPOSITORY: repoDir, DEPLOYMENT_TTL_SECONDS: '30' },
+            path: '/v2/models/tabular/infer',
+          },
+          {
+            name: 'modelfleet local server',
+            script: 'servers/modelfleet-local.js',
+            env: { MODEL_REPOSITORY: repoDir, DEPLOYMENT_TTL_SECONDS: '30' },
+            path: '/v2/models/tabular/infer',
+          },
+        ],
+        body,
+        [1, 16, 64],
+        duration,
+      );
+      const reference = new Map(
+        rows.filter((r) => r.server.startsWith('minimal')).map((r) => [r.connections, r.requestsPerSecond]),
+      );
+      sections.push(
+        `## 4. HTTP throughput (autocannon, ${duration} s per level, tabular model, 1-row body)\n\n${markdownTable(
+          [
+            'server',
+            'connections',
+            'req/s',
+            'vs minimal',
+            'mean latency',
+            'p99 latency',
+            'req/s × mean ÷ connections',
+            'errors / non-2xx',
+          ],
+          rows.map((r) => [
+            r.server,
+            String(r.connections),
+            r.requestsPerSecond.toFixed(0),
+            ratio(r.requestsPerSecond, reference.get(r.connections) ?? Number.NaN),
+            `${r.meanLatencyMs.toFixed(2)} ms`,
+            `${r.p99LatencyMs.toFixed(2)} ms`,
+            r.littleCheck.toFixed(2),
+            `${r.errors} / ${r.non2xx}`,
+          ]),
+        )}`,
+      );
+      for (const row of rows.filter((r) => r.server.startsWith('modelfleet'))) {
+        const ref = reference.get(row.connections) ?? Number.NaN;
+        summary.push([
+          `${row.server.replace('modelfleet ', '')} throughput at ${row.connections} connections`,
+          '≥ 0.80×',
+          ratio(row.requestsPerSecond, ref),
+          goal(row.requestsPerSecond / ref >= 0.8),
+        ]);
+      }
+    }
+    if (!skip.has('cold')) {
+      log('3/4 cold start …');
+      const rows: ColdRow[] = await measureColdStart(
+        repoDir,
+        { name: tabular.name, version: 1, shape: tabular.shape, body: jsonRequest(tabular) },
+        coldRuns,
+      );
+      const naive = rows[0]?.totalMs ?? Number.NaN;
+      sections.push(
+        `## 3. Cold start (spawn → first successful prediction, median of ${coldRuns} runs, empty cache)\n\n${markdownTable(
+          ['path', 'total', 'vs naive', 'breakdown (medians)'],
+          rows.map((r) => [
+            r.path,
+            formatMs(r.totalMs),
+            ratio(r.totalMs, naive),
+            Object.entries(r.phases)
+              .map(([k, v]) => `${k} ${formatMs(v)}`)
+              .join(', '),
+          ]),
+        )}\n\n\`startup\` is the time from process start to the first line of the script (Node's own start-up).\n**The S3 rows use a minimal S3 read in bench/cold/s3.ts, not modelfleet's S3 store driver, which was not on main yet: re-point them at shared/store/s3-store.ts (MODEL_REPOSITORY=s3://…) when it lands.** The modelfleet row reads a folder repository.`,
+      );
+      const overlapped = rows[1]?.totalMs ?? Number.NaN;
+      summary.push([
+        'cold start, overlapped vs naive (S3)',
+        '≤ 1.00×',
+        ratio(overlapped, naive),
+        goal(overlapped / naive <= 1),
+      ]);
+    }
+    if (!skip.has('package')) {
+      log('4/4 package size (sls package) …');
+      const rows: PackageRow[] = measurePackages(root, repoDir, 5);
+      sections.push(
+        `## 5. Function packages (\`sls package --stage dev\`) and bundle module-load time\n\n${markdownTable(
+          ['zip', 'zipped', 'unpacked', 'require(handler) in a fresh process (median of 5)'],
+          rows.map((r) => [
+            r.zip,
+            `${(r.zippedBytes / 2 ** 20).toFixed(1)} MiB`,
+            `${(r.unpackedBytes / 2 ** 20).toFixed(1)} MiB`,
+            formatMs(r.moduleLoadMs),
+          ]),
+        )}`,
+      );
+    }
+  } finally {
+    rmSync(repoDir, { recursive: true, force: true });
+  }
+  const loadAfter = os.loadavg();
+  const took = (Date.now() - startedAt.getTime()) / 1000;
+  const doc = [
+    '# Benchmarks',
+    '',
+    `Generated by \`npm run bench\` on ${startedAt.toISOString()} in ${took.toFixed(0)} s. Every ratio compares numbers measured in the same run.`,
+    '',
+    '## Machine',
+    '',
+    ...machine().map((line) => `- ${line}`),
+    `- Load average (1 min) ${loadBefore[0]?.toFixed(1)} at start, ${loadAfter[0]?.toFixed(1)} at end: ${
+      (loadBefore[0] ?? 0) > os.cpus().length
+        ? '**the machine was shared with other work; absolute numbers are inflated and noisy, ratios less so**'
+        : 'quiet machine'
+    }.`,
+    '',
+    '## Goals',
+    '',
+    markdownTable(['goal', 'target', 'measured', ''], summary),
+    '',
+    ...sections.flatMap((s) => [s, '']),
+    readFileSync(path.join(root, 'bench', 'analysis.md'), 'utf8').trim(),
+    '',
+  ].join('\n');
+  writeFileSync(path.join(root, 'docs', 'benchmarks.md'), doc);
+  process.stdout.write(`${doc}\n`);
+  log(`wrote docs/benchmarks.md (${took.toFixed(0)} s)`);
+}
+
+main().catch((err: unknown) => {
+  process.stderr.write(`bench failed: ${err instanceof Error ? err.stack : String(err)}\n`);
+  process.exit(1);
+});
