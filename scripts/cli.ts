@@ -6,6 +6,7 @@
 import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
+import { parseStoreSettings } from '../shared/config';
 import {
   type DeploymentConfig,
   promote,
@@ -18,7 +19,19 @@ import {
 import { ARTIFACT_FILE, MANIFEST_FILE, type Manifest, parseManifest } from '../shared/manifest';
 import { DEFAULT_TOLERANCE, packageModel } from '../shared/packaging';
 import { ModelRepository, type VersionPackage } from '../shared/repository';
-import { openStore } from '../shared/store';
+import { openStore, StoreUnavailableError } from '../shared/store';
+import {
+  formatDeployment,
+  formatManifest,
+  formatModelList,
+  formatVerify,
+  importMlflow,
+  listModels,
+  progressBar,
+  showDeployment,
+  showVersion,
+  verifyRepository,
+} from './lib/storage-commands';
 import { runSecurityCommand, SECURITY_USAGE } from './security-cli';
 
 const USAGE = `usage: modelfleet <command> [options]
@@ -40,6 +53,18 @@ commands:
       Also run a sample R (0-1) of requests on the version and record how it agrees; never returned.
   sticky <model> (--header NAME | --field NAME) [--experiment ID] | sticky <model> --off
       Keep each client on one variant by hashing a header or body field with the experiment id.
+  list [--stage STAGE]
+      Models, their versions and what the stage serves.
+  show <model> [version] [--stage STAGE]
+      A version's manifest, or (without a version) the stage's deployment and its history.
+  verify [model] [version]
+      Re-download and re-hash every artifact against its manifest; exits 1 if any is bad.
+  import-mlflow <mlflow-model-dir> [--name NAME] [--out DIR]
+      Turn an MLflow model with an ONNX flavor (MLmodel + model.onnx) into a package for publish.
+
+repository URLs: file:///path (or a path), s3://bucket/prefix, az://account/container/prefix,
+  gs://bucket/prefix — endpoints and credentials: see the README.
+
 ${SECURITY_USAGE}
 common options:
   --repository URL   model repository (default: $MODEL_REPOSITORY or ./model-repository)
@@ -50,6 +75,11 @@ common options:
 
 export class UsageError extends Error {
   override name = 'UsageError';
+}
+
+/** `verify` found damaged versions: the report was printed, the exit status says so. */
+export class VerifyFailedError extends Error {
+  override name = 'VerifyFailedError';
 }
 
 const OPTIONS = {
@@ -79,7 +109,17 @@ const OPTIONS = {
 type Values = ReturnType<typeof parseArgs<{ options: typeof OPTIONS; allowPositionals: true }>>['values'];
 type Print = (text: string) => void;
 
-export async function run(argv: string[], env: NodeJS.ProcessEnv, print: Print): Promise<void> {
+/** Where a progress bar may be drawn: only a terminal, and never in --json mode. */
+export interface CliIo {
+  progress?: { isTTY?: boolean; write(text: string): unknown };
+}
+
+export async function run(
+  argv: string[],
+  env: NodeJS.ProcessEnv,
+  print: Print,
+  io: CliIo = {},
+): Promise<void> {
   let parsed: { values: Values; positionals: string[] };
   try {
     parsed = parseArgs({ args: argv, options: OPTIONS, allowPositionals: true, strict: true });
@@ -94,7 +134,8 @@ export async function run(argv: string[], env: NodeJS.ProcessEnv, print: Print):
   }
   const repositoryUrl = values.repository ?? env['MODEL_REPOSITORY'] ?? path.resolve('model-repository');
   const stage = values.stage ?? env['MODELFLEET_STAGE'] ?? 'local';
-  const repository = () => new ModelRepository(openStore(repositoryUrl, '--repository'));
+  const repository = () =>
+    new ModelRepository(openStore(repositoryUrl, parseStoreSettings(env), '--repository'));
   const output = (human: string, data: unknown) =>
     print(values.json === true ? JSON.stringify(data, null, 2) : human);
 
@@ -116,10 +157,14 @@ export async function run(argv: string[], env: NodeJS.ProcessEnv, print: Print):
       const [source] = expectArgs(args, ['model.onnx | package-dir']);
       const pkg = await loadPackage(source, values);
       const repo = repository();
-      const version = await repo.publish(
-        pkg,
-        values.version === undefined ? {} : { version: positiveInt(values.version, '--version') },
-      );
+      const onProgress =
+        io.progress?.isTTY === true && values.json !== true
+          ? progressBar(io.progress, `uploading ${pkg.manifest.name}/${ARTIFACT_FILE}`)
+          : undefined;
+      const version = await repo.publish(pkg, {
+        ...(values.version === undefined ? {} : { version: positiveInt(values.version, '--version') }),
+        ...(onProgress === undefined ? {} : { onProgress }),
+      });
       let deployed = false;
       if (values.promote === true) {
         await repo.updateDeployment(pkg.manifest.name, stage, (current) =>
@@ -140,6 +185,52 @@ export async function run(argv: string[], env: NodeJS.ProcessEnv, print: Print):
         promote(current, { model, stage, version }, new Date(), actor(env)),
       );
       output(`stage ${stage} of ${model} now serves version ${version} (100%)`, config);
+      return;
+    }
+    case 'list': {
+      expectArgs(args, []);
+      const summaries = await listModels(repository(), stage);
+      output(formatModelList(summaries, stage), summaries);
+      return;
+    }
+    case 'show': {
+      if (args.length < 1 || args.length > 2) throw new UsageError('expected <model> [version]');
+      const [model = '', versionText] = args;
+      if (versionText === undefined) {
+        const config = await showDeployment(repository(), model, stage);
+        output(formatDeployment(config), config);
+      } else {
+        const manifest = await showVersion(repository(), model, positiveInt(versionText, 'version'));
+        output(formatManifest(manifest), manifest);
+      }
+      return;
+    }
+    case 'verify': {
+      if (args.length > 2) throw new UsageError('expected [model] [version]');
+      const [model, versionText] = args;
+      const results = await verifyRepository(
+        repository(),
+        model === undefined
+          ? undefined
+          : { model, ...(versionText === undefined ? {} : { version: positiveInt(versionText, 'version') }) },
+      );
+      output(formatVerify(results), results);
+      const bad = results.filter((result) => result.status !== 'ok' && result.status !== 'unverifiable');
+      if (bad.length > 0) {
+        throw new VerifyFailedError(`${bad.length} of ${results.length} versions failed verification`);
+      }
+      return;
+    }
+    case 'import-mlflow': {
+      const [dir] = expectArgs(args, ['mlflow-model-dir']);
+      const imported = await importMlflow(dir, {
+        ...(values.name === undefined ? {} : { name: values.name }),
+        ...(values.out === undefined ? {} : { out: values.out }),
+      });
+      output(
+        `imported ${dir} as ${imported.manifest.name} into ${imported.directory}\n${describeSignature(imported.manifest)}\nnext: modelfleet publish ${imported.directory}`,
+        imported,
+      );
       return;
     }
     case 'canary':
@@ -341,12 +432,17 @@ function actor(env: NodeJS.ProcessEnv): string {
 }
 
 if (require.main === module) {
-  run(process.argv.slice(2), process.env, (text) => process.stdout.write(`${text}\n`)).catch(
-    (err: unknown) => {
-      const message = err instanceof Error ? err.message : String(err);
-      process.stderr.write(`modelfleet: error: ${message}\n`);
-      if (err instanceof UsageError) process.stderr.write(`run "modelfleet --help" for usage\n`);
-      process.exit(err instanceof UsageError ? 2 : 1);
-    },
-  );
+  run(process.argv.slice(2), process.env, (text) => process.stdout.write(`${text}\n`), {
+    progress: process.stderr,
+  }).catch((err: unknown) => {
+    const message =
+      err instanceof StoreUnavailableError
+        ? `${err.message} (${err.detail})`
+        : err instanceof Error
+          ? err.message
+          : String(err);
+    process.stderr.write(`modelfleet: error: ${message}\n`);
+    if (err instanceof UsageError) process.stderr.write(`run "modelfleet --help" for usage\n`);
+    process.exit(err instanceof UsageError ? 2 : 1);
+  });
 }

@@ -22,6 +22,8 @@ async function main(): Promise<void> {
     const published = await publishMissingSamples(app.repository, stages);
     if (published.length > 0) log.info('published the bundled samples', { models: published, stages });
   }
+  // Listen only once the deployed versions are downloaded, verified and warmed up.
+  await app.preload();
   const port = Number(env['PORT'] ?? 8080);
   if (!Number.isInteger(port) || port < 0 || port > 65535)
     throw new ConfigError('PORT', `not a port number: ${env['PORT']}`);

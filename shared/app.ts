@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { ArtifactDiskCache } from './artifact-cache';
 import type { Config } from './config';
 import { corsHeaders, preflightResponse } from './cors';
 import { DataPlane, type Target } from './dataplane';
@@ -16,6 +17,7 @@ import { MODEL_NAME_PATTERN } from './manifest';
 import { jsonLineSink, type MetricSink, type RequestMetricEvent } from './metrics';
 import { type LoadedModel, ModelCache } from './model-cache';
 import { type InferResult, MLFLOW, OIP, type PayloadFormat, TF_SERVING } from './payloads';
+import { type PreloadReport, preloadStage, vetDeployment } from './preload';
 import { BINARY_EXTENSION, INFERENCE_HEADER, inferResponse, parseBinaryBody } from './protocol/binary';
 import { mlflowModelOf } from './protocol/mlflow';
 import { parseOipBody } from './protocol/oip-fast';
@@ -44,6 +46,8 @@ export interface App {
   readonly config: Config;
   readonly repository: ModelRepository;
   handle(request: ServeRequest): Promise<ServeResponse>;
+  /** Loads, verifies and warms up the stage's deployed versions; await it before serving. */
+  preload(): Promise<PreloadReport>;
   /** Resolves when work left running after responses (background shadows) has finished. */
   settled(): Promise<void>;
 }
@@ -75,8 +79,12 @@ export function createApp(options: AppOptions): App {
   const { config } = options;
   const log = options.log ?? createLogger();
   const metrics = options.metrics ?? jsonLineSink;
-  const repository = new ModelRepository(options.store ?? openStore(config.repository));
-  const cache = new ModelCache(repository, config.maxLoadedModels, manifestVerifier(config));
+  const repository = new ModelRepository(options.store ?? openStore(config.repository, config.store));
+  const cache = new ModelCache(repository, config.maxLoadedModels, {
+    disk: new ArtifactDiskCache(config.artifactCacheDir, config.artifactCacheBytes, log),
+    log,
+    verifyManifest: manifestVerifier(config),
+  });
   const guard = createGuard(config, options.now);
   const deployments = new DeploymentsCache(
     repository,
@@ -84,6 +92,7 @@ export function createApp(options: AppOptions): App {
     config.deploymentTtlMs,
     log,
     options.now,
+    async (model, next) => void (await vetDeployment(cache, model, next, log)),
   );
   const dataPlane = new DataPlane(deployments, cache, options.random ?? Math.random);
   let coldStart = true;
@@ -300,7 +309,13 @@ export function createApp(options: AppOptions): App {
     while (background.size > 0) await Promise.allSettled([...background]);
   };
 
-  return { config, repository, handle, settled };
+  return {
+    config,
+    repository,
+    handle,
+    settled,
+    preload: () => preloadStage(repository, deployments, cache, log),
+  };
 }
 
 function route(template: string): RegExp {

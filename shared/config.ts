@@ -1,7 +1,9 @@
+import os from 'node:os';
 import path from 'node:path';
 import { parseCorsOrigins } from './cors';
 import { ConfigError } from './errors';
 import { parseSecurityConfig, type SecurityConfig } from './security/config';
+import type { StoreSettings } from './store/types';
 
 /** Security settings (auth, rate limits, input limits, model signing): shared/security/config.ts. */
 export interface Config extends SecurityConfig {
@@ -9,8 +11,14 @@ export interface Config extends SecurityConfig {
   stage: string;
   /** Where models live: a folder path or `file://` URL (object stores: see the README). */
   repository: string;
+  /** Endpoints and credentials of the object-store drivers (see parseStoreSettings). */
+  store: StoreSettings;
   /** How long a deployment config is trusted before it is revalidated with the store. */
   deploymentTtlMs: number;
+  /** Local folder where downloaded artifacts are kept between requests (and warm restarts). */
+  artifactCacheDir: string;
+  /** Upper bound of that folder; least recently used versions are removed beyond it (0 = off). */
+  artifactCacheBytes: number;
   maxLoadedModels: number;
   maxBodyBytes: number;
   maxTensorElements: number;
@@ -43,6 +51,10 @@ export function parseConfig(env: Env, cwd = process.cwd()): Config {
   return {
     stage,
     repository: readString(env, 'MODEL_REPOSITORY', path.join(cwd, 'model-repository')),
+    store: parseStoreSettings(env),
+    artifactCacheDir: readString(env, 'ARTIFACT_CACHE_DIR', path.join(os.tmpdir(), 'modelfleet-cache')),
+    artifactCacheBytes:
+      readNumber(env, 'ARTIFACT_CACHE_MB', 512, { min: 0, max: 1024 * 1024, integer: true }) * 1024 * 1024,
     deploymentTtlMs:
       readNumber(env, 'DEPLOYMENT_TTL_SECONDS', stage === 'local' ? 2 : 30, { min: 0, max: 3600 }) * 1000,
     maxLoadedModels: readNumber(env, 'MAX_LOADED_MODELS', 8, { min: 1, max: 1000, integer: true }),
@@ -66,6 +78,64 @@ export function parseConfig(env: Env, cwd = process.cwd()): Config {
     corsOrigins: readCorsOrigins(env),
     ...parseSecurityConfig(env, stage),
   };
+}
+
+/**
+ * Object-store settings that do not fit in the repository URL. Credentials themselves are left to
+ * each SDK's default chain (see the README); only what selects or reaches an endpoint is read here.
+ */
+export function parseStoreSettings(env: Env): StoreSettings {
+  const settings: StoreSettings = {};
+  const s3Endpoint = readUrl(env, 'S3_ENDPOINT');
+  if (s3Endpoint !== undefined) settings.s3Endpoint = s3Endpoint;
+  const forcePathStyle = readBoolean(env, 'S3_FORCE_PATH_STYLE');
+  if (forcePathStyle !== undefined) settings.s3ForcePathStyle = forcePathStyle;
+  const region = env['AWS_REGION']?.trim() || env['AWS_DEFAULT_REGION']?.trim();
+  if (region) settings.s3Region = region;
+  const connectionString = env['AZURE_STORAGE_CONNECTION_STRING']?.trim();
+  if (connectionString) {
+    if (
+      !/(^|;)\s*(AccountName|BlobEndpoint|SharedAccessSignature|UseDevelopmentStorage)=/i.test(
+        connectionString,
+      )
+    ) {
+      throw new ConfigError(
+        'AZURE_STORAGE_CONNECTION_STRING',
+        'is not a storage connection string (expected AccountName=…;AccountKey=… or BlobEndpoint=…;SharedAccessSignature=…)',
+      );
+    }
+    settings.azureConnectionString = connectionString;
+  }
+  const azureEndpoint = readUrl(env, 'AZURE_STORAGE_BLOB_ENDPOINT');
+  if (azureEndpoint !== undefined) settings.azureEndpoint = azureEndpoint;
+  const gcsEndpoint = readUrl(env, 'GCS_API_ENDPOINT');
+  if (gcsEndpoint !== undefined) settings.gcsApiEndpoint = gcsEndpoint;
+  const project = env['GOOGLE_CLOUD_PROJECT']?.trim();
+  if (project) settings.gcsProjectId = project;
+  return settings;
+}
+
+function readUrl(env: Env, name: string): string | undefined {
+  const raw = env[name]?.trim();
+  if (raw === undefined || raw === '') return undefined;
+  let url: URL;
+  try {
+    url = new URL(raw);
+  } catch {
+    throw new ConfigError(name, `expected an http(s) URL, got ${JSON.stringify(raw)}`);
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') {
+    throw new ConfigError(name, `expected an http(s) URL, got ${JSON.stringify(raw)}`);
+  }
+  return raw.replace(/\/+$/, '');
+}
+
+function readBoolean(env: Env, name: string): boolean | undefined {
+  const raw = env[name]?.trim().toLowerCase();
+  if (raw === undefined || raw === '') return undefined;
+  if (raw === 'true' || raw === '1') return true;
+  if (raw === 'false' || raw === '0') return false;
+  throw new ConfigError(name, `expected true or false, got ${JSON.stringify(env[name])}`);
 }
 
 function readCorsOrigins(env: Env): string[] {

@@ -1,4 +1,4 @@
-import type { DeploymentConfig } from './deployment';
+import { DEPLOYMENT_SCHEMA, type DeploymentConfig } from './deployment';
 import { NotFoundError, ServiceUnavailableError } from './errors';
 import { describeError, type Logger } from './log';
 import type { ModelRepository } from './repository';
@@ -24,6 +24,12 @@ export class DeploymentsCache {
     private readonly ttlMs: number,
     private readonly log: Logger,
     private readonly now: () => number = Date.now,
+    /**
+     * Checks a changed config before it replaces the one serving (e.g. loads and verifies its
+     * versions). If it throws, the last good config keeps serving and the change is retried after
+     * the TTL. Not applied to the first config an instance sees: there is nothing to fall back to.
+     */
+    private readonly vet?: (model: string, config: DeploymentConfig) => Promise<void>,
   ) {}
 
   async current(model: string): Promise<DeploymentConfig> {
@@ -61,14 +67,45 @@ export class DeploymentsCache {
       return entry.config;
     }
     if (read.status === 'ok') {
+      if (entry !== undefined && this.vet !== undefined && read.etag !== entry.etag) {
+        try {
+          await this.vet(model, read.config);
+        } catch (err) {
+          this.log.error('refusing a new deployment config; the last good one keeps serving', {
+            model,
+            stage: this.stage,
+            ...describeError(err),
+          });
+          entry.checkedAt = this.now();
+          return entry.config;
+        }
+      }
       this.entries.set(model, { config: read.config, etag: read.etag, checkedAt: this.now() });
       return read.config;
     }
     this.entries.delete(model);
     const versions = await this.repository.listVersions(model).catch(() => []);
-    if (versions.length === 0) throw new NotFoundError(`model "${model}" not found`);
+    const latest = versions.at(-1);
+    if (latest === undefined) throw new NotFoundError(`model "${model}" not found`);
+    if ((await this.repository.readManifestBytes(model, latest).catch(() => null)) === undefined) {
+      // A Triton-style repository has no deployment configs: serve its latest version, as Triton does.
+      const config = tritonLatest(model, this.stage, latest, this.now());
+      this.entries.set(model, { config, etag: '', checkedAt: this.now() });
+      return config;
+    }
     throw new NotFoundError(
       `model "${model}" is not deployed on stage "${this.stage}"; promote a version (modelfleet promote ${model} <version> --stage ${this.stage})`,
     );
   }
+}
+
+function tritonLatest(model: string, stage: string, version: number, now: number): DeploymentConfig {
+  return {
+    schema: DEPLOYMENT_SCHEMA,
+    model,
+    stage,
+    variants: [{ name: 'latest', version, weight: 100 }],
+    history: [],
+    updatedAt: new Date(now).toISOString(),
+  };
 }

@@ -1,7 +1,10 @@
+import type { ArtifactDiskCache } from './artifact-cache';
 import { IntegrityError, NotFoundError, ServiceUnavailableError } from './errors';
-import type { Manifest } from './manifest';
-import { createSession, type OrtSession } from './onnx';
-import { artifactMismatch, type ModelRepository } from './repository';
+import { type Logger, silentLogger } from './log';
+import { ARTIFACT_FILE, MANIFEST_SCHEMA, type Manifest, ManifestError, parseManifest } from './manifest';
+import { createSession, type OrtSession, signatureOf } from './onnx';
+import { artifactMismatch, type ModelRepository, sha256Hex } from './repository';
+import { checkSample } from './sample';
 import type { TensorSpec } from './tensor';
 
 export interface LoadedModel {
@@ -29,12 +32,26 @@ export interface CacheLookup {
 export class ModelCache {
   private readonly entries = new Map<string, Promise<LoadedModel>>();
 
+  /** Versions fetched from the store (not the disk cache) since this cache was made. */
+  downloads = 0;
+  private readonly disk: ArtifactDiskCache | undefined;
+  private readonly log: Logger;
+  private readonly verifyManifest: (manifest: Manifest) => void;
+
   constructor(
     private readonly repository: ModelRepository,
     private readonly maxModels: number,
-    /** Signature policy (shared/signing.ts); throws IntegrityError before the artifact is trusted. */
-    private readonly verifyManifest: (manifest: Manifest) => void = () => {},
-  ) {}
+    options: {
+      disk?: ArtifactDiskCache;
+      log?: Logger;
+      /** Signature policy (shared/signing.ts); throws IntegrityError before the artifact is trusted. */
+      verifyManifest?: (manifest: Manifest) => void;
+    } = {},
+  ) {
+    this.disk = options.disk;
+    this.log = options.log ?? silentLogger;
+    this.verifyManifest = options.verifyManifest ?? (() => {});
+  }
 
   async get(name: string, version: number): Promise<CacheLookup> {
     const key = `${name}@${version}`;
@@ -74,30 +91,20 @@ export class ModelCache {
 
   private async load(name: string, version: number): Promise<LoadedModel> {
     const started = performance.now();
-    let manifest: Manifest;
-    let artifact: Buffer;
-    try {
-      manifest = await this.repository.readManifest(name, version);
-      artifact = await this.repository.readArtifact(name, version);
-    } catch (err) {
-      if (err instanceof NotFoundError) throw err;
-      throw new ServiceUnavailableError(
-        `model "${name}" version ${version} could not be read from the repository`,
-        {
-          cause: err,
-          retryAfterSeconds: 5,
-        },
-      );
-    }
-    this.verifyManifest(manifest);
-    const mismatch = artifactMismatch(manifest, artifact);
-    if (mismatch !== undefined) {
-      throw new IntegrityError(
-        `model "${name}" version ${version} failed its integrity check and will not be served`,
-        {
-          cause: new Error(mismatch),
-        },
-      );
+    const fetched = await this.fetch(name, version);
+    let manifest = fetched.manifest;
+    const { artifact } = fetched;
+    if (manifest !== undefined) {
+      this.verifyManifest(manifest);
+      const mismatch = artifactMismatch(manifest, artifact);
+      if (mismatch !== undefined) {
+        throw new IntegrityError(
+          `model "${name}" version ${version} failed its integrity check and will not be served`,
+          {
+            cause: new Error(mismatch),
+          },
+        );
+      }
     }
     let session: OrtSession;
     try {
@@ -110,8 +117,130 @@ export class ModelCache {
         },
       );
     }
+    if (manifest === undefined) {
+      try {
+        manifest = tritonManifest(name, version, artifact, session);
+        // A policy that requires signed models refuses a version that has no manifest to sign.
+        this.verifyManifest(manifest);
+      } catch (err) {
+        await session.release().catch(() => {});
+        if (err instanceof IntegrityError) throw err;
+        throw new ServiceUnavailableError(
+          `model "${name}" version ${version} cannot be served: ${(err as Error).message}`,
+        );
+      }
+      this.log.warn(
+        'serving a version without manifest.json: its signature comes from the model and its sha256 cannot be checked',
+        {
+          model: name,
+          version,
+        },
+      );
+    }
+    if (fetched.source === 'store' && this.disk !== undefined) {
+      // Only what passed the check above reaches the disk cache.
+      await this.disk.write(this.repository.store.url, name, version, {
+        manifest: fetched.manifestBytes,
+        artifact,
+      });
+    }
     return describeModel(manifest, session, performance.now() - started);
   }
+
+  /** Manifest and artifact from the disk cache when it holds an intact copy, else from the store. */
+  private async fetch(name: string, version: number): Promise<FetchedVersion> {
+    const cached = await this.disk?.read(this.repository.store.url, name, version);
+    if (cached !== undefined) {
+      const manifest =
+        cached.manifest === undefined ? undefined : parseCachedManifest(cached.manifest, name, version);
+      const intact =
+        manifest === undefined
+          ? cached.manifest === undefined
+          : artifactMismatch(manifest, cached.artifact) === undefined;
+      if (intact) {
+        return { source: 'disk', manifest, manifestBytes: cached.manifest, artifact: cached.artifact };
+      }
+    }
+    this.downloads += 1;
+    try {
+      const manifestBytes = await this.repository.readManifestBytes(name, version);
+      const manifest =
+        manifestBytes === undefined
+          ? undefined
+          : this.repository.parseManifestBytes(name, version, manifestBytes);
+      const artifact = await this.repository.readArtifact(name, version).catch((err: unknown) => {
+        if (manifestBytes === undefined && err instanceof NotFoundError) {
+          throw new NotFoundError(`model "${name}" has no version ${version}`);
+        }
+        throw err;
+      });
+      return { source: 'store', manifest, manifestBytes, artifact };
+    } catch (err) {
+      if (err instanceof NotFoundError) throw err;
+      if (err instanceof ManifestError) {
+        throw new IntegrityError(
+          `model "${name}" version ${version} has an invalid manifest and will not be served`,
+          {
+            cause: err,
+          },
+        );
+      }
+      throw new ServiceUnavailableError(
+        `model "${name}" version ${version} could not be read from the repository`,
+        {
+          cause: err,
+          retryAfterSeconds: 5,
+        },
+      );
+    }
+  }
+}
+
+interface FetchedVersion {
+  source: 'disk' | 'store';
+  manifest: Manifest | undefined;
+  manifestBytes: Buffer | undefined;
+  artifact: Buffer;
+}
+
+function parseCachedManifest(bytes: Buffer, name: string, version: number): Manifest | undefined {
+  try {
+    const manifest = parseManifest(JSON.parse(bytes.toString('utf8')), 'cached manifest');
+    return manifest.name === name && manifest.version === version ? manifest : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * A Triton-style version (`<model>/<n>/model.onnx`, no manifest): the signature is what the model
+ * declares, and the recorded sha256 is of the bytes just read — it proves nothing about the store.
+ */
+export function tritonManifest(
+  name: string,
+  version: number,
+  artifact: Uint8Array,
+  session: OrtSession,
+): Manifest {
+  return parseManifest(
+    {
+      schema: MANIFEST_SCHEMA,
+      name,
+      version,
+      artifact: { file: ARTIFACT_FILE, sha256: sha256Hex(artifact), bytes: artifact.byteLength },
+      signature: signatureOf(session),
+      source: { layout: 'triton', integrity: 'unverified' },
+      createdAt: new Date(0).toISOString(),
+    },
+    `${name}/${version}`,
+  );
+}
+
+/** Runs the manifest's sample once so the first real request does not pay for ORT's first run. */
+export async function warmUp(model: LoadedModel): Promise<{ ran: boolean; ok: boolean; problems: string[] }> {
+  if (model.manifest.sample === undefined) return { ran: false, ok: true, problems: [] };
+  const check = await checkSample(model, model.manifest.sample);
+  return { ran: true, ok: check.ok, problems: check.problems };
 }
 
 export function describeModel(manifest: Manifest, session: OrtSession, loadMs = 0): LoadedModel {

@@ -51,10 +51,26 @@ export class ModelRepository {
   }
 
   async readManifest(model: string, version: number): Promise<Manifest> {
+    const bytes = await this.readManifestBytes(model, version);
+    if (bytes === undefined) throw new NotFoundError(`model "${model}" has no version ${version}`);
+    return this.parseManifestBytes(model, version, bytes);
+  }
+
+  /** The raw manifest, or undefined when the version has none (absent, or a Triton-style version). */
+  async readManifestBytes(model: string, version: number): Promise<Buffer | undefined> {
+    const result = await this.store.get(joinKey(model, String(version), MANIFEST_FILE));
+    return result.status === 'ok' ? result.body : undefined;
+  }
+
+  parseManifestBytes(model: string, version: number, bytes: Buffer): Manifest {
     const key = joinKey(model, String(version), MANIFEST_FILE);
-    const result = await this.store.get(key);
-    if (result.status !== 'ok') throw new NotFoundError(`model "${model}" has no version ${version}`);
-    const manifest = parseManifest(parseJson(result.body, key), key);
+    let value: unknown;
+    try {
+      value = JSON.parse(bytes.toString('utf8'));
+    } catch (err) {
+      throw new ManifestError(`${key} is not valid JSON: ${(err as Error).message}`);
+    }
+    const manifest = parseManifest(value, key);
     if (manifest.name !== model || manifest.version !== version) {
       throw new ManifestError(
         `${key}: names ${manifest.name} version ${manifest.version}, not ${model} ${version}`,
@@ -84,7 +100,10 @@ export class ModelRepository {
    * version number: two publishers racing for the same number cannot both win, and the loser
    * moves on to the next number (when no version was requested) or is refused.
    */
-  async publish(pkg: VersionPackage, options: { version?: number } = {}): Promise<number> {
+  async publish(
+    pkg: VersionPackage,
+    options: { version?: number; onProgress?: (sent: number, total: number) => void } = {},
+  ): Promise<number> {
     const model = pkg.manifest.name;
     const mismatch = artifactMismatch(pkg.manifest, pkg.artifact);
     if (mismatch !== undefined) throw new Error(`refusing to publish: ${mismatch}`);
@@ -111,6 +130,7 @@ export class ModelRepository {
     }
     await this.store.put(joinKey(model, String(version), ARTIFACT_FILE), pkg.artifact, {
       contentType: 'application/octet-stream',
+      ...(options.onProgress === undefined ? {} : { onProgress: options.onProgress }),
     });
     return version;
   }
@@ -134,11 +154,13 @@ export class ModelRepository {
     change: (current: DeploymentConfig | undefined) => DeploymentConfig,
   ): Promise<DeploymentConfig> {
     const key = deploymentKey(model, stage);
+    // A retry after a lost race re-reads the config but need not re-download checked artifacts.
+    const intact = new Set<number>();
     for (let attempt = 0; attempt < CAS_ATTEMPTS; attempt++) {
       const current = await this.readDeployment(model, stage);
       const base = current.status === 'ok' ? current.config : undefined;
       const next = parseDeployment(change(base), `new ${key}`);
-      await this.assertVersionsIntact(model, next);
+      await this.assertVersionsIntact(model, next, intact);
       try {
         await this.store.put(key, Buffer.from(`${JSON.stringify(next, null, 2)}\n`), {
           ...(current.status === 'ok' ? { ifMatch: current.etag } : { ifNoneMatch: '*' as const }),
@@ -154,10 +176,17 @@ export class ModelRepository {
     throw new ConflictError(`${key} kept changing under ${CAS_ATTEMPTS} attempts; try again`);
   }
 
-  private async assertVersionsIntact(model: string, config: DeploymentConfig): Promise<void> {
+  /** `intact` remembers versions already checked in this update: versions are immutable. */
+  private async assertVersionsIntact(
+    model: string,
+    config: DeploymentConfig,
+    intact: Set<number>,
+  ): Promise<void> {
     for (const version of deployedVersions(config)) {
+      if (intact.has(version)) continue;
       const problem = await this.checkIntegrity(model, version);
       if (problem !== undefined) throw new DeploymentConfigError(`cannot deploy: ${problem}`);
+      intact.add(version);
     }
   }
 }

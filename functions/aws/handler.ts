@@ -4,6 +4,7 @@ import middy from '@middy/core';
 import type { Context } from 'aws-lambda';
 import { type App, createApp } from '../../shared/app';
 import { parseConfig } from '../../shared/config';
+import { withPreload } from '../../shared/preload';
 import {
   fromApiGatewayV1,
   fromApiGatewayV2,
@@ -27,6 +28,6 @@ export function createHandler(app: App, metrics?: Metrics) {
 // Built once per instance, at cold start: a bad setting fails the init with the variable's name.
 const metrics = createMetrics();
 export const handler = createHandler(
-  createApp({ config: parseConfig(process.env), metrics: powertoolsSink(metrics) }),
+  withPreload(createApp({ config: parseConfig(process.env), metrics: powertoolsSink(metrics) })),
   metrics,
 );

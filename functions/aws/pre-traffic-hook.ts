@@ -103,7 +103,7 @@ export const handler = async (event: HookEvent): Promise<SmokeReport> => {
       const config = parseConfig(process.env);
       const target = process.env['TARGET_VERSION_ARN'];
       if (!target) throw new Error('TARGET_VERSION_ARN is not set (infra/aws/modelfleet-plugin.js sets it)');
-      const repository = new ModelRepository(openStore(config.repository));
+      const repository = new ModelRepository(openStore(config.repository, config.store));
       handlerInstance = createHookHandler({
         controlPlane,
         repository,

@@ -7,11 +7,14 @@
 import { app as functions } from '@azure/functions';
 import { createApp } from '../../shared/app';
 import { parseConfig } from '../../shared/config';
+import { withPreload } from '../../shared/preload';
 import { createAzureHandler, invocationLogSink } from './handler';
 
 functions.http('modelfleet', {
   route: '{*path}',
   methods: ['GET', 'POST', 'PUT', 'PATCH', 'DELETE', 'HEAD', 'OPTIONS'],
   authLevel: 'anonymous',
-  handler: createAzureHandler(createApp({ config: parseConfig(process.env), metrics: invocationLogSink })),
+  handler: createAzureHandler(
+    withPreload(createApp({ config: parseConfig(process.env), metrics: invocationLogSink })),
+  ),
 });

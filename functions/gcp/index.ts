@@ -5,9 +5,10 @@
 import { http } from '@google-cloud/functions-framework';
 import { createApp } from '../../shared/app';
 import { parseConfig } from '../../shared/config';
+import { withPreload } from '../../shared/preload';
 import { cloudLoggingSink, createGcpFunction } from './handler';
 import { installRawBodyMode } from './raw-body';
 
 const config = parseConfig(process.env);
 installRawBodyMode(config.exposeInternals);
-http('modelfleet', createGcpFunction(createApp({ config, metrics: cloudLoggingSink })));
+http('modelfleet', createGcpFunction(withPreload(createApp({ config, metrics: cloudLoggingSink }))));

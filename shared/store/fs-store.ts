@@ -52,6 +52,7 @@ export class FsModelStore implements ModelStore {
     await fs.mkdir(path.dirname(target), { recursive: true });
     if (options.ifMatch === undefined && options.ifNoneMatch === undefined) {
       await this.replace(target, body);
+      options.onProgress?.(body.byteLength, body.byteLength);
       return { etag: etagOf(body) };
     }
     const release = await this.lock(target);

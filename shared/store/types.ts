@@ -1,3 +1,5 @@
+import { ServiceUnavailableError } from '../errors';
+
 /**
  * The one interface every object-store driver implements. Keys are '/'-separated and relative to
  * the repository root; drivers map them onto their own prefix. Writes are whole-object and may carry
@@ -23,6 +25,11 @@ export interface PutOptions {
   /** `*`: write only if the object does not exist yet. */
   ifNoneMatch?: '*';
   contentType?: string;
+  /**
+   * Called as a large body is uploaded (in parts, where the driver supports it) with the bytes
+   * sent so far and the total. Small writes may call it once at the end or not at all.
+   */
+  onProgress?: (sent: number, total: number) => void;
 }
 
 export type GetResult =
@@ -41,11 +48,34 @@ export class PreconditionFailedError extends Error {
   }
 }
 
-/** The store could not be reached or answered with an unexpected error. */
-export class StoreUnavailableError extends Error {
-  override name = 'StoreUnavailableError';
+/**
+ * The store could not be reached or answered with an unexpected error. A 503 with Retry-After for
+ * clients; the message they see is generic (no bucket names or endpoints), the specifics are in
+ * `detail` and `cause` for logs and the CLI.
+ */
+export class StoreUnavailableError extends ServiceUnavailableError {
+  readonly detail: string;
+
+  constructor(location: string, cause: unknown) {
+    super('the model repository is unreachable; try again shortly', { cause, retryAfterSeconds: 5 });
+    this.detail = `${location}: ${cause instanceof Error ? cause.message : String(cause)}`;
+  }
 }
 
 export function joinKey(...parts: string[]): string {
   return parts.filter((part) => part.length > 0).join('/');
+}
+
+/**
+ * Per-driver connection settings that cannot live in the repository URL (endpoints, secrets).
+ * Parsed from the environment once by `parseStoreSettings` in shared/config.ts.
+ */
+export interface StoreSettings {
+  s3Endpoint?: string;
+  s3ForcePathStyle?: boolean;
+  s3Region?: string;
+  azureConnectionString?: string;
+  azureEndpoint?: string;
+  gcsApiEndpoint?: string;
+  gcsProjectId?: string;
 }

@@ -1,0 +1,114 @@
+import { type DeploymentConfig, deployedVersions } from './deployment';
+import type { DeploymentsCache } from './deployments-cache';
+import { NotFoundError } from './errors';
+import { describeError, type Logger } from './log';
+import { type ModelCache, warmUp } from './model-cache';
+import type { ModelRepository } from './repository';
+
+export interface PreloadReport {
+  /** model@version loaded and verified. */
+  loaded: string[];
+  /** model@version whose manifest sample ran once (those without a sample are only loaded). */
+  warmedUp: string[];
+  /** model@version (or model) that could not be, with why. */
+  failed: { target: string; error: string }[];
+  ms: number;
+}
+
+/**
+ * The cold-start preload: every model deployed on this stage gets its versions downloaded,
+ * sha256-verified, turned into sessions and run once on the manifest's sample, so the first real
+ * request finds them warm. Failures are reported and logged, never thrown: a model that cannot
+ * load now answers 503 later instead of keeping the whole instance from starting.
+ */
+export async function preloadStage(
+  repository: ModelRepository,
+  deployments: DeploymentsCache,
+  cache: ModelCache,
+  log: Logger,
+): Promise<PreloadReport> {
+  const started = performance.now();
+  const report: PreloadReport = { loaded: [], warmedUp: [], failed: [], ms: 0 };
+  let models: string[];
+  try {
+    models = await repository.listModels();
+  } catch (err) {
+    log.error('preload: the model repository could not be listed', describeError(err));
+    report.failed.push({ target: '*', error: (err as Error).message });
+    report.ms = performance.now() - started;
+    return report;
+  }
+  await Promise.all(
+    models.map(async (model) => {
+      let config: DeploymentConfig;
+      try {
+        config = await deployments.current(model);
+      } catch (err) {
+        // Published but not deployed on this stage: nothing to preload.
+        if (err instanceof NotFoundError) return;
+        report.failed.push({ target: model, error: (err as Error).message });
+        log.error('preload: deployment config unavailable', { model, ...describeError(err) });
+        return;
+      }
+      await vetDeployment(cache, model, config, log).then(
+        (result) => {
+          report.loaded.push(...result.loaded);
+          report.warmedUp.push(...result.warmedUp);
+        },
+        (err: unknown) => report.failed.push({ target: model, error: (err as Error).message }),
+      );
+    }),
+  );
+  report.ms = performance.now() - started;
+  log.info('preload finished', {
+    loaded: report.loaded,
+    failed: report.failed.length,
+    ms: Math.round(report.ms),
+  });
+  return report;
+}
+
+/**
+ * Loads (download, verify, session) and warms up every version a config serves; throws on the
+ * first that cannot be. Used by the preload and before a changed config replaces a serving one.
+ */
+export async function vetDeployment(
+  cache: ModelCache,
+  model: string,
+  config: DeploymentConfig,
+  log: Logger,
+): Promise<{ loaded: string[]; warmedUp: string[] }> {
+  // Shadow versions too: a shadow that cannot load would fail its sampled requests.
+  const versions = [...new Set(deployedVersions(config))];
+  const loaded: string[] = [];
+  const warmedUp: string[] = [];
+  for (const version of versions) {
+    const { model: ready } = await cache.get(model, version);
+    const warm = await warmUp(ready);
+    if (!warm.ok) {
+      // A sample that no longer reproduces is worth a loud log, not a refusal: tolerances drift
+      // across onnxruntime builds and the artifact's sha256 already matched.
+      log.warn('warm-up sample differs from the manifest', { model, version, problems: warm.problems });
+    }
+    loaded.push(`${model}@${version}`);
+    if (warm.ran) warmedUp.push(`${model}@${version}`);
+  }
+  return { loaded, warmedUp };
+}
+
+/**
+ * The app with its preload started now and awaited by every request until it has finished: for
+ * entry points that build the app at cold start (Lambda, Azure Functions, Cloud Functions).
+ */
+export function withPreload<
+  T extends { handle(request: never): Promise<unknown>; preload(): Promise<PreloadReport> },
+>(app: T): T {
+  const ready = app.preload();
+  return {
+    ...app,
+    handle: async (request: never) => {
+      await ready;
+      return app.handle(request);
+    },
+  };
+}

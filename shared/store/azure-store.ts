@@ -1,0 +1,147 @@
+import { DefaultAzureCredential } from '@azure/identity';
+import { BlobServiceClient, type ContainerClient, RestError } from '@azure/storage-blob';
+import {
+  type GetOptions,
+  type GetResult,
+  type ModelStore,
+  PreconditionFailedError,
+  type PutOptions,
+  StoreUnavailableError,
+} from './types';
+
+export interface AzureStoreOptions {
+  account: string;
+  container: string;
+  prefix: string;
+  /** A storage connection string (account key or SAS); without one, DefaultAzureCredential. */
+  connectionString?: string;
+  /** Blob service URL override, e.g. Azurite's http://127.0.0.1:10000/devstoreaccount1. */
+  endpoint?: string;
+  /** Bodies at least this large are uploaded as staged blocks. */
+  blockSizeBytes?: number;
+}
+
+const DEFAULT_BLOCK_SIZE = 8 * 1024 * 1024;
+
+/**
+ * Azure Blob Storage. With a connection string the account key/SAS in it signs requests; otherwise
+ * `DefaultAzureCredential` (managed identity on Functions, then environment, workload identity,
+ * Azure CLI…) with the "Storage Blob Data Contributor" role on the container.
+ * Conditional reads and writes use Azure's ETag conditions.
+ */
+export class AzureBlobModelStore implements ModelStore {
+  readonly url: string;
+  readonly container: ContainerClient;
+  private readonly prefix: string;
+  private readonly blockSize: number;
+
+  constructor(options: AzureStoreOptions) {
+    this.prefix = options.prefix.replace(/^\/+|\/+$/g, '');
+    this.blockSize = Math.max(1024 * 1024, options.blockSizeBytes ?? DEFAULT_BLOCK_SIZE);
+    this.url = `az://${options.account}/${options.container}${this.prefix === '' ? '' : `/${this.prefix}`}`;
+    const retryOptions = { maxTries: 2, retryDelayInMs: 200, maxRetryDelayInMs: 1000 };
+    const service =
+      options.connectionString !== undefined
+        ? BlobServiceClient.fromConnectionString(options.connectionString, { retryOptions })
+        : new BlobServiceClient(
+            options.endpoint ?? `https://${options.account}.blob.core.windows.net`,
+            new DefaultAzureCredential(),
+            { retryOptions },
+          );
+    this.container = service.getContainerClient(options.container);
+  }
+
+  async get(key: string, options: GetOptions = {}): Promise<GetResult> {
+    try {
+      const response = await this.container
+        .getBlobClient(this.keyOf(key))
+        .download(
+          0,
+          undefined,
+          options.ifNoneMatch === undefined ? {} : { conditions: { ifNoneMatch: options.ifNoneMatch } },
+        );
+      const body = await readAll(response.readableStreamBody);
+      return { status: 'ok', body, etag: response.etag ?? '' };
+    } catch (err) {
+      const status = statusOf(err);
+      if (status === 304) return { status: 'not-modified', etag: options.ifNoneMatch ?? '' };
+      if (status === 404) return { status: 'not-found' };
+      throw unavailable(this.url, key, err);
+    }
+  }
+
+  async put(key: string, body: Uint8Array, options: PutOptions = {}): Promise<{ etag: string }> {
+    const conditions = {
+      ...(options.ifMatch === undefined ? {} : { ifMatch: options.ifMatch }),
+      ...(options.ifNoneMatch === undefined ? {} : { ifNoneMatch: options.ifNoneMatch }),
+    };
+    const common = {
+      conditions,
+      ...(options.contentType === undefined
+        ? {}
+        : { blobHTTPHeaders: { blobContentType: options.contentType } }),
+    };
+    const blob = this.container.getBlockBlobClient(this.keyOf(key));
+    try {
+      if (body.byteLength >= this.blockSize) {
+        // uploadData stages blocks in parallel and commits them with the conditions.
+        const result = await blob.uploadData(body, {
+          ...common,
+          blockSize: this.blockSize,
+          maxSingleShotSize: this.blockSize,
+          concurrency: 4,
+          onProgress: (progress) => options.onProgress?.(progress.loadedBytes, body.byteLength),
+        });
+        return { etag: result.etag ?? '' };
+      }
+      const result = await blob.upload(body, body.byteLength, common);
+      options.onProgress?.(body.byteLength, body.byteLength);
+      return { etag: result.etag ?? '' };
+    } catch (err) {
+      const status = statusOf(err);
+      // 409 BlobAlreadyExists answers If-None-Match: * ; 412 a stale If-Match.
+      if (status === 412 || (status === 409 && options.ifNoneMatch === '*')) {
+        throw new PreconditionFailedError(
+          key,
+          options.ifNoneMatch === '*' ? `${key} already exists` : undefined,
+        );
+      }
+      throw unavailable(this.url, key, err);
+    }
+  }
+
+  async list(prefix: string): Promise<string[]> {
+    const base = this.keyOf(prefix);
+    const listPrefix = base === '' ? '' : `${base}/`;
+    const names = new Set<string>();
+    try {
+      for await (const item of this.container.listBlobsByHierarchy('/', { prefix: listPrefix })) {
+        const name = item.name.slice(listPrefix.length).replace(/\/$/, '');
+        if (name !== '') names.add(name);
+      }
+    } catch (err) {
+      if (statusOf(err) === 404) return [];
+      throw unavailable(this.url, prefix, err);
+    }
+    return [...names].sort();
+  }
+
+  private keyOf(key: string): string {
+    return [this.prefix, key].filter((part) => part !== '').join('/');
+  }
+}
+
+async function readAll(stream: NodeJS.ReadableStream | undefined): Promise<Buffer> {
+  if (stream === undefined) return Buffer.alloc(0);
+  const chunks: Buffer[] = [];
+  for await (const chunk of stream) chunks.push(Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk));
+  return Buffer.concat(chunks);
+}
+
+function statusOf(err: unknown): number | undefined {
+  return err instanceof RestError ? err.statusCode : (err as { statusCode?: number } | undefined)?.statusCode;
+}
+
+function unavailable(url: string, key: string, err: unknown): StoreUnavailableError {
+  return new StoreUnavailableError(`${url}: ${key}`, err);
+}

@@ -1,0 +1,113 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+
+const ROOT = path.resolve(__dirname, '..', '..');
+
+/** Azurite's well-known development account (public, documented by Microsoft). */
+export const AZURITE_ACCOUNT = 'devstoreaccount1';
+const AZURITE_KEY =
+  'Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==';
+
+export const S3_TEST_BUCKET = 'modelfleet-test';
+export const AZURE_TEST_CONTAINER = 'modelfleet-test';
+
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = net.createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      server.close(() => resolve(typeof address === 'object' && address !== null ? address.port : 0));
+    });
+  });
+}
+
+export interface RunningEmulator {
+  endpoint: string;
+  stop(): Promise<void>;
+}
+
+/** s3rver (a real S3 API server over HTTP) in this process, with the test bucket created. */
+export async function startS3rver(bucket = S3_TEST_BUCKET, port?: number): Promise<RunningEmulator> {
+  // s3rver is plain JS without types.
+  const S3rver = require('s3rver') as new (
+    options: Record<string, unknown>,
+  ) => { run(): Promise<unknown>; close(): Promise<void> };
+  const directory = mkdtempSync(path.join(os.tmpdir(), 'modelfleet-s3rver-'));
+  const chosen = port ?? (await freePort());
+  const server = new S3rver({
+    address: '127.0.0.1',
+    port: chosen,
+    directory,
+    silent: true,
+    configureBuckets: [{ name: bucket }],
+  });
+  await server.run();
+  return {
+    endpoint: `http://127.0.0.1:${chosen}`,
+    stop: async () => {
+      await server.close();
+      rmSync(directory, { recursive: true, force: true });
+    },
+  };
+}
+
+export function azuriteConnectionString(endpoint: string): string {
+  return `DefaultEndpointsProtocol=http;AccountName=${AZURITE_ACCOUNT};AccountKey=${AZURITE_KEY};BlobEndpoint=${endpoint};`;
+}
+
+/** Azurite's blob service as a child process (its own process group, so teardown can stop it). */
+export async function startAzurite(): Promise<RunningEmulator & { child: ChildProcess }> {
+  const location = mkdtempSync(path.join(os.tmpdir(), 'modelfleet-azurite-'));
+  const port = await freePort();
+  const child = spawn(
+    process.execPath,
+    [
+      path.join(ROOT, 'node_modules', 'azurite', 'dist', 'src', 'blob', 'main.js'),
+      '--blobHost',
+      '127.0.0.1',
+      '--blobPort',
+      String(port),
+      '--location',
+      location,
+      '--silent',
+      '--disableTelemetry',
+    ],
+    { stdio: ['ignore', 'pipe', 'pipe'] },
+  );
+  let output = '';
+  await new Promise<void>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`Azurite did not start:\n${output}`)), 30_000);
+    const onData = (chunk: Buffer) => {
+      output += chunk.toString();
+      if (/successfully listens/.test(output)) {
+        clearTimeout(timer);
+        resolve();
+      }
+    };
+    child.stdout?.on('data', onData);
+    child.stderr?.on('data', onData);
+    child.once('exit', (code) => {
+      clearTimeout(timer);
+      reject(new Error(`Azurite exited with ${code}:\n${output}`));
+    });
+  });
+  const endpoint = `http://127.0.0.1:${port}/${AZURITE_ACCOUNT}`;
+  return {
+    endpoint,
+    child,
+    stop: () =>
+      new Promise<void>((resolve) => {
+        const done = () => {
+          rmSync(location, { recursive: true, force: true });
+          resolve();
+        };
+        if (child.exitCode !== null || child.signalCode !== null) return done();
+        child.once('exit', done);
+        child.kill('SIGTERM');
+      }),
+  };
+}
