@@ -1,7 +1,10 @@
 /**
  * What a shadow adds to the primary's latency on the local server: the same iris request over
  * keep-alive HTTP to three servers — no shadow, a 100% shadow in `background` mode and one in
- * `inline` mode — taking turns in blocks of sequential requests. Not part of `npm test`: `npm run bench:shadow`
+ * `inline` mode — taking turns in blocks of sequential requests. Then the same comparison (no
+ * shadow vs `inline`, the mode the cloud functions run) through each cloud adapter: the AWS
+ * handler with HTTP API events, the Azure handler with HttpRequest/InvocationContext, and the GCP
+ * function in functions-framework over HTTP. Not part of `npm test`: `npm run bench:shadow`
  * (REQUESTS per mode, default 5000; THINK_MS pause between requests, default 0).
  */
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -9,6 +12,13 @@ import { Agent, request } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
+import { HttpRequest, InvocationContext } from '@azure/functions';
+import { http } from '@google-cloud/functions-framework';
+import { getTestServer } from '@google-cloud/functions-framework/testing';
+import type { APIGatewayProxyEventV2, Context } from 'aws-lambda';
+import { createHandler } from '../functions/aws/handler';
+import { createAzureHandler } from '../functions/azure/handler';
+import { createGcpFunction } from '../functions/gcp/handler';
 import { createLocalServer } from '../functions/local/server';
 import { type App, createApp } from '../shared/app';
 import { parseConfig } from '../shared/config';
@@ -110,9 +120,113 @@ async function main(): Promise<void> {
         `| ${target.mode.padEnd(10)} | ${at(0.5)} | ${at(0.9)} | ${at(0.99)} | ${mean(sorted).toFixed(3)} | ${shadowMs.length === 0 ? '-' : mean(shadowMs).toFixed(3)} |`,
       );
     }
+    await measureAdapters(repository, dir, readFileSync(path.join(SAMPLES_DIR, 'iris', 'request.json')));
   } finally {
     for (const target of targets) await target.close();
     rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+type Call = () => Promise<void>;
+
+/** Each cloud adapter, in this process, without and with an inline 100% shadow. */
+async function measureAdapters(repository: ModelRepository, dir: string, body: Buffer): Promise<void> {
+  const shadowed = new Map<string, number>();
+  const appFor = (stage: 'plain' | 'shadowed') =>
+    createApp({
+      config: { ...parseConfig({}), repository: dir, stage, deploymentTtlMs: 60_000, shadowMode: 'inline' },
+      store: repository.store,
+      log: silentLogger,
+      // Counts shadow runs, so a table row cannot silently compare two unshadowed paths.
+      metrics: (event) => {
+        if (event.shadowMs !== undefined) shadowed.set(stage, (shadowed.get(stage) ?? 0) + 1);
+      },
+    });
+  const text = body.toString('utf8');
+  const aws = (app: App): Call => {
+    const handler = createHandler(app);
+    const event = {
+      version: '2.0',
+      rawPath: '/v2/models/iris/infer',
+      rawQueryString: '',
+      headers: { 'content-type': 'application/json' },
+      requestContext: { http: { method: 'POST', sourceIp: '127.0.0.1' }, stage: '$default' },
+      body: text,
+      isBase64Encoded: false,
+    } as unknown as APIGatewayProxyEventV2;
+    return async () => {
+      const result = (await handler(event, {} as Context)) as { statusCode: number };
+      if (result.statusCode !== 200) throw new Error(`aws: status ${result.statusCode}`);
+    };
+  };
+  const azure = (app: App): Call => {
+    const handler = createAzureHandler(app);
+    return async () => {
+      const request = new HttpRequest({
+        method: 'POST',
+        url: 'http://127.0.0.1/v2/models/iris/infer',
+        headers: { 'content-type': 'application/json' },
+        body: { string: text },
+      });
+      const result = await handler(request, new InvocationContext({ logHandler: () => {} }));
+      if (result.status !== 200) throw new Error(`azure: status ${result.status}`);
+    };
+  };
+  const servers: { close: () => Promise<void> }[] = [];
+  const gcp = async (app: App, name: string): Promise<Call> => {
+    http(name, createGcpFunction(app));
+    const server = getTestServer(name);
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const { port } = server.address() as AddressInfo;
+    const agent = new Agent({ keepAlive: true, maxSockets: 1 });
+    servers.push({
+      close: async () => {
+        agent.destroy();
+        await new Promise((resolve) => server.close(resolve));
+      },
+    });
+    return async () => {
+      await post(agent, port, body);
+    };
+  };
+  try {
+    const platforms: { name: string; off: Call; inline: Call }[] = [
+      { name: 'AWS Lambda handler', off: aws(appFor('plain')), inline: aws(appFor('shadowed')) },
+      { name: 'Azure handler', off: azure(appFor('plain')), inline: azure(appFor('shadowed')) },
+      {
+        name: 'GCP functions-framework (HTTP)',
+        off: await gcp(appFor('plain'), 'shadow-off'),
+        inline: await gcp(appFor('shadowed'), 'shadow-inline'),
+      },
+    ];
+    console.log('\nper cloud adapter, in this process, shadow inline (what the cloud functions run):');
+    console.log('| adapter | p50 off ms | p50 inline ms | added p50 ms | mean off ms | mean inline ms |');
+    console.log('| ------- | ---------- | ------------- | ------------ | ----------- | -------------- |');
+    for (const platform of platforms) {
+      shadowed.clear();
+      const samples = { off: [] as number[], inline: [] as number[] };
+      for (const mode of ['off', 'inline'] as const) for (let i = 0; i < WARMUP; i++) await platform[mode]();
+      for (let done = 0; done < REQUESTS; done += BLOCK) {
+        for (const mode of ['off', 'inline'] as const) {
+          for (let i = 0; i < BLOCK; i++) {
+            const started = performance.now();
+            await platform[mode]();
+            samples[mode].push(performance.now() - started);
+          }
+        }
+      }
+      if (shadowed.get('plain') !== undefined || (shadowed.get('shadowed') ?? 0) < REQUESTS) {
+        throw new Error(
+          `${platform.name}: shadow runs ${JSON.stringify([...shadowed])}, expected ${REQUESTS}+ inline only`,
+        );
+      }
+      const p50 = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)] ?? 0;
+      console.log(
+        `| ${platform.name} | ${p50(samples.off).toFixed(3)} | ${p50(samples.inline).toFixed(3)} | ${(p50(samples.inline) - p50(samples.off)).toFixed(3)} | ${mean(samples.off).toFixed(3)} | ${mean(samples.inline).toFixed(3)} |`,
+      );
+    }
+  } finally {
+    for (const server of servers) await server.close();
   }
 }
 
