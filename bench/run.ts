@@ -13,7 +13,7 @@ import path from 'node:path';
 import { projectRoot } from '../scripts/lib/paths';
 import { type ColdRow, measureColdStart } from './cold-start';
 import type { LatencyResult } from './latency';
-import { benchRepository, cnnModel, jsonRequest, tabularModel } from './models';
+import { BENCH_SECURITY_ENV, benchRepository, cnnModel, jsonRequest, tabularModel } from './models';
 import { measurePackages, type PackageRow } from './package-size';
 import { formatMs, markdownTable, ratio } from './stats';
 import { measureThroughput, type ThroughputRow } from './throughput';
@@ -148,13 +148,13 @@ async function main(): Promise<void> {
           {
             name: 'modelfleet GCP function (functions-framework)',
             script: 'servers/gcp.js',
-            env: { MODEL_REPOSITORY: repoDir, DEPLOYMENT_TTL_SECONDS: '30' },
+            env: { ...BENCH_SECURITY_ENV, MODEL_REPOSITORY: repoDir, DEPLOYMENT_TTL_SECONDS: '30' },
             path: '/v2/models/tabular/infer',
           },
           {
             name: 'modelfleet local server',
             script: 'servers/modelfleet-local.js',
-            env: { MODEL_REPOSITORY: repoDir, DEPLOYMENT_TTL_SECONDS: '30' },
+            env: { ...BENCH_SECURITY_ENV, MODEL_REPOSITORY: repoDir, DEPLOYMENT_TTL_SECONDS: '30' },
             path: '/v2/models/tabular/infer',
           },
         ],
