@@ -81,6 +81,8 @@ async function main(): Promise<void> {
           ['minimal', 'minimal hand-written handler (JSON)'],
           ['aws', 'modelfleet AWS handler, API Gateway v2 (JSON)'],
           ['core', 'modelfleet core app.handle (JSON)'],
+          ['powertools', 'Powertools Metrics alone: record one request event, flush its EMF'],
+          ['aws-no-metrics', 'modelfleet AWS handler (JSON), without Powertools (metrics discarded)'],
           ['core-no-metrics', 'modelfleet core app.handle (JSON), metric sink discarded'],
           ['aws-binary', 'modelfleet AWS handler (binary tensor, base64 event)'],
           ['core-binary', 'modelfleet core app.handle (binary tensor)'],
