@@ -4,11 +4,12 @@
  * server (s3rver) on 127.0.0.1 and no cache.
  */
 import { spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { PutObjectCommand } from '@aws-sdk/client-s3';
 import { s3Client } from './cold/s3';
+import { BENCH_API_KEY, BENCH_SECURITY_ENV, STAGE } from './models';
 import { summarize } from './stats';
 
 export interface ColdRow {
@@ -23,13 +24,21 @@ interface ColdSpec {
   name: string;
   script: string;
   env: NodeJS.ProcessEnv;
+  /** An environment variable set to a new empty directory for each run (the artifact cache). */
+  emptyDir?: string;
 }
 
 function runOnce(spec: ColdSpec): Promise<{ wall: number; phases: Record<string, number> }> {
   return new Promise((resolve, reject) => {
+    const fresh = spec.emptyDir === undefined ? undefined : mkdtempSync(path.join(os.tmpdir(), 'mf-cold-'));
+    const cleanup = () => fresh !== undefined && rmSync(fresh, { recursive: true, force: true });
     const started = performance.now();
     const child = spawn(process.execPath, [path.join(__dirname, spec.script)], {
-      env: { ...process.env, ...spec.env },
+      env: {
+        ...process.env,
+        ...spec.env,
+        ...(fresh === undefined ? {} : { [spec.emptyDir as string]: fresh }),
+      },
       stdio: ['ignore', 'pipe', 'inherit'],
     });
     let output = '';
@@ -39,10 +48,12 @@ function runOnce(spec: ColdSpec): Promise<{ wall: number; phases: Record<string,
       if (line !== undefined) {
         const wall = performance.now() - started;
         child.kill();
+        cleanup();
         resolve({ wall, phases: JSON.parse(line) as Record<string, number> });
       }
     });
     child.once('exit', (code) => {
+      cleanup();
       if (!output.includes('"startup"')) reject(new Error(`${spec.name} exited with ${code}: ${output}`));
     });
   });
@@ -75,12 +86,17 @@ export async function measureColdStart(
     process.env['BENCH_S3_BUCKET'] = bucket;
     const client = s3Client();
     const prefix = `repo/${model.name}/${model.version}`;
-    for (const file of ['model.onnx', 'manifest.json']) {
+    // The model's whole subtree (versions and deployments): modelfleet reads it as a repository at
+    // s3://bucket/repo; the naive scripts read only the artifact.
+    const modelDir = path.join(repositoryDir, model.name);
+    for (const file of readdirSync(modelDir, { recursive: true, encoding: 'utf8' })) {
+      const full = path.join(modelDir, file);
+      if (!statSync(full).isFile()) continue;
       await client.send(
         new PutObjectCommand({
           Bucket: bucket,
-          Key: `${prefix}/${file}`,
-          Body: readFileSync(path.join(repositoryDir, model.name, String(model.version), file)),
+          Key: `repo/${model.name}/${file.split(path.sep).join('/')}`,
+          Body: readFileSync(full),
         }),
       );
     }
@@ -104,14 +120,35 @@ export async function measureColdStart(
         env: { ...common, BENCH_MODEL_PREFIX: prefix },
       },
       {
-        name: 'modelfleet AWS handler (folder repository)',
-        script: 'cold/modelfleet-fs.js',
+        name: 'modelfleet AWS handler (S3 repository, empty cache)',
+        script: 'cold/modelfleet.js',
         env: {
-          MODEL_REPOSITORY: repositoryDir,
-          MODELFLEET_STAGE: 'bench',
+          ...BENCH_SECURITY_ENV,
+          MODEL_REPOSITORY: `s3://${bucket}/repo`,
+          S3_ENDPOINT: endpoint,
+          S3_FORCE_PATH_STYLE: 'true',
+          AWS_REGION: 'us-east-1',
+          AWS_ACCESS_KEY_ID: 'S3RVER',
+          AWS_SECRET_ACCESS_KEY: 'S3RVER',
+          MODELFLEET_STAGE: STAGE,
           BENCH_MODEL: model.name,
           BENCH_BODY: model.body,
+          BENCH_API_KEY,
         },
+        emptyDir: 'ARTIFACT_CACHE_DIR',
+      },
+      {
+        name: 'modelfleet AWS handler (folder repository)',
+        script: 'cold/modelfleet.js',
+        env: {
+          ...BENCH_SECURITY_ENV,
+          MODEL_REPOSITORY: repositoryDir,
+          MODELFLEET_STAGE: STAGE,
+          BENCH_MODEL: model.name,
+          BENCH_BODY: model.body,
+          BENCH_API_KEY,
+        },
+        emptyDir: 'ARTIFACT_CACHE_DIR',
       },
     ];
     const samples = new Map(

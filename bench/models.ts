@@ -8,11 +8,22 @@ import { buildModel } from '../scripts/lib/onnx-builder';
 import { promote } from '../shared/deployment';
 import { packageModel } from '../shared/packaging';
 import { ModelRepository } from '../shared/repository';
+import { hashApiKey } from '../shared/security/api-keys';
 import { FsModelStore } from '../shared/store';
 import type { OipTensor } from '../shared/tensor';
 import { seededRandom } from '../test/support/random';
 
 export const STAGE = 'bench';
+/**
+ * Non-local stages require authentication, so the bench serves as deployed: one API key, sent in
+ * `x-api-key`, checked per request. Rate limits stay on but high enough never to throttle.
+ */
+export const BENCH_API_KEY = 'bench-api-key-0123456789abcdef';
+export const BENCH_SECURITY_ENV: Record<string, string> = {
+  API_KEYS: `bench:predict:${hashApiKey(BENCH_API_KEY)}`,
+  RATE_LIMIT_KEY_RPS: '1000000',
+  RATE_LIMIT_CLIENT_RPS: '1000000',
+};
 export const CNN_SHAPE: readonly number[] = [1, 3, 48, 192];
 export const TABULAR_FEATURES = 30;
 

@@ -5,6 +5,7 @@
 import { type ChildProcess, fork } from 'node:child_process';
 import path from 'node:path';
 import autocannon from 'autocannon';
+import { BENCH_API_KEY } from './models';
 
 export interface ThroughputRow {
   server: string;
@@ -44,7 +45,8 @@ function load(url: string, body: string, connections: number, duration: number):
         url,
         method: 'POST',
         body,
-        headers: { 'content-type': 'application/json' },
+        // The minimal server ignores the key; modelfleet checks it on every request.
+        headers: { 'content-type': 'application/json', 'x-api-key': BENCH_API_KEY },
         connections,
         duration,
       },

@@ -272,8 +272,9 @@ export function createApp(options: AppOptions): App {
       status: response.status,
       coldStart,
       latencyMs: performance.now() - started,
-      ...metric,
     };
+    // Object.assign, not a spread in the literal: the same event, without V8's slow object spread.
+    Object.assign(event, metric);
     coldStart = false;
     if (ctx.after.length === 0) {
       metrics(event);

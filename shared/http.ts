@@ -40,9 +40,8 @@ export function jsonResponse(
   payload: unknown,
   headers: Record<string, string> = {},
 ): ServeResponse {
-  return {
-    status,
-    headers: { 'content-type': 'application/json', ...headers },
-    body: JSON.stringify(payload),
-  };
+  // A literal plus a copy loop, not a spread: same keys in the same order, far cheaper per request.
+  const out: Record<string, string> = { 'content-type': 'application/json' };
+  for (const key of Object.keys(headers)) out[key] = headers[key] as string;
+  return { status, headers: out, body: JSON.stringify(payload) };
 }

@@ -43,7 +43,9 @@ export type MetricSink = (event: RequestMetricEvent) => void;
 
 /** The neutral event as one JSON line on stdout: readable locally and by any log pipeline. */
 export const jsonLineSink: MetricSink = (event) => {
-  process.stdout.write(`${JSON.stringify({ type: 'modelfleet.request', ...event })}\n`);
+  // The same text as stringifying `{ type, ...event }` (events have no `type` key and are never
+  // empty), without building the spread copy on every request.
+  process.stdout.write(`{"type":"modelfleet.request",${JSON.stringify(event).slice(1)}\n`);
 };
 
 export const discardSink: MetricSink = () => {};

@@ -162,13 +162,18 @@ export class ModelCache {
       }
     }
     this.downloads += 1;
+    // The artifact is requested alongside the manifest: one round trip less on a cold start. Its
+    // outcome is only looked at once the manifest is known (the same errors, in the same order, as
+    // reading them one after the other); the no-op catch keeps an unread failure from being unhandled.
+    const artifactRead = this.repository.readArtifact(name, version);
+    artifactRead.catch(() => {});
     try {
       const manifestBytes = await this.repository.readManifestBytes(name, version);
       const manifest =
         manifestBytes === undefined
           ? undefined
           : this.repository.parseManifestBytes(name, version, manifestBytes);
-      const artifact = await this.repository.readArtifact(name, version).catch((err: unknown) => {
+      const artifact = await artifactRead.catch((err: unknown) => {
         if (manifestBytes === undefined && err instanceof NotFoundError) {
           throw new NotFoundError(`model "${name}" has no version ${version}`);
         }

@@ -104,11 +104,16 @@ export function withPreload<
   T extends { handle(request: never): Promise<unknown>; preload(): Promise<PreloadReport> },
 >(app: T): T {
   const ready = app.preload();
+  // Once the preload has settled, requests go straight to the app (no extra await per request).
+  let settled = false;
+  void ready.then(
+    () => {
+      settled = true;
+    },
+    () => {},
+  );
   return {
     ...app,
-    handle: async (request: never) => {
-      await ready;
-      return app.handle(request);
-    },
+    handle: (request: never) => (settled ? app.handle(request) : ready.then(() => app.handle(request))),
   };
 }

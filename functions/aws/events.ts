@@ -67,7 +67,7 @@ export function toApiGatewayV1Result(response: ServeResponse): APIGatewayProxyRe
 }
 
 export function toApiGatewayV2Result(response: ServeResponse): APIGatewayProxyStructuredResultV2 {
-  return { ...toApiGatewayV1Result(response) };
+  return toApiGatewayV1Result(response);
 }
 
 function decodeBody(body: string | null | undefined, isBase64Encoded: boolean): string | Buffer | undefined {

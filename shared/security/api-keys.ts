@@ -1,4 +1,4 @@
-import { createHash, timingSafeEqual } from 'node:crypto';
+import { createHash, hash, timingSafeEqual } from 'node:crypto';
 import { ConfigError } from '../errors';
 
 export const SCOPES = ['predict', 'feedback', 'admin'] as const;
@@ -94,10 +94,29 @@ export function parseApiKeys(raw: string | undefined, variable = 'API_KEYS'): Ap
  * key (or how much of one) was right.
  */
 export function matchApiKey(entries: readonly ApiKeyEntry[], presented: string): ApiKeyEntry | undefined {
-  const digest = Buffer.from(hashApiKey(presented), 'hex');
+  const digest = sha256(presented);
   let found: ApiKeyEntry | undefined;
   for (const entry of entries) {
-    if (timingSafeEqual(digest, Buffer.from(entry.sha256, 'hex')) && found === undefined) found = entry;
+    if (timingSafeEqual(digest, digestOf(entry)) && found === undefined) found = entry;
   }
   return found;
+}
+
+// crypto.hash (Node ≥ 20.12) is a one-shot digest without a Hash object: a few µs less per request.
+const sha256: (text: string) => Buffer =
+  typeof hash === 'function'
+    ? (text) => hash('sha256', text, 'buffer')
+    : (text) => createHash('sha256').update(text, 'utf8').digest();
+
+// Configured hashes as bytes, decoded once per entry rather than on every request (and again only
+// if an entry's hash is replaced).
+const digests = new WeakMap<ApiKeyEntry, { hex: string; bytes: Buffer }>();
+
+function digestOf(entry: ApiKeyEntry): Buffer {
+  let digest = digests.get(entry);
+  if (digest === undefined || digest.hex !== entry.sha256) {
+    digest = { hex: entry.sha256, bytes: Buffer.from(entry.sha256, 'hex') };
+    digests.set(entry, digest);
+  }
+  return digest.bytes;
 }

@@ -2,7 +2,7 @@ import { BadRequestError, ForbiddenError, UnauthorizedError } from '../errors';
 import type { ServeRequest } from '../http';
 import { matchApiKey, SCOPES, type Scope } from './api-keys';
 import type { SecurityConfig } from './config';
-import { createJwtVerifier, type JwtVerifier } from './jwt';
+import type { JwtVerifier } from './jwt';
 import { TokenBucketLimiter } from './rate-limit';
 
 export interface Principal {
@@ -55,8 +55,11 @@ export interface Guard {
 export function createGuard(config: SecurityConfig, now: () => number = Date.now): Guard {
   const perClient = new TokenBucketLimiter(config.rateLimitPerClient, now);
   const perKey = new TokenBucketLimiter(config.rateLimitPerKey, now);
+  // jose adds ≈ 40 ms to every cold start (docs/benchmarks.md): only stages that accept JWTs load it.
   const verifyJwt: JwtVerifier | undefined =
-    config.jwt === undefined ? undefined : createJwtVerifier(config.jwt);
+    config.jwt === undefined
+      ? undefined
+      : (require('./jwt') as typeof import('./jwt')).createJwtVerifier(config.jwt);
 
   const authenticate = async (request: ServeRequest): Promise<Principal> => {
     if (request.platformCaller !== undefined && config.platformCallerScopes.length > 0) {
