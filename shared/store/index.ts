@@ -24,7 +24,11 @@ export function openStore(
   // Each SDK is loaded only when its scheme is used: the others would only cost cold-start time.
   switch (scheme) {
     case 's3': {
-      const { S3ModelStore } = require('./s3-store') as typeof import('./s3-store');
+      const { S3ModelStore } = loadDriver(
+        () => require('./s3-store') as typeof import('./s3-store'),
+        scheme,
+        variable,
+      );
       return new S3ModelStore({
         bucket: host,
         prefix: segments.join('/'),
@@ -41,7 +45,11 @@ export function openStore(
           `${JSON.stringify(location)} names no container; use az://account/container/prefix`,
         );
       }
-      const { AzureBlobModelStore } = require('./azure-store') as typeof import('./azure-store');
+      const { AzureBlobModelStore } = loadDriver(
+        () => require('./azure-store') as typeof import('./azure-store'),
+        scheme,
+        variable,
+      );
       return new AzureBlobModelStore({
         account: host,
         container,
@@ -53,7 +61,11 @@ export function openStore(
       });
     }
     case 'gs': {
-      const { GcsModelStore } = require('./gcs-store') as typeof import('./gcs-store');
+      const { GcsModelStore } = loadDriver(
+        () => require('./gcs-store') as typeof import('./gcs-store'),
+        scheme,
+        variable,
+      );
       return new GcsModelStore({
         bucket: host,
         prefix: segments.join('/'),
@@ -94,4 +106,20 @@ function splitUrl(location: string, variable: string): { host: string; segments:
     );
   }
   return { host: url.hostname, segments };
+}
+
+/**
+ * Loads a driver module. A package built for one cloud leaves the other clouds' SDKs out (the AWS
+ * functions ship only the S3 one), so a missing SDK is a configuration error, not a crash.
+ */
+function loadDriver<T>(load: () => T, scheme: string, variable: string): T {
+  try {
+    return load();
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'MODULE_NOT_FOUND') throw err;
+    throw new ConfigError(
+      variable,
+      `${scheme}:// needs a storage SDK that this package does not include (${(err as Error).message.split('\n')[0]}); use the store this deployment was built for`,
+    );
+  }
 }

@@ -419,6 +419,36 @@ describe('serverless (osls) without a cloud account', () => {
       expect(hookList).toContain('functions/aws/pre-traffic-hook.js');
       expect(hookList).not.toContain('onnxruntime');
     });
+
+    it('ships only the S3 store SDK in the AWS bundle, and says so when a stage names another store', async () => {
+      const dir = tempDir('modelfleet-unzipped-');
+      expect((await runToEnd('unzip', ['-q', path.join(out, 'infer.zip'), '-d', dir], {})).code).toBe(0);
+      const bundle = readFileSync(path.join(dir, 'functions', 'aws', 'handler.js'), 'utf8');
+      expect(bundle).toContain('S3ModelStore');
+      // The Azure and GCS SDKs stay external requires instead of being bundled (≈ 2.7 MB of zip).
+      expect(bundle).toContain('require("@azure/storage-blob")');
+      expect(bundle).toContain('require("@google-cloud/storage")');
+      expect(bundle).not.toContain('storage.googleapis.com');
+      // Cold start of the packaged handler itself, as Lambda would load it.
+      const load = (repository: string) =>
+        runToEnd(
+          process.execPath,
+          ['-e', "require('./functions/aws/handler.js')"],
+          {
+            MODEL_REPOSITORY: repository,
+            MODELFLEET_STAGE: 'prod',
+            NODE_PATH: '',
+          },
+          60_000,
+          dir,
+        );
+      expect((await load('s3://models-bucket/models')).code).toBe(0);
+      const azure = await load('az://account/container/models');
+      expect(azure.code).not.toBe(0);
+      expect(azure.stderr).toContain(
+        'MODEL_REPOSITORY: az:// needs a storage SDK that this package does not include',
+      );
+    });
   });
 
   it('fails packaging with a clear message when a zip unpacks to more than the limit', async () => {

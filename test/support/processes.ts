@@ -57,10 +57,16 @@ export function startUntil(
 }
 
 /** Runs a command to completion and returns its exit code and output. */
-export function runToEnd(command: string, args: string[], env: NodeJS.ProcessEnv, timeoutMs = 120_000) {
+export function runToEnd(
+  command: string,
+  args: string[],
+  env: NodeJS.ProcessEnv,
+  timeoutMs = 120_000,
+  cwd = ROOT,
+) {
   return new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve, reject) => {
     const child = spawn(command, args, {
-      cwd: ROOT,
+      cwd,
       env: { ...process.env, ...env },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
