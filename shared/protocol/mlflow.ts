@@ -14,7 +14,7 @@ import {
   inputsFromNamed,
   isPlainObject,
   nest,
-  tensorFromNested,
+  singleInput,
 } from './tabular';
 
 export const MLFLOW_FORMATS = ['dataframe_split', 'dataframe_records', 'instances', 'inputs'] as const;
@@ -90,11 +90,11 @@ function parseInputs(
         const { columns, rows } = columnsFromRecords(value, format);
         return inputsFromColumns(columns, rows, model, limits, format);
       }
-      return singleInput(model, value, format, limits);
+      return singleInput(model, value, format, limits, 'send an object naming each');
     }
     case 'inputs':
       if (isPlainObject(value)) return inputsFromNamed(value, model, limits, format);
-      return singleInput(model, value, format, limits);
+      return singleInput(model, value, format, limits, 'send an object naming each');
   }
 }
 
@@ -137,21 +137,6 @@ function parseSplit(value: unknown, model: LoadedModel, limits: Limits): Map<str
     });
   });
   return inputsFromColumns(columns, data.length, model, limits, where);
-}
-
-function singleInput(
-  model: LoadedModel,
-  value: unknown,
-  where: string,
-  limits: Limits,
-): Map<string, InferInput> {
-  const [spec] = model.inputs.values();
-  if (model.inputs.size !== 1 || spec === undefined) {
-    throw new BadRequestError(
-      `${where}: model "${model.name}" has ${model.inputs.size} inputs (${[...model.inputs.keys()].join(', ')}); send an object naming each`,
-    );
-  }
-  return new Map([[spec.name, tensorFromNested(spec, value, where, limits)]]);
 }
 
 /** MLflow's response: one output as a nested array, several as an object of them by name. */

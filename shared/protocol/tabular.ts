@@ -132,6 +132,23 @@ export function tensorFromNested(
  * Model inputs from an object of named values: the model's input names (each a nested array with
  * the batch first), or, for a features model, one array of values per feature column.
  */
+/** A payload without names is only meaningful for a model with exactly one input. */
+export function singleInput(
+  model: LoadedModel,
+  value: unknown,
+  where: string,
+  limits: Limits,
+  hint: string,
+): Map<string, InferInput> {
+  const [spec] = model.inputs.values();
+  if (model.inputs.size !== 1 || spec === undefined) {
+    throw new BadRequestError(
+      `${where}: model "${model.name}" has ${model.inputs.size} inputs (${[...model.inputs.keys()].join(', ')}); ${hint}`,
+    );
+  }
+  return new Map([[spec.name, tensorFromNested(spec, value, where, limits)]]);
+}
+
 export function inputsFromNamed(
   named: Record<string, unknown>,
   model: LoadedModel,

@@ -15,7 +15,7 @@ import {
   isPlainObject,
   nest,
   rowOf,
-  tensorFromNested,
+  singleInput,
 } from './tabular';
 
 const DEFAULT_SIGNATURE = 'serving_default';
@@ -70,27 +70,12 @@ function parseInstances(value: unknown, model: LoadedModel, limits: Limits): Map
     const { columns, rows } = columnsFromRecords(value, 'instances');
     return inputsFromColumns(columns, rows, model, limits, 'instances');
   }
-  return singleInput(model, value, 'instances', limits);
+  return singleInput(model, value, 'instances', limits, 'name each (objects keyed by input name)');
 }
 
 function parseColumnar(value: unknown, model: LoadedModel, limits: Limits): Map<string, InferInput> {
   if (isPlainObject(value)) return inputsFromNamed(value, model, limits, 'inputs');
-  return singleInput(model, value, 'inputs', limits);
-}
-
-function singleInput(
-  model: LoadedModel,
-  value: unknown,
-  where: string,
-  limits: Limits,
-): Map<string, InferInput> {
-  const [spec] = model.inputs.values();
-  if (model.inputs.size !== 1 || spec === undefined) {
-    throw new BadRequestError(
-      `${where}: model "${model.name}" has ${model.inputs.size} inputs (${[...model.inputs.keys()].join(', ')}); name each (objects keyed by input name)`,
-    );
-  }
-  return new Map([[spec.name, tensorFromNested(spec, value, where, limits)]]);
+  return singleInput(model, value, 'inputs', limits, 'name each (objects keyed by input name)');
 }
 
 /**
