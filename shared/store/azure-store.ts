@@ -1,10 +1,12 @@
 import { DefaultAzureCredential } from '@azure/identity';
 import { BlobServiceClient, type ContainerClient, RestError } from '@azure/storage-blob';
 import {
+  childListPrefix,
+  conditionFailed,
   type GetOptions,
   type GetResult,
+  joinKey,
   type ModelStore,
-  PreconditionFailedError,
   type PutOptions,
   StoreUnavailableError,
 } from './types';
@@ -66,7 +68,7 @@ export class AzureBlobModelStore implements ModelStore {
       const status = statusOf(err);
       if (status === 304) return { status: 'not-modified', etag: options.ifNoneMatch ?? '' };
       if (status === 404) return { status: 'not-found' };
-      throw unavailable(this.url, key, err);
+      throw new StoreUnavailableError(`${this.url}: ${key}`, err);
     }
   }
 
@@ -101,18 +103,14 @@ export class AzureBlobModelStore implements ModelStore {
       const status = statusOf(err);
       // 409 BlobAlreadyExists answers If-None-Match: * ; 412 a stale If-Match.
       if (status === 412 || (status === 409 && options.ifNoneMatch === '*')) {
-        throw new PreconditionFailedError(
-          key,
-          options.ifNoneMatch === '*' ? `${key} already exists` : undefined,
-        );
+        throw conditionFailed(key, options);
       }
-      throw unavailable(this.url, key, err);
+      throw new StoreUnavailableError(`${this.url}: ${key}`, err);
     }
   }
 
   async list(prefix: string): Promise<string[]> {
-    const base = this.keyOf(prefix);
-    const listPrefix = base === '' ? '' : `${base}/`;
+    const listPrefix = childListPrefix(this.prefix, prefix);
     const names = new Set<string>();
     try {
       for await (const item of this.container.listBlobsByHierarchy('/', { prefix: listPrefix })) {
@@ -121,13 +119,13 @@ export class AzureBlobModelStore implements ModelStore {
       }
     } catch (err) {
       if (statusOf(err) === 404) return [];
-      throw unavailable(this.url, prefix, err);
+      throw new StoreUnavailableError(`${this.url}: ${prefix}`, err);
     }
     return [...names].sort();
   }
 
   private keyOf(key: string): string {
-    return [this.prefix, key].filter((part) => part !== '').join('/');
+    return joinKey(this.prefix, key);
   }
 }
 
@@ -140,8 +138,4 @@ async function readAll(stream: NodeJS.ReadableStream | undefined): Promise<Buffe
 
 function statusOf(err: unknown): number | undefined {
   return err instanceof RestError ? err.statusCode : (err as { statusCode?: number } | undefined)?.statusCode;
-}
-
-function unavailable(url: string, key: string, err: unknown): StoreUnavailableError {
-  return new StoreUnavailableError(`${url}: ${key}`, err);
 }

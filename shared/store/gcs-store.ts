@@ -1,7 +1,10 @@
 import { type Bucket, Storage } from '@google-cloud/storage';
 import {
+  childListPrefix,
+  conditionFailed,
   type GetOptions,
   type GetResult,
+  joinKey,
   type ModelStore,
   PreconditionFailedError,
   type PutOptions,
@@ -75,7 +78,7 @@ export class GcsModelStore implements ModelStore {
       return { status: 'ok', body: Buffer.concat(chunks), etag: generation };
     } catch (err) {
       if (statusOf(err) === 404) return { status: 'not-found' };
-      throw unavailable(this.url, key, err);
+      throw new StoreUnavailableError(`${this.url}: ${key}`, err);
     }
   }
 
@@ -102,18 +105,14 @@ export class GcsModelStore implements ModelStore {
       return { etag: String(file.metadata.generation ?? '') };
     } catch (err) {
       if (ifGenerationMatch !== undefined && statusOf(err) === 412) {
-        throw new PreconditionFailedError(
-          key,
-          options.ifNoneMatch === '*' ? `${key} already exists` : undefined,
-        );
+        throw conditionFailed(key, options);
       }
-      throw unavailable(this.url, key, err);
+      throw new StoreUnavailableError(`${this.url}: ${key}`, err);
     }
   }
 
   async list(prefix: string): Promise<string[]> {
-    const base = this.keyOf(prefix);
-    const listPrefix = base === '' ? '' : `${base}/`;
+    const listPrefix = childListPrefix(this.prefix, prefix);
     const names = new Set<string>();
     let pageToken: string | undefined;
     try {
@@ -136,21 +135,17 @@ export class GcsModelStore implements ModelStore {
         pageToken = page.nextPageToken;
       } while (pageToken !== undefined && pageToken !== '');
     } catch (err) {
-      throw unavailable(this.url, prefix, err);
+      throw new StoreUnavailableError(`${this.url}: ${prefix}`, err);
     }
     return [...names].sort();
   }
 
   private keyOf(key: string): string {
-    return [this.prefix, key].filter((part) => part !== '').join('/');
+    return joinKey(this.prefix, key);
   }
 }
 
 function statusOf(err: unknown): number | undefined {
   const code = (err as { code?: unknown } | undefined)?.code;
   return typeof code === 'number' ? code : undefined;
-}
-
-function unavailable(url: string, key: string, err: unknown): StoreUnavailableError {
-  return new StoreUnavailableError(`${url}: ${key}`, err);
 }

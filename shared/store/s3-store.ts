@@ -1,10 +1,12 @@
 import { GetObjectCommand, ListObjectsV2Command, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
 import {
+  childListPrefix,
+  conditionFailed,
   type GetOptions,
   type GetResult,
+  joinKey,
   type ModelStore,
-  PreconditionFailedError,
   type PutOptions,
   StoreUnavailableError,
 } from './types';
@@ -67,7 +69,7 @@ export class S3ModelStore implements ModelStore {
       const status = statusOf(err);
       if (status === 304) return { status: 'not-modified', etag: options.ifNoneMatch ?? '' };
       if (status === 404 || nameOf(err) === 'NoSuchKey') return { status: 'not-found' };
-      throw unavailable(this.url, key, err);
+      throw new StoreUnavailableError(`${this.url}: ${key}`, err);
     }
   }
 
@@ -92,18 +94,14 @@ export class S3ModelStore implements ModelStore {
       const status = statusOf(err);
       // 409 ConditionalRequestConflict: another conditional write to the key was in flight.
       if (conditional && (status === 412 || status === 409)) {
-        throw new PreconditionFailedError(
-          key,
-          options.ifNoneMatch === '*' ? `${key} already exists` : undefined,
-        );
+        throw conditionFailed(key, options);
       }
-      throw unavailable(this.url, key, err);
+      throw new StoreUnavailableError(`${this.url}: ${key}`, err);
     }
   }
 
   async list(prefix: string): Promise<string[]> {
-    const base = this.keyOf(prefix);
-    const listPrefix = base === '' ? '' : `${base}/`;
+    const listPrefix = childListPrefix(this.prefix, prefix);
     try {
       const names = await this.listPages(listPrefix, '/');
       // Some S3-compatible servers (s3rver) drop common prefixes that hold no object directly
@@ -111,7 +109,7 @@ export class S3ModelStore implements ModelStore {
       // real S3 that costs one extra request, for a prefix that really is empty.
       return names.size > 0 ? [...names].sort() : [...(await this.listPages(listPrefix, undefined))].sort();
     } catch (err) {
-      throw unavailable(this.url, prefix, err);
+      throw new StoreUnavailableError(`${this.url}: ${prefix}`, err);
     }
   }
 
@@ -162,7 +160,7 @@ export class S3ModelStore implements ModelStore {
   }
 
   private keyOf(key: string): string {
-    return [this.prefix, key].filter((part) => part !== '').join('/');
+    return joinKey(this.prefix, key);
   }
 }
 
@@ -176,8 +174,4 @@ function statusOf(err: unknown): number | undefined {
 
 function nameOf(err: unknown): string | undefined {
   return (err as { name?: string } | undefined)?.name;
-}
-
-function unavailable(url: string, key: string, err: unknown): StoreUnavailableError {
-  return new StoreUnavailableError(`${url}: ${key}`, err);
 }

@@ -79,3 +79,14 @@ export interface StoreSettings {
   gcsApiEndpoint?: string;
   gcsProjectId?: string;
 }
+
+/** What an object store's failed write condition means for the caller, the same on every driver. */
+export function conditionFailed(key: string, options: PutOptions): PreconditionFailedError {
+  return new PreconditionFailedError(key, options.ifNoneMatch === '*' ? `${key} already exists` : undefined);
+}
+
+/** The `prefix/` that lists the immediate children of `key` under a driver's own prefix. */
+export function childListPrefix(prefix: string, key: string): string {
+  const base = joinKey(prefix, key);
+  return base === '' ? '' : `${base}/`;
+}
