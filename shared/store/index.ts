@@ -1,5 +1,6 @@
 import { ConfigError } from '../errors';
 import { FsModelStore } from './fs-store';
+import { environmentCredentials } from './s3-reader';
 import type { ModelStore, StoreSettings } from './types';
 
 export { FsModelStore } from './fs-store';
@@ -29,8 +30,12 @@ export function openStore(
         scheme,
         variable,
       );
+      // The reader takes the credentials the SDK's chain would take first (environment variables),
+      // read here at the same moment the SDK would; without them the SDK's chain decides.
+      const readCredentials = environmentCredentials(process.env);
       return new S3ModelStore({
         bucket: host,
+        ...(readCredentials === undefined ? {} : { readCredentials }),
         prefix: segments.join('/'),
         ...(settings.s3Region === undefined ? {} : { region: settings.s3Region }),
         ...(settings.s3Endpoint === undefined ? {} : { endpoint: settings.s3Endpoint }),

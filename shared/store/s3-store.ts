@@ -1,5 +1,5 @@
-import { GetObjectCommand, ListObjectsV2Command, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
-import { Upload } from '@aws-sdk/lib-storage';
+import type { S3Client } from '@aws-sdk/client-s3';
+import { type S3Credentials, S3ObjectReader } from './s3-reader';
 import {
   childListPrefix,
   conditionFailed,
@@ -22,6 +22,11 @@ export interface S3StoreOptions {
   partSizeBytes?: number;
   /** For tests that need to see the requests; production uses the default client. */
   client?: S3Client;
+  /**
+   * Reads (get, list) go through the SDK-free reader with these credentials; writes and, without
+   * them, reads use the SDK and its default credential chain.
+   */
+  readCredentials?: S3Credentials;
 }
 
 const DEFAULT_PART_SIZE = 8 * 1024 * 1024;
@@ -30,31 +35,59 @@ const DEFAULT_PART_SIZE = 8 * 1024 * 1024;
  * S3 and S3-compatible stores. Credentials come from the AWS SDK's default chain (environment,
  * shared config/SSO profile, web identity, ECS/EC2 role — on Lambda the function's role).
  * Conditional writes use S3's `If-Match` / `If-None-Match: *` on PutObject.
+ *
+ * The SDK is loaded on first use: a serving instance with credentials in its environment (every
+ * Lambda) reads through `S3ObjectReader` and never loads it, which keeps it off the cold start.
  */
 export class S3ModelStore implements ModelStore {
   readonly url: string;
-  readonly client: S3Client;
+  private sdkClient: S3Client | undefined;
+  private readonly reader: S3ObjectReader | undefined;
   private readonly bucket: string;
   private readonly prefix: string;
   private readonly partSize: number;
 
-  constructor(options: S3StoreOptions) {
+  constructor(private readonly options: S3StoreOptions) {
     this.bucket = options.bucket;
     this.prefix = trimSlashes(options.prefix);
     this.partSize = Math.max(5 * 1024 * 1024, options.partSizeBytes ?? DEFAULT_PART_SIZE);
     this.url = `s3://${this.bucket}${this.prefix === '' ? '' : `/${this.prefix}`}`;
-    this.client =
-      options.client ??
-      new S3Client({
-        region: options.region ?? 'us-east-1',
-        ...(options.endpoint === undefined ? {} : { endpoint: options.endpoint }),
-        forcePathStyle: options.forcePathStyle ?? false,
+    this.sdkClient = options.client;
+    this.reader =
+      options.readCredentials === undefined
+        ? undefined
+        : new S3ObjectReader({
+            bucket: this.bucket,
+            region: options.region ?? 'us-east-1',
+            credentials: options.readCredentials,
+            ...(options.endpoint === undefined ? {} : { endpoint: options.endpoint }),
+            ...(options.forcePathStyle === undefined ? {} : { forcePathStyle: options.forcePathStyle }),
+          });
+  }
+
+  /** The SDK client, created (and the SDK loaded) on first use. */
+  get client(): S3Client {
+    if (this.sdkClient === undefined) {
+      const { S3Client: Client } = require('@aws-sdk/client-s3') as typeof import('@aws-sdk/client-s3');
+      this.sdkClient = new Client({
+        region: this.options.region ?? 'us-east-1',
+        ...(this.options.endpoint === undefined ? {} : { endpoint: this.options.endpoint }),
+        forcePathStyle: this.options.forcePathStyle ?? false,
         // Fail over to stale-if-error quickly rather than retrying for seconds on a cold path.
         maxAttempts: 2,
       });
+    }
+    return this.sdkClient;
+  }
+
+  /** Whether reads bypass the SDK (see the class comment). */
+  get readsWithoutSdk(): boolean {
+    return this.reader !== undefined;
   }
 
   async get(key: string, options: GetOptions = {}): Promise<GetResult> {
+    if (this.reader !== undefined) return this.readerGet(this.reader, key, options);
+    const { GetObjectCommand } = sdk();
     try {
       const result = await this.client.send(
         new GetObjectCommand({
@@ -77,6 +110,7 @@ export class S3ModelStore implements ModelStore {
     const conditional = options.ifMatch !== undefined || options.ifNoneMatch !== undefined;
     try {
       if (!conditional && body.byteLength >= this.partSize) return await this.putInParts(key, body, options);
+      const { PutObjectCommand } = sdk();
       const result = await this.client.send(
         new PutObjectCommand({
           Bucket: this.bucket,
@@ -113,9 +147,31 @@ export class S3ModelStore implements ModelStore {
     }
   }
 
+  private async readerGet(reader: S3ObjectReader, key: string, options: GetOptions): Promise<GetResult> {
+    try {
+      const result = await reader.get(this.keyOf(key), options.ifNoneMatch);
+      if (result.status === 304) return { status: 'not-modified', etag: options.ifNoneMatch ?? result.etag };
+      if (result.status === 404) return { status: 'not-found' };
+      return { status: 'ok', body: result.body, etag: result.etag };
+    } catch (err) {
+      throw new StoreUnavailableError(`${this.url}: ${key}`, err);
+    }
+  }
+
   /** Immediate children of `listPrefix`, from a delimited listing or derived from full keys. */
   private async listPages(listPrefix: string, delimiter: '/' | undefined): Promise<Set<string>> {
     const names = new Set<string>();
+    const reader = this.reader;
+    if (reader !== undefined) {
+      let next: string | undefined;
+      do {
+        const page = await reader.listPage(listPrefix, delimiter, next);
+        addChildren(names, listPrefix, page.commonPrefixes, page.keys);
+        next = page.nextToken;
+      } while (next !== undefined);
+      return names;
+    }
+    const { ListObjectsV2Command } = sdk();
     let token: string | undefined;
     do {
       const page = await this.client.send(
@@ -126,20 +182,19 @@ export class S3ModelStore implements ModelStore {
           ...(token === undefined ? {} : { ContinuationToken: token }),
         }),
       );
-      for (const common of page.CommonPrefixes ?? []) {
-        const name = common.Prefix?.slice(listPrefix.length).replace(/\/$/, '');
-        if (name) names.add(name);
-      }
-      for (const object of page.Contents ?? []) {
-        const name = object.Key?.slice(listPrefix.length).split('/')[0];
-        if (name) names.add(name);
-      }
+      addChildren(
+        names,
+        listPrefix,
+        (page.CommonPrefixes ?? []).map((common) => common.Prefix ?? ''),
+        (page.Contents ?? []).map((object) => object.Key ?? ''),
+      );
       token = page.IsTruncated === true ? page.NextContinuationToken : undefined;
     } while (token !== undefined);
     return names;
   }
 
   private async putInParts(key: string, body: Uint8Array, options: PutOptions): Promise<{ etag: string }> {
+    const { Upload } = require('@aws-sdk/lib-storage') as typeof import('@aws-sdk/lib-storage');
     const upload = new Upload({
       client: this.client,
       partSize: this.partSize,
@@ -161,6 +216,21 @@ export class S3ModelStore implements ModelStore {
 
   private keyOf(key: string): string {
     return joinKey(this.prefix, key);
+  }
+}
+
+function sdk(): typeof import('@aws-sdk/client-s3') {
+  return require('@aws-sdk/client-s3') as typeof import('@aws-sdk/client-s3');
+}
+
+function addChildren(names: Set<string>, listPrefix: string, prefixes: string[], keys: string[]): void {
+  for (const prefix of prefixes) {
+    const name = prefix.slice(listPrefix.length).replace(/\/$/, '');
+    if (name) names.add(name);
+  }
+  for (const key of keys) {
+    const name = key.slice(listPrefix.length).split('/')[0];
+    if (name) names.add(name);
   }
 }
 

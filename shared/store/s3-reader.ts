@@ -1,0 +1,316 @@
+import { createHash, createHmac } from 'node:crypto';
+import http, { type IncomingMessage } from 'node:http';
+import https from 'node:https';
+
+/**
+ * The serving path's S3 reads (GetObject, ListObjectsV2) over node:http with a SigV4 signature made
+ * by node:crypto. Loading @aws-sdk/client-s3 costs ≈ 80–140 ms of a cold start and its signer
+ * alone ≈ 45 ms (docs/benchmarks.md, section 3); this costs nothing to load. It is used only when
+ * the credentials are in the environment, as they always are on Lambda; every other credential
+ * source, and every write, goes through the SDK.
+ */
+export interface S3Credentials {
+  accessKeyId: string;
+  secretAccessKey: string;
+  sessionToken?: string;
+}
+
+export interface S3ReaderOptions {
+  bucket: string;
+  region: string;
+  credentials: S3Credentials;
+  /** An S3-compatible endpoint; AWS's regional endpoint when absent. */
+  endpoint?: string;
+  forcePathStyle?: boolean;
+  /** A socket idle for this long fails the request (then it is retried once). */
+  timeoutMs?: number;
+}
+
+export interface S3ReadResponse {
+  status: number;
+  body: Buffer;
+  etag: string;
+}
+
+export interface ListPage {
+  keys: string[];
+  commonPrefixes: string[];
+  nextToken?: string;
+}
+
+/** An S3 answer the reader does not turn into a result: status, S3's error code and message. */
+export class S3RequestError extends Error {
+  override name = 'S3RequestError';
+  constructor(
+    readonly status: number,
+    readonly code: string,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+const EMPTY_SHA256 = 'e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855';
+const RETRY_DELAY_MS = 100;
+
+/**
+ * Credentials for the reader when the SDK's default chain would take them from the environment:
+ * both keys set and no AWS_PROFILE (which makes the SDK skip the environment for the profile).
+ */
+export function environmentCredentials(env: Readonly<Record<string, string | undefined>>) {
+  const accessKeyId = env['AWS_ACCESS_KEY_ID']?.trim();
+  const secretAccessKey = env['AWS_SECRET_ACCESS_KEY']?.trim();
+  if (!accessKeyId || !secretAccessKey || env['AWS_PROFILE']?.trim()) return undefined;
+  const sessionToken = env['AWS_SESSION_TOKEN']?.trim();
+  return { accessKeyId, secretAccessKey, ...(sessionToken ? { sessionToken } : {}) } satisfies S3Credentials;
+}
+
+export class S3ObjectReader {
+  private readonly base: URL;
+  /** Path prefix before the key: `/bucket` in path style, empty for virtual-hosted buckets. */
+  private readonly bucketPath: string;
+  private readonly agent: http.Agent;
+  private readonly timeoutMs: number;
+  /** The signing key depends only on the day; computing it once a day saves four HMACs a request. */
+  private signingKey: { day: string; key: Buffer } | undefined;
+
+  constructor(private readonly options: S3ReaderOptions) {
+    const { bucket, region } = options;
+    const endpoint = new URL(options.endpoint ?? `https://s3.${region}.amazonaws.com`);
+    // Dotted bucket names do not match the wildcard certificate of virtual-hosted endpoints.
+    const pathStyle = options.forcePathStyle === true || !/^[a-z0-9][a-z0-9-]{1,61}[a-z0-9]$/.test(bucket);
+    if (!pathStyle) endpoint.hostname = `${bucket}.${endpoint.hostname}`;
+    this.base = endpoint;
+    this.bucketPath = pathStyle ? `/${encodeSegment(bucket)}` : '';
+    const Agent = endpoint.protocol === 'http:' ? http.Agent : https.Agent;
+    // Keep-alive: every request after the first skips the TCP (and TLS) handshake.
+    this.agent = new Agent({ keepAlive: true, maxSockets: 32 });
+    this.timeoutMs = options.timeoutMs ?? 30_000;
+  }
+
+  /** GetObject; 200, 304 and 404 are answers, anything else an S3RequestError. */
+  async get(key: string, ifNoneMatch?: string): Promise<S3ReadResponse> {
+    const response = await this.send(
+      this.objectPath(key),
+      {},
+      ifNoneMatch === undefined ? {} : { 'if-none-match': ifNoneMatch },
+    );
+    if (response.status === 200 || response.status === 304 || response.status === 404) return response;
+    throw requestError(`GET ${key}`, response);
+  }
+
+  /** One page of ListObjectsV2. */
+  async listPage(
+    prefix: string,
+    delimiter: string | undefined,
+    token: string | undefined,
+  ): Promise<ListPage> {
+    const query: Record<string, string> = { 'list-type': '2', prefix };
+    if (delimiter !== undefined) query['delimiter'] = delimiter;
+    if (token !== undefined) query['continuation-token'] = token;
+    const response = await this.send(`${this.bucketPath}/`, query, {});
+    if (response.status !== 200) throw requestError(`LIST ${prefix}`, response);
+    return parseListPage(response.body.toString('utf8'));
+  }
+
+  /** Stops keeping idle connections (tests, CLIs that exit). */
+  close(): void {
+    this.agent.destroy();
+  }
+
+  private objectPath(key: string): string {
+    return `${this.bucketPath}/${key.split('/').map(encodeSegment).join('/')}`;
+  }
+
+  private async send(
+    path: string,
+    query: Record<string, string>,
+    extra: Record<string, string>,
+  ): Promise<S3ReadResponse> {
+    try {
+      const response = await this.sendOnce(path, query, extra);
+      if (response.status < 500 && response.status !== 429) return response;
+    } catch {
+      // A dropped connection or a timeout: one more try, as the SDK's maxAttempts: 2 did.
+    }
+    await new Promise((resolve) => setTimeout(resolve, RETRY_DELAY_MS));
+    return this.sendOnce(path, query, extra);
+  }
+
+  private sendOnce(
+    path: string,
+    query: Record<string, string>,
+    extra: Record<string, string>,
+  ): Promise<S3ReadResponse> {
+    const search = canonicalQuery(query);
+    const headers = this.sign('GET', path, search, extra);
+    const transport = this.base.protocol === 'http:' ? http : https;
+    return new Promise((resolve, reject) => {
+      const request = transport.request(
+        {
+          protocol: this.base.protocol,
+          hostname: this.base.hostname,
+          port: this.base.port,
+          method: 'GET',
+          path: search === '' ? path : `${path}?${search}`,
+          headers,
+          agent: this.agent,
+          timeout: this.timeoutMs,
+        },
+        (response) => readResponse(response).then(resolve, reject),
+      );
+      request.on('timeout', () =>
+        request.destroy(new Error(`no answer from S3 within ${this.timeoutMs} ms`)),
+      );
+      request.on('error', reject);
+      request.end();
+    });
+  }
+
+  private sign(method: string, path: string, search: string, extra: Record<string, string>) {
+    const date = new Date();
+    const day = date.toISOString().slice(0, 10).replace(/-/g, '');
+    if (this.signingKey?.day !== day) {
+      this.signingKey = {
+        day,
+        key: signingKey(this.options.credentials.secretAccessKey, day, this.options.region),
+      };
+    }
+    const signed = signRequest({
+      method,
+      host: this.base.host,
+      path,
+      search,
+      credentials: this.options.credentials,
+      region: this.options.region,
+      date,
+      key: this.signingKey.key,
+    });
+    return { ...signed, ...extra };
+  }
+}
+
+/** The SigV4 signing key; it depends only on the secret, the day and the region. */
+export function signingKey(secret: string, day: string, region: string): Buffer {
+  const hmac = (key: string | Buffer, data: string) => createHmac('sha256', key).update(data).digest();
+  return hmac(hmac(hmac(hmac(`AWS4${secret}`, day), region), 's3'), 'aws4_request');
+}
+
+/**
+ * SigV4 headers for a body-less S3 request. `path` and `search` are exactly what goes on the wire
+ * (already encoded: S3 signs path segments encoded once, unlike other services).
+ */
+export function signRequest(request: {
+  method: string;
+  host: string;
+  path: string;
+  search: string;
+  credentials: S3Credentials;
+  region: string;
+  date: Date;
+  key?: Buffer;
+}): Record<string, string> {
+  const { credentials, region } = request;
+  const amzDate = request.date.toISOString().replace(/[-:]|\.\d{3}/g, '');
+  const day = amzDate.slice(0, 8);
+  const signed: Record<string, string> = {
+    host: request.host,
+    'x-amz-content-sha256': EMPTY_SHA256,
+    'x-amz-date': amzDate,
+  };
+  if (credentials.sessionToken !== undefined) signed['x-amz-security-token'] = credentials.sessionToken;
+  const names = Object.keys(signed).sort();
+  const canonical = [
+    request.method,
+    request.path,
+    request.search,
+    ...names.map((name) => `${name}:${signed[name]}`),
+    '',
+    names.join(';'),
+    EMPTY_SHA256,
+  ].join('\n');
+  const scope = `${day}/${region}/s3/aws4_request`;
+  const toSign = `AWS4-HMAC-SHA256\n${amzDate}\n${scope}\n${createHash('sha256').update(canonical).digest('hex')}`;
+  const key = request.key ?? signingKey(credentials.secretAccessKey, day, region);
+  const signature = createHmac('sha256', key).update(toSign).digest('hex');
+  return {
+    ...signed,
+    authorization: `AWS4-HMAC-SHA256 Credential=${credentials.accessKeyId}/${scope}, SignedHeaders=${names.join(';')}, Signature=${signature}`,
+  };
+}
+
+function readResponse(response: IncomingMessage): Promise<S3ReadResponse> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    response.on('data', (chunk: Buffer) => chunks.push(chunk));
+    response.on('error', reject);
+    response.on('end', () => {
+      const body = Buffer.concat(chunks);
+      const expected = response.headers['content-length'];
+      // A connection cut mid-body ends the stream early; sha256 would catch it too, later and vaguer.
+      if (response.statusCode === 200 && expected !== undefined && Number(expected) !== body.byteLength) {
+        reject(new Error(`S3 answer cut short: ${body.byteLength} of ${expected} bytes`));
+        return;
+      }
+      const etag = response.headers.etag;
+      resolve({ status: response.statusCode ?? 0, body, etag: typeof etag === 'string' ? etag : '' });
+    });
+  });
+}
+
+function requestError(what: string, response: S3ReadResponse): S3RequestError {
+  const text = response.body.toString('utf8');
+  const code = xmlValues(text, 'Code')[0] ?? 'Unknown';
+  const message = xmlValues(text, 'Message')[0] ?? text.slice(0, 200);
+  return new S3RequestError(
+    response.status,
+    code,
+    `${what}: S3 answered ${response.status} ${code}: ${message}`,
+  );
+}
+
+/** RFC 3986 encoding, as SigV4 wants it (encodeURIComponent leaves !'()* alone). */
+export function encodeSegment(text: string): string {
+  return encodeURIComponent(text).replace(
+    /[!'()*]/g,
+    (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`,
+  );
+}
+
+export function canonicalQuery(query: Record<string, string>): string {
+  return Object.keys(query)
+    .sort()
+    .map((name) => `${encodeSegment(name)}=${encodeSegment(query[name] ?? '')}`)
+    .join('&');
+}
+
+export function parseListPage(xml: string): ListPage {
+  const keys = [...xml.matchAll(/<Contents>([\s\S]*?)<\/Contents>/g)].flatMap((m) =>
+    xmlValues(m[1] ?? '', 'Key'),
+  );
+  const commonPrefixes = [...xml.matchAll(/<CommonPrefixes>([\s\S]*?)<\/CommonPrefixes>/g)].flatMap((m) =>
+    xmlValues(m[1] ?? '', 'Prefix'),
+  );
+  const truncated = xmlValues(xml, 'IsTruncated')[0] === 'true';
+  const nextToken = truncated ? xmlValues(xml, 'NextContinuationToken')[0] : undefined;
+  if (truncated && nextToken === undefined) {
+    throw new Error('S3 listing is truncated but names no NextContinuationToken');
+  }
+  return { keys, commonPrefixes, ...(nextToken === undefined ? {} : { nextToken }) };
+}
+
+function xmlValues(xml: string, tag: string): string[] {
+  const pattern = new RegExp(`<${tag}>([^<]*)</${tag}>`, 'g');
+  return [...xml.matchAll(pattern)].map((m) => decodeXml(m[1] ?? ''));
+}
+
+const XML_ENTITIES: Record<string, string> = { amp: '&', lt: '<', gt: '>', quot: '"', apos: "'" };
+
+function decodeXml(text: string): string {
+  return text.replace(/&(#x[0-9a-f]+|#\d+|amp|lt|gt|quot|apos);/gi, (_, entity: string) => {
+    if (entity[0] !== '#') return XML_ENTITIES[entity.toLowerCase()] ?? '';
+    const code =
+      entity[1] === 'x' || entity[1] === 'X' ? Number.parseInt(entity.slice(2), 16) : Number(entity.slice(1));
+    return String.fromCodePoint(code);
+  });
+}
