@@ -16,7 +16,7 @@ import { HttpRequest, InvocationContext } from '@azure/functions';
 import { http } from '@google-cloud/functions-framework';
 import { getTestServer } from '@google-cloud/functions-framework/testing';
 import type { APIGatewayProxyEventV2, Context } from 'aws-lambda';
-import { createHandler } from '../functions/aws/handler';
+import { createHandler } from '../functions/aws/middy-handler';
 import { createAzureHandler } from '../functions/azure/handler';
 import { createGcpFunction } from '../functions/gcp/handler';
 import { createLocalServer } from '../functions/local/server';

@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import { modelNameSchema, versionSchema } from './manifest';
 import { parseWith } from './validation';
 

@@ -1,11 +1,13 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import { DATATYPES } from './datatypes';
 import { attestationSchema } from './signing';
 import { parseWith } from './validation';
 
 export const MANIFEST_SCHEMA = 'modelfleet/manifest@1';
-export const ARTIFACT_FILE = 'model.onnx';
-export const MANIFEST_FILE = 'manifest.json';
+
+import { ARTIFACT_FILE } from './layout';
+
+export { ARTIFACT_FILE, MANIFEST_FILE } from './layout';
 
 /** Model names become store keys and URL segments, so they are kept to a safe alphabet. */
 export const MODEL_NAME_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$/;

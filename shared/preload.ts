@@ -102,16 +102,15 @@ export async function vetDeployment(
  */
 export function withPreload<
   T extends { handle(request: never): Promise<unknown>; preload(): Promise<PreloadReport> },
->(app: T): T {
+>(app: T, onSettled?: () => void): T {
   const ready = app.preload();
   // Once the preload has settled, requests go straight to the app (no extra await per request).
   let settled = false;
-  void ready.then(
-    () => {
-      settled = true;
-    },
-    () => {},
-  );
+  const settle = () => {
+    settled = true;
+    onSettled?.();
+  };
+  void ready.then(settle, settle);
   return {
     ...app,
     handle: (request: never) => (settled ? app.handle(request) : ready.then(() => app.handle(request))),

@@ -6,6 +6,7 @@ import {
   parseDeployment,
 } from './deployment';
 import { ConflictError, NotFoundError } from './errors';
+import { deploymentKey } from './layout';
 import {
   ARTIFACT_FILE,
   MANIFEST_FILE,
@@ -16,7 +17,8 @@ import {
 } from './manifest';
 import { joinKey, type ModelStore, PreconditionFailedError } from './store';
 
-export const DEPLOYMENTS_DIR = 'deployments';
+export { DEPLOYMENTS_DIR, deploymentKey } from './layout';
+
 const CAS_ATTEMPTS = 50;
 
 export interface VersionPackage {
@@ -194,10 +196,6 @@ export class ModelRepository {
 /** An object in the store that cannot be read as what its key says it is. */
 export class InvalidObjectError extends Error {
   override name = 'InvalidObjectError';
-}
-
-export function deploymentKey(model: string, stage: string): string {
-  return joinKey(model, DEPLOYMENTS_DIR, `${stage}.json`);
 }
 
 export function sha256Hex(bytes: Uint8Array): string {

@@ -1,7 +1,10 @@
-import { createPrivateKey, createPublicKey, type KeyObject, sign, verify } from 'node:crypto';
-import { z } from 'zod';
-import { ConfigError, IntegrityError } from './errors';
+import { createPrivateKey, type KeyObject, sign, verify } from 'node:crypto';
+import * as z from 'zod';
+import { IntegrityError } from './errors';
 import type { Manifest } from './manifest';
+import { KEY_ID } from './signing-keys';
+
+export { parseSigningKeys, publicKeyFrom } from './signing-keys';
 
 /**
  * Ed25519 signatures on manifests. The signature covers the whole manifest (which holds the
@@ -11,7 +14,6 @@ import type { Manifest } from './manifest';
  */
 export const SIGNATURE_ALGORITHM = 'Ed25519';
 const DOMAIN = 'modelfleet/manifest-signature@1\n';
-const KEY_ID = /^[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}$/;
 
 export const attestationSchema = z.strictObject({
   keyId: z.string().regex(KEY_ID, 'must be 1-128 letters, digits, "_", ".", ":" or "-"'),
@@ -94,53 +96,6 @@ export function manifestVerifier(policy: SigningPolicy): (manifest: Manifest) =>
       );
     }
   };
-}
-
-/** `MODEL_SIGNING_KEYS`: JSON `{"keyId": "<PEM, or base64 of the raw 32-byte key or of its DER>"}`. */
-export function parseSigningKeys(
-  raw: string | undefined,
-  variable = 'MODEL_SIGNING_KEYS',
-): Map<string, KeyObject> {
-  const keys = new Map<string, KeyObject>();
-  const text = raw?.trim() ?? '';
-  if (text === '') return keys;
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(text);
-  } catch (err) {
-    throw new ConfigError(variable, `not valid JSON: ${(err as Error).message}`);
-  }
-  if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) {
-    throw new ConfigError(variable, 'expected a JSON object {"keyId": "public key"}');
-  }
-  for (const [keyId, value] of Object.entries(parsed)) {
-    if (!KEY_ID.test(keyId)) throw new ConfigError(variable, `key id ${JSON.stringify(keyId)} is not valid`);
-    if (typeof value !== 'string') throw new ConfigError(variable, `${keyId}: expected a string`);
-    let key: KeyObject;
-    try {
-      key = publicKeyFrom(value);
-    } catch (err) {
-      throw new ConfigError(variable, `${keyId}: not a public key: ${(err as Error).message}`);
-    }
-    if (key.asymmetricKeyType !== 'ed25519') {
-      throw new ConfigError(variable, `${keyId}: is a ${key.asymmetricKeyType} key, expected ed25519`);
-    }
-    keys.set(keyId, key);
-  }
-  return keys;
-}
-
-const ED25519_SPKI_PREFIX = Buffer.from('302a300506032b6570032100', 'hex');
-
-export function publicKeyFrom(text: string): KeyObject {
-  const value = text.trim().replace(/\\n/g, '\n');
-  if (value.includes('-----BEGIN')) return createPublicKey(value);
-  const der = Buffer.from(value, 'base64');
-  return createPublicKey({
-    key: der.length === 32 ? Buffer.concat([ED25519_SPKI_PREFIX, der]) : der,
-    format: 'der',
-    type: 'spki',
-  });
 }
 
 export function privateKeyFrom(pem: string): KeyObject {

@@ -1,4 +1,4 @@
-import type { z } from 'zod';
+import type * as z from 'zod';
 
 /** Turns schema issues into one line per problem, each naming the path, e.g. `variants[1].weight: …`. */
 export function formatIssues(issues: readonly z.core.$ZodIssue[]): string {

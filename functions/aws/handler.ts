@@ -1,33 +1,32 @@
-import type { Metrics } from '@aws-lambda-powertools/metrics';
-import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
-import middy from '@middy/core';
+/**
+ * The Lambda entry point (serverless.yml: functions/aws/handler.handler). It is split from
+ * middy-handler.ts for the cold start: the store reads for the stage's models start first, and
+ * the heavy modules load afterwards, one per event-loop turn, so the reads progress while they
+ * load (docs/benchmarks.md, section 3). Settings are parsed before anything else: a bad one fails
+ * the init with the variable's name.
+ */
 import type { Context } from 'aws-lambda';
-import { type App, createApp } from '../../shared/app';
+import { loadInTurns } from '../../shared/boot';
 import { parseConfig } from '../../shared/config';
-import { withPreload } from '../../shared/preload';
-import {
-  fromApiGatewayV1,
-  fromApiGatewayV2,
-  type HttpEvent,
-  isV2Event,
-  toApiGatewayV1Result,
-  toApiGatewayV2Result,
-} from './events';
-import { createMetrics, powertoolsSink } from './metrics';
+import { PrefetchingStore } from '../../shared/prefetch';
+import { openStore } from '../../shared/store';
+import type { HttpEvent } from './events';
 
-/** A Lambda handler for API Gateway REST (payload v1), HTTP API (v2) and Function URL events. */
-export function createHandler(app: App, metrics?: Metrics) {
-  const handler = middy(async (event: HttpEvent, _context: Context) => {
-    if (isV2Event(event)) return toApiGatewayV2Result(await app.handle(fromApiGatewayV2(event)));
-    return toApiGatewayV1Result(await app.handle(fromApiGatewayV1(event)));
-  });
-  // The core records into `metrics` through its sink; this flushes after success and after errors.
-  return metrics === undefined ? handler : handler.use(logMetrics(metrics));
+const config = parseConfig(process.env);
+const store = new PrefetchingStore(openStore(config.repository, config.store), config.stage);
+
+// require, not import: the point is when each one loads.
+const ready = loadInTurns([
+  () => require('../../shared/onnx'),
+  () => require('../../shared/deployment'),
+  () => require('./middy-handler'),
+]).then(() => {
+  const { createStageHandler } = require('./middy-handler') as typeof import('./middy-handler');
+  return createStageHandler(config, store, () => store.release());
+});
+// Each invocation rethrows an init failure; without this it would also be an unhandled rejection.
+ready.catch(() => undefined);
+
+export async function handler(event: HttpEvent, context: Context): Promise<unknown> {
+  return (await ready)(event, context);
 }
-
-// Built once per instance, at cold start: a bad setting fails the init with the variable's name.
-const metrics = createMetrics();
-export const handler = createHandler(
-  withPreload(createApp({ config: parseConfig(process.env), metrics: powertoolsSink(metrics) })),
-  metrics,
-);

@@ -1,6 +1,6 @@
 import { createPublicKey, type KeyObject } from 'node:crypto';
 import { ConfigError } from '../errors';
-import { parseSigningKeys } from '../signing';
+import { parseSigningKeys } from '../signing-keys';
 import { type ApiKeyEntry, isScope, parseApiKeys, SCOPES, type Scope } from './api-keys';
 
 type Env = Readonly<Record<string, string | undefined>>;

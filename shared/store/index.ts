@@ -25,7 +25,7 @@ export function openStore(
   // Each SDK is loaded only when its scheme is used: the others would only cost cold-start time.
   switch (scheme) {
     case 's3': {
-      const { S3ModelStore } = loadDriver(
+      const { S3ModelStore, sdkAvailable } = loadDriver(
         () => require('./s3-store') as typeof import('./s3-store'),
         scheme,
         variable,
@@ -33,6 +33,12 @@ export function openStore(
       // The reader takes the credentials the SDK's chain would take first (environment variables),
       // read here at the same moment the SDK would; without them the SDK's chain decides.
       const readCredentials = environmentCredentials(process.env);
+      if (readCredentials === undefined && !sdkAvailable()) {
+        throw new ConfigError(
+          variable,
+          's3:// needs AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY in the environment (as on Lambda): this package leaves out the AWS SDK that other credential sources need',
+        );
+      }
       return new S3ModelStore({
         bucket: host,
         ...(readCredentials === undefined ? {} : { readCredentials }),

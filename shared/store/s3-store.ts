@@ -108,9 +108,9 @@ export class S3ModelStore implements ModelStore {
 
   async put(key: string, body: Uint8Array, options: PutOptions = {}): Promise<{ etag: string }> {
     const conditional = options.ifMatch !== undefined || options.ifNoneMatch !== undefined;
+    const { PutObjectCommand } = sdk();
     try {
       if (!conditional && body.byteLength >= this.partSize) return await this.putInParts(key, body, options);
-      const { PutObjectCommand } = sdk();
       const result = await this.client.send(
         new PutObjectCommand({
           Bucket: this.bucket,
@@ -219,8 +219,29 @@ export class S3ModelStore implements ModelStore {
   }
 }
 
+/**
+ * The SDK, loaded on first use. The AWS function packages leave it out (serverless.yml): there,
+ * reads go through S3ObjectReader and nothing writes, so reaching this is a packaging mistake.
+ */
 function sdk(): typeof import('@aws-sdk/client-s3') {
-  return require('@aws-sdk/client-s3') as typeof import('@aws-sdk/client-s3');
+  try {
+    return require('@aws-sdk/client-s3') as typeof import('@aws-sdk/client-s3');
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'MODULE_NOT_FOUND') throw err;
+    throw new Error(
+      `S3 writes, and reads without credentials in the environment, need @aws-sdk/client-s3, which this package does not include`,
+    );
+  }
+}
+
+/** Whether the SDK can be loaded here, without loading it. */
+export function sdkAvailable(): boolean {
+  try {
+    require.resolve('@aws-sdk/client-s3');
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 function addChildren(names: Set<string>, listPrefix: string, prefixes: string[], keys: string[]): void {

@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import type { APIGatewayProxyEventV2, Context } from 'aws-lambda';
-import { createHandler } from '../../functions/aws/handler';
+import { createHandler } from '../../functions/aws/middy-handler';
 import { createLocalServer } from '../../functions/local/server';
 import type { ServeRequest, ServeResponse } from '../../shared/http';
 import { get, json, postJson, removeTempDirs, sampleApp, type TestApp } from '../support/fixtures';

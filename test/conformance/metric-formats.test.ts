@@ -1,8 +1,8 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import type { APIGatewayProxyEventV2, Context } from 'aws-lambda';
-import { createHandler } from '../../functions/aws/handler';
 import { createMetrics, powertoolsSink } from '../../functions/aws/metrics';
+import { createHandler } from '../../functions/aws/middy-handler';
 import { invocationLogSink } from '../../functions/azure/handler';
 import { cloudLoggingSink } from '../../functions/gcp/handler';
 import metricsSpec from '../../infra/aws/metrics.json';

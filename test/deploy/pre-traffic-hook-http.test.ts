@@ -1,7 +1,7 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Context } from 'aws-lambda';
-import { createHandler } from '../../functions/aws/handler';
+import { createHandler } from '../../functions/aws/middy-handler';
 import { handler } from '../../functions/aws/pre-traffic-hook';
 import { removeTempDirs, sampleApp } from '../support/fixtures';
 

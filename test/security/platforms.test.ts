@@ -1,6 +1,6 @@
 import type { Context } from 'aws-lambda';
 import type { HookControlPlane } from '../../functions/aws/control-plane';
-import { createHandler } from '../../functions/aws/handler';
+import { createHandler } from '../../functions/aws/middy-handler';
 import { createHookHandler } from '../../functions/aws/pre-traffic-hook';
 import type { App } from '../../shared/app';
 import { parseConfig } from '../../shared/config';
