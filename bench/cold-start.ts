@@ -14,6 +14,8 @@ import { summarize } from './stats';
 
 export interface ColdRow {
   path: string;
+  /** How the code is loaded; rows compare with the naive row loaded the same way. */
+  loading: 'bundle' | 'node_modules';
   runs: number;
   totalMs: number;
   /** Median of each phase the process reported, in ms. */
@@ -22,6 +24,7 @@ export interface ColdRow {
 
 interface ColdSpec {
   name: string;
+  loading: 'bundle' | 'node_modules';
   script: string;
   env: NodeJS.ProcessEnv;
   /** An environment variable set to a new empty directory for each run (the artifact cache). */
@@ -33,7 +36,7 @@ function runOnce(spec: ColdSpec): Promise<{ wall: number; phases: Record<string,
     const fresh = spec.emptyDir === undefined ? undefined : mkdtempSync(path.join(os.tmpdir(), 'mf-cold-'));
     const cleanup = () => fresh !== undefined && rmSync(fresh, { recursive: true, force: true });
     const started = performance.now();
-    const child = spawn(process.execPath, [path.join(__dirname, spec.script)], {
+    const child = spawn(process.execPath, [path.resolve(__dirname, spec.script)], {
       env: {
         ...process.env,
         ...spec.env,
@@ -57,6 +60,54 @@ function runOnce(spec: ColdSpec): Promise<{ wall: number; phases: Record<string,
       if (!output.includes('"startup"')) reject(new Error(`${spec.name} exited with ${code}: ${output}`));
     });
   });
+}
+
+const ROOT = path.resolve(__dirname, '..', '..');
+
+/**
+ * The packages the esbuild plugin leaves out of the AWS functions, read from serverless.yml so the
+ * bench bundle is the deployed one: the `exclude:` list under `custom.esbuild`.
+ */
+function excludedPackages(): string[] {
+  const yml = readFileSync(path.join(ROOT, 'serverless.yml'), 'utf8');
+  const block = /\n {4}exclude:\n((?: {6}(?:- .*|#.*)\n)+)/.exec(yml)?.[1];
+  if (block === undefined) throw new Error('serverless.yml: custom.esbuild.exclude not found');
+  return [...block.matchAll(/^ {6}- "?([^"\n]+?)"?\s*$/gm)].map((m) => m[1] as string);
+}
+
+/**
+ * The AWS handler bundled as serverless-esbuild bundles it (serverless.yml custom.esbuild: bundle,
+ * node20, CommonJS, not minified, the excluded packages left as requires), and the naive script
+ * bundled the same way, so that both sides of the comparison pay the same kind of module load.
+ * Written under dist/ so that `require('onnxruntime-node')` finds this checkout's node_modules.
+ */
+function buildBundles(): { handler: string; naive: string } {
+  const esbuild = require('esbuild') as typeof import('esbuild');
+  const outdir = path.join(ROOT, 'dist', 'bench-bundles');
+  const common = {
+    bundle: true,
+    platform: 'node',
+    target: 'node20',
+    format: 'cjs',
+    minify: false,
+    logLevel: 'warning',
+    external: excludedPackages(),
+  } as const;
+  const handler = path.join(outdir, 'handler.js');
+  const naive = path.join(outdir, 'naive.js');
+  esbuild.buildSync({
+    ...common,
+    entryPoints: [path.join(ROOT, 'functions/aws/handler.ts')],
+    outfile: handler,
+  });
+  // The naive function bundles its own SDK: only the native addon stays out.
+  esbuild.buildSync({
+    ...common,
+    entryPoints: [path.join(ROOT, 'bench/cold/naive.ts')],
+    outfile: naive,
+    external: ['onnxruntime-node'],
+  });
+  return { handler, naive };
 }
 
 export async function measureColdStart(
@@ -108,37 +159,50 @@ export async function measureColdStart(
       AWS_ACCESS_KEY_ID: 'S3RVER',
       AWS_SECRET_ACCESS_KEY: 'S3RVER',
     };
+    const bundles = buildBundles();
+    const modelfleetS3 = {
+      ...BENCH_SECURITY_ENV,
+      MODEL_REPOSITORY: `s3://${bucket}/repo`,
+      S3_ENDPOINT: endpoint,
+      S3_FORCE_PATH_STYLE: 'true',
+      AWS_REGION: 'us-east-1',
+      AWS_ACCESS_KEY_ID: 'S3RVER',
+      AWS_SECRET_ACCESS_KEY: 'S3RVER',
+      MODELFLEET_STAGE: STAGE,
+      BENCH_MODEL: model.name,
+      BENCH_BODY: model.body,
+      BENCH_API_KEY,
+    };
     const specs: ColdSpec[] = [
       {
-        name: 'naive sequential (S3)',
+        name: 'naive sequential (S3), bundled',
+        loading: 'bundle',
+        script: bundles.naive,
+        env: { ...common, BENCH_MODEL_KEY: `${prefix}/model.onnx` },
+      },
+      {
+        name: 'modelfleet AWS handler as deployed: bundle, S3 repository, empty cache',
+        loading: 'bundle',
+        script: 'cold/bundle.js',
+        env: { ...modelfleetS3, BENCH_BUNDLE: bundles.handler },
+        emptyDir: 'ARTIFACT_CACHE_DIR',
+      },
+      {
+        name: 'naive sequential (S3), from node_modules',
+        loading: 'node_modules',
         script: 'cold/naive.js',
         env: { ...common, BENCH_MODEL_KEY: `${prefix}/model.onnx` },
       },
       {
-        name: 'overlapped download (S3, bench prototype)',
-        script: 'cold/overlapped.js',
-        env: { ...common, BENCH_MODEL_PREFIX: prefix },
-      },
-      {
-        name: 'modelfleet AWS handler (S3 repository, empty cache)',
+        name: 'modelfleet AWS handler from dist/ and node_modules, S3 repository, empty cache',
+        loading: 'node_modules',
         script: 'cold/modelfleet.js',
-        env: {
-          ...BENCH_SECURITY_ENV,
-          MODEL_REPOSITORY: `s3://${bucket}/repo`,
-          S3_ENDPOINT: endpoint,
-          S3_FORCE_PATH_STYLE: 'true',
-          AWS_REGION: 'us-east-1',
-          AWS_ACCESS_KEY_ID: 'S3RVER',
-          AWS_SECRET_ACCESS_KEY: 'S3RVER',
-          MODELFLEET_STAGE: STAGE,
-          BENCH_MODEL: model.name,
-          BENCH_BODY: model.body,
-          BENCH_API_KEY,
-        },
+        env: modelfleetS3,
         emptyDir: 'ARTIFACT_CACHE_DIR',
       },
       {
-        name: 'modelfleet AWS handler (folder repository)',
+        name: 'modelfleet AWS handler from dist/ and node_modules, folder repository',
+        loading: 'node_modules',
         script: 'cold/modelfleet.js',
         env: {
           ...BENCH_SECURITY_ENV,
@@ -164,7 +228,13 @@ export async function measureColdStart(
       for (const key of Object.keys(got[0]?.phases ?? {})) {
         phases[key] = summarize(got.map((s) => s.phases[key] ?? Number.NaN)).p50;
       }
-      return { path: spec.name, runs: got.length, totalMs: summarize(got.map((s) => s.wall)).p50, phases };
+      return {
+        path: spec.name,
+        loading: spec.loading,
+        runs: got.length,
+        totalMs: summarize(got.map((s) => s.wall)).p50,
+        phases,
+      };
     });
   } finally {
     await server.close();

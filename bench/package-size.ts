@@ -1,6 +1,8 @@
 /**
- * Section 5: size of each function zip from `sls package` (offline: osls, dummy credentials,
- * onnxruntime's CUDA download skipped) and the time to load the bundled handler module.
+ * Section 5: size of each function zip from `sls package --stage prod` (offline: osls, dummy
+ * credentials, onnxruntime's CUDA download skipped) and the time to load the bundled handler: its
+ * `require`, and for the inference function also until it answers a health probe (the entry only
+ * starts the init; the rest of the modules load after `require` returns).
  */
 import { execFileSync, spawnSync } from 'node:child_process';
 import { mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
@@ -14,6 +16,8 @@ export interface PackageRow {
   unpackedBytes: number;
   /** Median time to require the bundled handler in a fresh process, in ms. */
   moduleLoadMs: number;
+  /** Median time from the require to the answer to GET /v2/health/live (inference only), in ms. */
+  readyMs?: number;
 }
 
 function folderBytes(dir: string): number {
@@ -28,7 +32,7 @@ function folderBytes(dir: string): number {
 export function measurePackages(root: string, repositoryDir: string, loads: number): PackageRow[] {
   const out = mkdtempSync(path.join(os.tmpdir(), 'modelfleet-package-'));
   try {
-    execFileSync('npx', ['sls', 'package', '--stage', 'dev', '--package', out], {
+    execFileSync('npx', ['sls', 'package', '--stage', 'prod', '--package', out], {
       cwd: root,
       stdio: ['ignore', 'ignore', 'pipe'],
       env: {
@@ -48,25 +52,39 @@ export function measurePackages(root: string, repositoryDir: string, loads: numb
         .map(String)
         .find((name) => name.endsWith('handler.js'));
       const times: number[] = [];
+      const ready: number[] = [];
+      const probe = zip.startsWith('infer');
+      // The probe goes through the handler as an HTTP API event; stdout carries one JSON line.
+      const script = `const t=performance.now();const m=require(${JSON.stringify(path.join(unpacked, 'functions', handler ?? ''))});const r=performance.now()-t;${
+        probe
+          ? "m.handler({version:'2.0',rawPath:'/v2/health/live',rawQueryString:'',headers:{},requestContext:{http:{method:'GET',sourceIp:'127.0.0.1'}},isBase64Encoded:false},{}).then((res)=>{if(res.statusCode!==200)throw new Error(JSON.stringify(res));process.stdout.write('\\n'+JSON.stringify({r,ready:performance.now()-t})+'\\n')})"
+          : "process.stdout.write('\\n'+JSON.stringify({r})+'\\n')"
+      }`;
       for (let i = 0; handler !== undefined && i < loads; i++) {
-        const run = spawnSync(
-          process.execPath,
-          [
-            '-e',
-            `const t=performance.now();require(${JSON.stringify(path.join(unpacked, 'functions', handler))});process.stdout.write(String(performance.now()-t))`,
-          ],
-          {
-            cwd: unpacked,
-            env: { ...process.env, MODEL_REPOSITORY: repositoryDir, MODELFLEET_STAGE: 'bench' },
+        const run = spawnSync(process.execPath, ['-e', script], {
+          cwd: unpacked,
+          env: {
+            ...process.env,
+            MODEL_REPOSITORY: repositoryDir,
+            MODELFLEET_STAGE: 'bench',
+            NODE_OPTIONS: '',
           },
-        );
-        times.push(Number(run.stdout.toString()));
+        });
+        const line = run.stdout
+          .toString()
+          .split('\n')
+          .find((l) => l.startsWith('{"r"'));
+        if (line === undefined) throw new Error(`${zip}: ${run.stderr.toString().slice(0, 500)}`);
+        const measured = JSON.parse(line) as { r: number; ready?: number };
+        times.push(measured.r);
+        if (measured.ready !== undefined) ready.push(measured.ready);
       }
       rows.push({
         zip,
         zippedBytes: statSync(path.join(out, zip)).size,
         unpackedBytes: folderBytes(unpacked),
         moduleLoadMs: summarize(times).p50,
+        ...(ready.length > 0 ? { readyMs: summarize(ready).p50 } : {}),
       });
     }
     return rows;

@@ -8,7 +8,7 @@
  * SDK behind it loads only if a read needs it); nothing else is loaded ahead of the handler. Metric
  * output (stdout) is captured and dropped; the preload's log line (stderr) gives its duration.
  */
-import type { APIGatewayProxyEventV2, Context } from 'aws-lambda';
+import { captureOutput, firstPrediction, report } from './harness';
 
 const t0 = performance.now();
 
@@ -29,22 +29,7 @@ function timed(owner: Record<string, unknown>, name: string, total: { ms: number
 }
 
 async function main(): Promise<void> {
-  const lines: string[] = [];
-  const write = process.stdout.write.bind(process.stdout);
-  process.stdout.write = ((chunk: string) => {
-    lines.push(String(chunk));
-    return true;
-  }) as typeof process.stdout.write;
-  let preloadMs = Number.NaN;
-  const writeErr = process.stderr.write.bind(process.stderr);
-  process.stderr.write = ((chunk: string) => {
-    const text = String(chunk);
-    const match = /"message":"preload finished".*"ms":(\d+)/.exec(text);
-    if (match !== null) preloadMs = Number(match[1]);
-    else writeErr(text);
-    return true;
-  }) as typeof process.stderr.write;
-
+  const output = captureOutput();
   // Nothing is required ahead of the handler: its entry decides what loads when (prefetch first).
   const s3 = process.env['MODEL_REPOSITORY']?.startsWith('s3://') === true;
   const store = { ms: 0, calls: 0 };
@@ -73,31 +58,18 @@ async function main(): Promise<void> {
   const driversLoaded = performance.now();
   const { handler } = require('../../functions/aws/handler') as typeof import('../../functions/aws/handler');
   const moduleLoad = performance.now();
-  const event = {
-    version: '2.0',
-    rawPath: `/v2/models/${process.env['BENCH_MODEL']}/infer`,
-    rawQueryString: '',
-    headers: { 'content-type': 'application/json', 'x-api-key': process.env['BENCH_API_KEY'] },
-    requestContext: { http: { method: 'POST', sourceIp: '127.0.0.1' }, stage: '$default' },
-    body: process.env['BENCH_BODY'],
-    isBase64Encoded: false,
-  } as unknown as APIGatewayProxyEventV2;
-  const result = (await handler(event, {} as Context)) as { statusCode: number };
+  await firstPrediction(handler);
   const done = performance.now();
-  process.stdout.write = write;
-  process.stderr.write = writeErr;
-  if (result.statusCode !== 200) throw new Error(`first request: ${JSON.stringify(result)}`);
-  process.stdout.write(
-    `${JSON.stringify({
-      startup: t0,
-      driversAndOrt: driversLoaded - t0,
-      entryLoad: moduleLoad - driversLoaded,
-      preload: preloadMs,
-      ...(s3 ? { storeRequests: store.ms } : {}),
-      sessionCreate: session.ms,
-      firstRequest: done - moduleLoad,
-    })}\n`,
-  );
+  output.restore();
+  report({
+    startup: t0,
+    driverLoad: driversLoaded - t0,
+    entryLoad: moduleLoad - driversLoaded,
+    preload: output.preloadMs(),
+    ...(s3 ? { storeRequests: store.ms } : {}),
+    sessionCreate: session.ms,
+    firstRequest: done - moduleLoad,
+  });
 }
 
 void main();
