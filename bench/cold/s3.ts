@@ -1,7 +1,6 @@
 /**
- * A minimal S3 read for the cold-start bench. modelfleet's S3 store driver (shared/store/s3-store.ts)
- * was not on main when this was written: re-point the bench at it once it lands (see
- * docs/benchmarks.md). Endpoint and bucket come from BENCH_S3_ENDPOINT / BENCH_S3_BUCKET.
+ * The naive function's S3 read, through the SDK as a hand-written function would do it (modelfleet's
+ * own rows use its S3 driver). Endpoint and bucket come from BENCH_S3_ENDPOINT / BENCH_S3_BUCKET.
  */
 import type { S3Client } from '@aws-sdk/client-s3';
 
