@@ -50,7 +50,7 @@ export function measurePackages(root: string, repositoryDir: string, loads: numb
       execFileSync('unzip', ['-q', path.join(out, zip), '-d', unpacked]);
       const handler = readdirSync(path.join(unpacked, 'functions'), { recursive: true })
         .map(String)
-        .find((name) => name.endsWith('handler.js'));
+        .find((name) => name.endsWith('.js'));
       const times: number[] = [];
       const ready: number[] = [];
       const probe = zip.startsWith('infer');

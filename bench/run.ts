@@ -243,7 +243,7 @@ async function main(): Promise<void> {
             'zipped',
             'unpacked',
             'require(handler), fresh process (median of 5)',
-            'until it answers GET /v2/health/live (folder repository)',
+            'until it answers GET /v2/health/live (after preloading both bench models)',
           ],
           rows.map((r) => [
             r.zip,
