@@ -1,3 +1,9 @@
+import type { App } from './app';
+import { type Config, parseConfig } from './config';
+import type { MetricSink } from './metrics';
+import { PrefetchingStore } from './prefetch';
+import { openStore } from './store';
+
 /**
  * Runs module loads one per event-loop turn. `require` is synchronous: while a module graph loads,
  * no I/O callback runs, so a cold start that loads everything at once stalls reads it has already
@@ -9,4 +15,39 @@ export async function loadInTurns(loads: readonly (() => unknown)[]): Promise<vo
     await new Promise<void>((resolve) => setImmediate(resolve));
     load();
   }
+}
+
+/** Builds the app on the prefetching store, preload started; `metrics` is the platform's sink. */
+export type ServeApp = (metrics: MetricSink) => App;
+
+/**
+ * The cold start of every cloud entry, in the order that overlaps its parts: settings first (a bad
+ * one fails the init naming the variable), then the stage's store reads (`PrefetchingStore`), then
+ * onnxruntime, the schemas, the core and the adapter's own `loads`, one per turn, and finally
+ * `build`, which wraps the app for the platform. The entry registers its handler at once and lets
+ * it await `ready`; only light modules may be imported at the top of an entry.
+ */
+export function startServing<T>(
+  env: Readonly<Record<string, string | undefined>>,
+  build: (serve: ServeApp, config: Config) => T,
+  loads: readonly (() => unknown)[] = [],
+): { config: Config; ready: Promise<T> } {
+  const config = parseConfig(env);
+  const store = new PrefetchingStore(openStore(config.repository, config.store), config.stage);
+  // require, not import: the point is when each one loads.
+  const ready = loadInTurns([
+    () => require('./onnx'),
+    () => require('./deployment'),
+    () => require('./app'),
+    ...loads,
+  ]).then(() => {
+    const { createApp } = require('./app') as typeof import('./app');
+    const { withPreload } = require('./preload') as typeof import('./preload');
+    const serve: ServeApp = (metrics) =>
+      withPreload(createApp({ config, store, metrics }), () => store.release());
+    return build(serve, config);
+  });
+  // Each request rethrows an init failure; without this it would also be an unhandled rejection.
+  ready.catch(() => undefined);
+  return { config, ready };
 }

@@ -11,6 +11,11 @@ import type { GetOptions, GetResult, ModelStore, PutOptions } from './store/type
  * Nothing here is trusted: the bytes go through the same parsing, schema and sha256 checks as a
  * read made later would, and a prefetch that failed is simply made again. The deployment JSON is
  * only looked at to find which versions to fetch; a wrong guess costs a wasted read, no more.
+ *
+ * Memory: the preload loads a model's versions one after the other, so it holds one artifact per
+ * model at a time. The prefetch keeps to that: every version's manifest, but only the first
+ * version's artifact (the one the preload loads first); a canary's or shadow's artifact is read
+ * when the preload gets to it.
  */
 export class PrefetchingStore implements ModelStore {
   readonly url: string;
@@ -78,17 +83,19 @@ export class PrefetchingStore implements ModelStore {
       models.map(async (model) => {
         const deployment = await this.fetch(deploymentKey(model, stage));
         if (deployment.status !== 'ok') return;
-        const reads = versionsNamedIn(deployment.body).flatMap((version) => [
-          this.fetch(manifestKey(model, version)),
-          this.fetch(artifactKey(model, version)),
-        ]);
+        const versions = versionsNamedIn(deployment.body);
+        const reads = versions.map((version) => this.fetch(manifestKey(model, version)));
+        if (versions[0] !== undefined) reads.push(this.fetch(artifactKey(model, versions[0])));
         await Promise.allSettled(reads);
       }),
     );
   }
 }
 
-/** The versions a deployment document names (variants and shadow), read loosely: a hint only. */
+/**
+ * The versions a deployment document names, in the order the preload loads them (variants, then
+ * the shadow), read loosely: a hint only.
+ */
 export function versionsNamedIn(body: Uint8Array): number[] {
   let document: unknown;
   try {

@@ -2,10 +2,8 @@ import type { Metrics } from '@aws-lambda-powertools/metrics';
 import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
 import middy from '@middy/core';
 import type { Context } from 'aws-lambda';
-import { type App, createApp } from '../../shared/app';
-import type { Config } from '../../shared/config';
-import { withPreload } from '../../shared/preload';
-import type { ModelStore } from '../../shared/store';
+import type { App } from '../../shared/app';
+import type { ServeApp } from '../../shared/boot';
 import {
   fromApiGatewayV1,
   fromApiGatewayV2,
@@ -26,9 +24,8 @@ export function createHandler(app: App, metrics?: Metrics) {
   return metrics === undefined ? handler : handler.use(logMetrics(metrics));
 }
 
-/** The deployed handler: Powertools EMF, the stage's preload started now, on the given store. */
-export function createStageHandler(config: Config, store: ModelStore, onPreloaded?: () => void) {
+/** The deployed handler: the stage's app with Powertools EMF, flushed after each request. */
+export function createStageHandler(serve: ServeApp) {
   const metrics = createMetrics();
-  const app = createApp({ config, store, metrics: powertoolsSink(metrics) });
-  return createHandler(withPreload(app, onPreloaded), metrics);
+  return createHandler(serve(powertoolsSink(metrics)), metrics);
 }

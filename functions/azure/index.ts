@@ -2,19 +2,18 @@
  * Azure Functions entry point (Node.js v4 programming model; package.json `main`). One anonymous
  * catch-all HTTP trigger serves the whole surface: host.json sets routePrefix "" so paths are
  * /v2/..., and authentication is the core's job, not the Functions key's. Settings come from the
- * app settings (environment), parsed once per instance.
+ * app settings (environment), parsed once per instance; the trigger is registered at once and
+ * waits for the cold start (shared/boot.ts), which reads the store while the modules load.
  */
 import { app as functions } from '@azure/functions';
-import { createApp } from '../../shared/app';
-import { parseConfig } from '../../shared/config';
-import { withPreload } from '../../shared/preload';
+import { startServing } from '../../shared/boot';
 import { createAzureHandler, invocationLogSink } from './handler';
+
+const { ready } = startServing(process.env, (serve) => createAzureHandler(serve(invocationLogSink)));
 
 functions.http('modelfleet', {
   route: '{*path}',
   methods: ['GET', 'POST', 'PUT', 'PATCH', 'DELETE', 'HEAD', 'OPTIONS'],
   authLevel: 'anonymous',
-  handler: createAzureHandler(
-    withPreload(createApp({ config: parseConfig(process.env), metrics: invocationLogSink })),
-  ),
+  handler: async (request, context) => (await ready)(request, context),
 });

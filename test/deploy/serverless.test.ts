@@ -441,7 +441,12 @@ describe('serverless (osls) without a cloud account', () => {
       const load = (repository: string, credentials: boolean) =>
         runToEnd(
           process.execPath,
-          ['-e', "require('./functions/aws/handler.js')"],
+          // onnxruntime (external to the bundle, so visible in require.cache) must load after the
+          // entry has started the store reads, not during its synchronous load.
+          [
+            '-e',
+            "require('./functions/aws/handler.js'); if (Object.keys(require.cache).some((f) => f.includes('onnxruntime'))) { console.error('onnxruntime loaded before the reads started'); process.exit(3); }",
+          ],
           {
             MODEL_REPOSITORY: repository,
             MODELFLEET_STAGE: 'prod',

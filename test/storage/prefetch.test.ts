@@ -95,6 +95,39 @@ describe('cold-start prefetch', () => {
     expect(underneath.reads.filter((read) => read === 'get iris/deployments/dev.json')).toHaveLength(2);
   });
 
+  it("fetches every served version's manifest but only the first one's artifact (one artifact per model in memory, as the preload)", async () => {
+    const repository = await sampleRepository();
+    const pkg = await repository.store.get('iris/1/model.onnx');
+    const manifest = await repository.store.get('iris/1/manifest.json');
+    if (pkg.status !== 'ok' || manifest.status !== 'ok') throw new Error('sample repository incomplete');
+    for (const version of [2, 3]) {
+      await repository.store.put(`iris/${version}/model.onnx`, pkg.body);
+      await repository.store.put(`iris/${version}/manifest.json`, manifest.body);
+    }
+    await repository.store.put(
+      'iris/deployments/canary.json',
+      Buffer.from(
+        JSON.stringify({
+          variants: [
+            { name: 'primary', version: 1, weight: 90 },
+            { name: 'canary', version: 2, weight: 10 },
+          ],
+          shadow: { version: 3, sample: 0.1 },
+        }),
+      ),
+    );
+    const underneath = recording(repository.store);
+    const store = new PrefetchingStore(underneath.store, 'canary');
+    await store.done;
+    expect(underneath.reads.filter((read) => read.startsWith('get iris/')).sort()).toEqual([
+      'get iris/1/manifest.json',
+      'get iris/1/model.onnx',
+      'get iris/2/manifest.json',
+      'get iris/3/manifest.json',
+      'get iris/deployments/canary.json',
+    ]);
+  });
+
   it('hands out a prefetched answer once; a write to the key drops it', async () => {
     const repository = await sampleRepository();
     const underneath = recording(repository.store);
