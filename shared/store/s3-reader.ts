@@ -241,17 +241,27 @@ export function signRequest(request: {
 
 function readResponse(response: IncomingMessage): Promise<S3ReadResponse> {
   return new Promise((resolve, reject) => {
+    const declared = response.headers['content-length'];
+    const expected = declared === undefined ? undefined : Number(declared);
+    // Artifacts can be hundreds of MB: with the length known, one buffer is filled in place
+    // instead of holding every chunk and then a concatenated copy.
+    const whole =
+      expected !== undefined && Number.isSafeInteger(expected) ? Buffer.allocUnsafe(expected) : undefined;
     const chunks: Buffer[] = [];
-    response.on('data', (chunk: Buffer) => chunks.push(chunk));
+    let received = 0;
+    response.on('data', (chunk: Buffer) => {
+      if (whole !== undefined && received + chunk.byteLength <= whole.byteLength) whole.set(chunk, received);
+      else chunks.push(chunk);
+      received += chunk.byteLength;
+    });
     response.on('error', reject);
     response.on('end', () => {
-      const body = Buffer.concat(chunks);
-      const expected = response.headers['content-length'];
       // A connection cut mid-body ends the stream early; sha256 would catch it too, later and vaguer.
-      if (response.statusCode === 200 && expected !== undefined && Number(expected) !== body.byteLength) {
-        reject(new Error(`S3 answer cut short: ${body.byteLength} of ${expected} bytes`));
+      if (response.statusCode === 200 && expected !== undefined && expected !== received) {
+        reject(new Error(`S3 answer cut short: ${received} of ${expected} bytes`));
         return;
       }
+      const body = whole !== undefined && received === whole.byteLength ? whole : Buffer.concat(chunks);
       const etag = response.headers.etag;
       resolve({ status: response.statusCode ?? 0, body, etag: typeof etag === 'string' ? etag : '' });
     });
