@@ -111,7 +111,8 @@ export function createApp(options: AppOptions): App {
       const pinned = params.version === undefined ? undefined : versionNumber(params.version);
       const body = format === OIP ? readOipBody(ctx.request, config) : parseJsonBody(ctx.request, config);
       const target = await dataPlane.target(model, pinned, { headers: ctx.request.headers, body });
-      const loaded = await dataPlane.load(model, target, ctx.metric);
+      const loaded =
+        dataPlane.loadedNow(model, target, ctx.metric) ?? (await dataPlane.load(model, target, ctx.metric));
       const parse = (m: LoadedModel) => format.parse(body, m, config);
       const call = parse(loaded);
       const run = await dataPlane.run(loaded, call, ctx.metric);
@@ -246,7 +247,9 @@ export function createApp(options: AppOptions): App {
         // The guard sees the same model and version the handler serves: a version pinned in an
         // MLflow query string needs the admin scope just like one in an OIP path.
         const params = match.route.params?.(request) ?? match.params;
-        await guard.check(request, routeName, params);
+        const checked = guard.check(request, routeName, params);
+        // Only JWT verification is asynchronous: API-key requests skip an await here.
+        if (checked instanceof Promise) await checked;
         response = await match.route.run(ctx, params);
       }
       response.headers['x-request-id'] = requestId;

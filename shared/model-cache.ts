@@ -31,6 +31,8 @@ export interface CacheLookup {
  */
 export class ModelCache {
   private readonly entries = new Map<string, Promise<LoadedModel>>();
+  /** What each entry's load resolved to, for `peek`; entries that leave `entries` are collected. */
+  private readonly loaded = new WeakMap<Promise<LoadedModel>, LoadedModel>();
 
   /** Versions fetched from the store (not the disk cache) since this cache was made. */
   downloads = 0;
@@ -53,6 +55,21 @@ export class ModelCache {
     this.verifyManifest = options.verifyManifest ?? (() => {});
   }
 
+  /**
+   * The model when it is already loaded (not loading, not failed), marked most recently used;
+   * else undefined and the caller awaits `get`. Saves the hot path an await per request.
+   */
+  peek(name: string, version: number): LoadedModel | undefined {
+    const key = `${name}@${version}`;
+    const existing = this.entries.get(key);
+    const model = existing === undefined ? undefined : this.loaded.get(existing);
+    if (existing !== undefined && model !== undefined) {
+      this.entries.delete(key);
+      this.entries.set(key, existing);
+    }
+    return model;
+  }
+
   async get(name: string, version: number): Promise<CacheLookup> {
     const key = `${name}@${version}`;
     const existing = this.entries.get(key);
@@ -64,6 +81,10 @@ export class ModelCache {
     }
     const loading = this.load(name, version);
     this.entries.set(key, loading);
+    loading.then(
+      (model) => void this.loaded.set(loading, model),
+      () => {},
+    );
     loading.catch(() => {
       if (this.entries.get(key) === loading) this.entries.delete(key);
     });
