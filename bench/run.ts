@@ -206,7 +206,7 @@ async function main(): Promise<void> {
       const frameworkFloor = rpsOf(FRAMEWORK_MINIMAL_SERVER);
       const onFramework = (r: ThroughputRow) => r.server.includes('functions-framework');
       sections.push(
-        `## 4. HTTP throughput (autocannon, ${duration} s per level, tabular model, 1-row body)\n\n${markdownTable(
+        `## 4. HTTP throughput (autocannon, ${duration} one-second slices per server and level, servers taking turns; tabular model, 1-row body)\n\n${markdownTable(
           [
             'server',
             'connections',
