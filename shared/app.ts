@@ -267,7 +267,7 @@ export function createApp(options: AppOptions): App {
     withSecurityHeaders(response);
     Object.assign(response.headers, corsHeaders(config.corsOrigins, request));
     const event: RequestMetricEvent = {
-      timestamp: new Date().toISOString(),
+      timestamp: isoTimestamp(),
       requestId,
       stage: config.stage,
       route: routeName,
@@ -322,6 +322,19 @@ export function createApp(options: AppOptions): App {
   };
 }
 
+let isoMs = Number.NaN;
+let iso = '';
+
+/** `new Date().toISOString()`, formatted once per millisecond rather than once per request. */
+function isoTimestamp(): string {
+  const ms = Date.now();
+  if (ms !== isoMs) {
+    iso = new Date(ms).toISOString();
+    isoMs = ms;
+  }
+  return iso;
+}
+
 function route(template: string): RegExp {
   const source = template.replace('{model}', SEGMENT).replace('{version}', SEGMENT);
   return new RegExp(`^${source}$`);
@@ -340,12 +353,12 @@ function matchRoute(
       allowed.push(candidate.method);
       continue;
     }
-    const names = candidate.pattern.source.includes('versions') ? ['model', 'version'] : ['model'];
+    // Route patterns capture the model, then the version when the path has one.
     const params: Params = {};
-    names.forEach((name, index) => {
-      const value = match[index + 1];
-      if (value !== undefined) params[name as keyof Params] = decodeSegment(value);
-    });
+    const model = match[1];
+    if (model !== undefined) params.model = decodeSegment(model);
+    const version = match[2];
+    if (version !== undefined) params.version = decodeSegment(version);
     return { route: candidate, params };
   }
   if (allowed.length > 0) throw new MethodNotAllowedError(`${method} is not allowed on ${path}`, allowed);

@@ -7,6 +7,7 @@ import { ModelCache } from '../../shared/model-cache';
 import { ModelRepository } from '../../shared/repository';
 import { checkRows, inspectJson, vetJson } from '../../shared/security/body';
 import { createGuard } from '../../shared/security/guard';
+import { TokenBucketLimiter } from '../../shared/security/rate-limit';
 import type { ModelStore } from '../../shared/store';
 import { API_KEYS, KEYS } from '../security/support';
 import { removeTempDirs, sampleRepository } from '../support/fixtures';
@@ -130,5 +131,28 @@ describe('guard without a JWT to verify', () => {
     expect(() => guard.check(request(KEYS.predict), 'infer', { version: '1' })).toThrow(
       'lacks the "admin" scope',
     );
+  });
+});
+
+describe('TokenBucketLimiter recency', () => {
+  const settings = { ratePerSecond: 1e-9, burst: 2 };
+  const now = () => 0;
+
+  it('keeps the callers seen last, whether or not the last caller repeats', () => {
+    const limiter = new TokenBucketLimiter(settings, now, 2);
+    limiter.take('a', 'a');
+    limiter.take('b', 'b');
+    limiter.take('a', 'a'); // a is now the most recent, with no tokens left
+    limiter.take('c', 'c'); // drops b, the least recent
+    expect(() => limiter.take('a', 'a')).toThrow('rate limit');
+    expect(() => limiter.take('b', 'b')).not.toThrow(); // a fresh bucket: b was forgotten
+
+    const repeat = new TokenBucketLimiter(settings, now, 2);
+    repeat.take('a', 'a');
+    repeat.take('a', 'a'); // the newest caller again: no tokens left
+    repeat.take('b', 'b');
+    repeat.take('c', 'c'); // drops a, the least recent
+    expect(() => repeat.take('a', 'a')).not.toThrow();
+    expect(repeat.size).toBe(2);
   });
 });
