@@ -46,6 +46,12 @@ export interface App {
   readonly config: Config;
   readonly repository: ModelRepository;
   handle(request: ServeRequest): Promise<ServeResponse>;
+  /**
+   * The response to a request the adapter refused before it could be handled (body over the
+   * limit, unreadable target), finished like any other: x-request-id, security and CORS headers,
+   * one metric event. `request` carries what was read (method, path, headers), without a body.
+   */
+  reject(request: ServeRequest, err: unknown): ServeResponse;
   /** Loads, verifies and warms up the stage's deployed versions; await it before serving. */
   preload(): Promise<PreloadReport>;
   /** Resolves when work left running after responses (background shadows) has finished. */
@@ -229,6 +235,67 @@ export function createApp(options: AppOptions): App {
     },
   ];
 
+  const errorResponse = (
+    err: unknown,
+    requestId: string,
+    routeName: string,
+    metric: Partial<RequestMetricEvent>,
+  ): ServeResponse => {
+    metric.errorClass = errorClassOf(err);
+    if (
+      metric.errorClass === 'internal' ||
+      metric.errorClass === 'unavailable' ||
+      metric.errorClass === 'integrity'
+    ) {
+      log.error('request failed', { requestId, route: routeName, ...describeError(err) });
+    }
+    return toErrorResponse(err, { exposeInternals: config.exposeInternals, requestId });
+  };
+
+  /** What every response gets, however it was produced: security and CORS headers, its metric event. */
+  const seal = (
+    request: ServeRequest,
+    response: ServeResponse,
+    requestId: string,
+    routeName: string,
+    started: number,
+    metric: Partial<RequestMetricEvent>,
+  ): RequestMetricEvent => {
+    withSecurityHeaders(response);
+    Object.assign(response.headers, corsHeaders(config.corsOrigins, request));
+    const event: RequestMetricEvent = {
+      timestamp: isoTimestamp(),
+      requestId,
+      stage: config.stage,
+      route: routeName,
+      method: request.method.toUpperCase(),
+      status: response.status,
+      coldStart,
+      latencyMs: performance.now() - started,
+    };
+    // Object.assign, not a spread in the literal: the same event, without V8's slow object spread.
+    Object.assign(event, metric);
+    coldStart = false;
+    return event;
+  };
+
+  // An adapter that cannot build the whole request (its body is over the limit) still answers
+  // like the core: request id, headers, one metric event under the route the path names.
+  const reject = (request: ServeRequest, err: unknown): ServeResponse => {
+    const started = performance.now();
+    const requestId = requestIdOf(request);
+    let routeName = 'unknown';
+    try {
+      routeName = matchRoute(routes, request.method.toUpperCase(), request.path).route.name;
+    } catch {
+      // No route (404/405): the event says `unknown`, as it does when handle() finds none.
+    }
+    const metric: Partial<RequestMetricEvent> = {};
+    const response = errorResponse(err, requestId, routeName, metric);
+    metrics(seal(request, response, requestId, routeName, started, metric));
+    return response;
+  };
+
   const handle = async (request: ServeRequest): Promise<ServeResponse> => {
     const started = performance.now();
     const requestId = requestIdOf(request);
@@ -254,31 +321,9 @@ export function createApp(options: AppOptions): App {
       }
       response.headers['x-request-id'] = requestId;
     } catch (err) {
-      metric.errorClass = errorClassOf(err);
-      if (
-        metric.errorClass === 'internal' ||
-        metric.errorClass === 'unavailable' ||
-        metric.errorClass === 'integrity'
-      ) {
-        log.error('request failed', { requestId, route: routeName, ...describeError(err) });
-      }
-      response = toErrorResponse(err, { exposeInternals: config.exposeInternals, requestId });
+      response = errorResponse(err, requestId, routeName, metric);
     }
-    withSecurityHeaders(response);
-    Object.assign(response.headers, corsHeaders(config.corsOrigins, request));
-    const event: RequestMetricEvent = {
-      timestamp: isoTimestamp(),
-      requestId,
-      stage: config.stage,
-      route: routeName,
-      method: request.method.toUpperCase(),
-      status: response.status,
-      coldStart,
-      latencyMs: performance.now() - started,
-    };
-    // Object.assign, not a spread in the literal: the same event, without V8's slow object spread.
-    Object.assign(event, metric);
-    coldStart = false;
+    const event = seal(request, response, requestId, routeName, started, metric);
     if (ctx.after.length === 0) {
       metrics(event);
       return response;
@@ -317,6 +362,7 @@ export function createApp(options: AppOptions): App {
     config,
     repository,
     handle,
+    reject,
     settled,
     preload: () => preloadStage(repository, deployments, cache, log),
   };

@@ -35,10 +35,35 @@ async function serve(app: App, req: IncomingMessage, res: ServerResponse): Promi
   try {
     response = await app.handle(await fromIncomingMessage(req, app.config.maxBodyBytes));
   } catch (err) {
-    response = withSecurityHeaders(toErrorResponse(err, { exposeInternals: app.config.exposeInternals }));
+    // Reading the request failed (body over the limit, bad target): the core still answers it
+    // with a request id, its headers and a metric event. Should that fail too, a bare error.
+    try {
+      response = app.reject(withoutBody(req), err);
+    } catch {
+      response = withSecurityHeaders(toErrorResponse(err, { exposeInternals: app.config.exposeInternals }));
+    }
   }
   res.writeHead(response.status, response.headers);
   res.end(response.body);
+}
+
+/** What is known of a request before its body is read. */
+function withoutBody(req: IncomingMessage, url?: URL): ServeRequest {
+  return {
+    method: req.method ?? 'GET',
+    path: url?.pathname ?? parsePath(req.url),
+    query: url === undefined ? {} : Object.fromEntries(url.searchParams),
+    headers: lowerCaseHeaders(req.headers),
+    sourceIp: req.socket.remoteAddress,
+  };
+}
+
+function parsePath(target: string | undefined): string {
+  try {
+    return new URL(target ?? '/', 'http://localhost').pathname;
+  } catch {
+    return '/';
+  }
 }
 
 export function fromIncomingMessage(req: IncomingMessage, maxBodyBytes: number): Promise<ServeRequest> {
@@ -68,14 +93,10 @@ export function fromIncomingMessage(req: IncomingMessage, maxBodyBytes: number):
     req.on('error', reject);
     req.on('end', () => {
       if (size > maxBodyBytes) return;
-      resolve({
-        method: req.method ?? 'GET',
-        path: url.pathname,
-        query: Object.fromEntries(url.searchParams),
-        headers: lowerCaseHeaders(req.headers),
-        body: chunks.length === 0 ? undefined : chunks.length === 1 ? chunks[0] : Buffer.concat(chunks),
-        sourceIp: req.socket.remoteAddress,
-      });
+      const request = withoutBody(req, url);
+      request.body =
+        chunks.length === 0 ? undefined : chunks.length === 1 ? chunks[0] : Buffer.concat(chunks);
+      resolve(request);
     });
   });
 }
