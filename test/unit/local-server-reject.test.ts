@@ -4,8 +4,9 @@
  */
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { createLocalServer } from '../../functions/local/server';
+import { createLocalServer, parseTarget } from '../../functions/local/server';
 import { removeTempDirs, sampleApp, type TestApp } from '../support/fixtures';
+import { seededRandom } from '../support/random';
 
 const ORIGIN = 'https://app.example.com';
 const LIMIT = 1024;
@@ -86,5 +87,75 @@ describe('local server: a body over the limit', () => {
     });
     expect(response.status).toBe(200);
     expect(events).toEqual([expect.objectContaining({ route: 'infer', status: 200, model: 'iris' })]);
+  });
+});
+
+describe('local server: request targets', () => {
+  const byUrl = (target: string) => {
+    try {
+      const url = new URL(target, 'http://localhost');
+      return { path: url.pathname, query: Object.fromEntries(url.searchParams) };
+    } catch {
+      return undefined;
+    }
+  };
+
+  it('reads path and query exactly as URL does, with or without its shortcut', () => {
+    const random = seededRandom(11);
+    const pieces = [
+      '/',
+      '/',
+      'v2',
+      'models',
+      'a',
+      '.',
+      '..',
+      '%2e',
+      '%2F',
+      '?',
+      'x=1',
+      '&',
+      '#',
+      '\\',
+      ' ',
+      ':',
+      '@',
+      '~',
+      '-',
+      '_',
+      '^',
+      '`',
+      '{',
+      '"',
+      'é',
+      '\t',
+      "'",
+      '*',
+      '+',
+      '//',
+    ];
+    let plain = 0;
+    for (let i = 0; i < 5000; i++) {
+      const n = 1 + Math.floor(random() * 8);
+      let target = random() < 0.9 ? '/' : '';
+      for (let k = 0; k < n; k++) target += pieces[Math.floor(random() * pieces.length)];
+      if (/^\/[\w/.-]*$/.test(target)) plain++;
+      expect(parseTarget(target)).toEqual(byUrl(target));
+    }
+    expect(plain).toBeGreaterThan(250); // the shortcut's inputs are well represented
+    for (const target of [
+      '/v2/models/iris/infer',
+      '/v2/',
+      '/',
+      '/v1/models/m:predict',
+      '/a/./b',
+      '/a/../b',
+      '//evil.example/x',
+      '/.hidden',
+      '/a/.',
+      '/a/..',
+    ]) {
+      expect(parseTarget(target)).toEqual(byUrl(target));
+    }
   });
 });
