@@ -4,7 +4,8 @@
  *
  * Knobs: BENCH_CALLS (default 5000 timed calls per latency variant), BENCH_DURATION (seconds per
  * throughput level, default 4), BENCH_COLD_RUNS (default 5), BENCH_SKIP (comma list of
- * latency,throughput,cold,package).
+ * latency,throughput,cold,package), BENCH_MODELS (latency: tabular,cnn), BENCH_SERVERS (throughput:
+ * minimal,gcp-minimal,gcp,local).
  */
 import { fork } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
