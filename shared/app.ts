@@ -412,6 +412,8 @@ function matchRoute(
 }
 
 function decodeSegment(value: string): string {
+  // Without a "%" there is nothing to decode (and nothing to fail on).
+  if (!value.includes('%')) return value;
   try {
     return decodeURIComponent(value);
   } catch {

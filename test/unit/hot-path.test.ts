@@ -10,7 +10,7 @@ import { createGuard } from '../../shared/security/guard';
 import { TokenBucketLimiter } from '../../shared/security/rate-limit';
 import type { ModelStore } from '../../shared/store';
 import { API_KEYS, KEYS } from '../security/support';
-import { removeTempDirs, sampleRepository } from '../support/fixtures';
+import { removeTempDirs, sampleApp, sampleRepository } from '../support/fixtures';
 import { seededRandom } from '../support/random';
 
 afterAll(removeTempDirs);
@@ -154,5 +154,20 @@ describe('TokenBucketLimiter recency', () => {
     repeat.take('c', 'c'); // drops a, the least recent
     expect(() => repeat.take('a', 'a')).not.toThrow();
     expect(repeat.size).toBe(2);
+  });
+});
+
+describe('path segments', () => {
+  it('are decoded only when they hold a "%", and bad escapes are a 400 naming the segment', async () => {
+    const { app } = await sampleApp();
+    const ready = (model: string) =>
+      app.handle({ method: 'GET', path: `/v2/models/${model}/ready`, query: {}, headers: {} });
+    expect((await ready('iris')).status).toBe(200);
+    expect((await ready('ir%69s')).status).toBe(200); // %69 is "i"
+    const bad = await ready('ir%E0%A4%A');
+    expect(bad.status).toBe(400);
+    expect(JSON.parse(String(bad.body)).error).toBe(
+      'path segment "ir%E0%A4%A" is not valid percent-encoding',
+    );
   });
 });
