@@ -20,6 +20,8 @@ declare module 'autocannon' {
       errors: number;
       timeouts: number;
       non2xx: number;
+      /** Seconds the run actually took. */
+      duration: number;
     }
   }
   function autocannon(

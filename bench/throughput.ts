@@ -55,35 +55,58 @@ function load(url: string, body: string, connections: number, duration: number):
   });
 }
 
+/**
+ * Every server runs at once (idle while another is loaded) and each level is measured in rounds
+ * of one-second slices, the servers taking turns, so a neighbour's burst of CPU on this shared
+ * machine hits all of them alike instead of whichever server happened to be under test.
+ */
 export async function measureThroughput(
   servers: readonly ServerSpec[],
   body: string,
   levels: readonly number[],
   duration: number,
 ): Promise<ThroughputRow[]> {
-  const rows: ThroughputRow[] = [];
-  for (const spec of servers) {
-    const { child, port } = await start(spec);
-    try {
-      const url = `http://127.0.0.1:${port}${spec.path}`;
-      await load(url, body, 4, 1); // warm-up: model load, JIT
-      for (const connections of levels) {
-        const result = await load(url, body, connections, duration);
-        const rps = result.requests.average;
-        rows.push({
-          server: spec.name,
-          connections,
-          requestsPerSecond: rps,
-          meanLatencyMs: result.latency.average,
-          p99LatencyMs: result.latency.p99,
-          littleCheck: (rps * result.latency.average) / 1000 / connections,
-          errors: result.errors + result.timeouts,
-          non2xx: result.non2xx,
-        });
-      }
-    } finally {
-      child.kill('SIGTERM');
+  const started: { spec: ServerSpec; child: ChildProcess; url: string }[] = [];
+  try {
+    for (const spec of servers) {
+      const { child, port } = await start(spec);
+      started.push({ spec, child, url: `http://127.0.0.1:${port}${spec.path}` });
     }
+    for (const { url } of started) await load(url, body, 4, 1); // warm-up: model load, JIT
+    const rows: ThroughputRow[] = [];
+    for (const connections of levels) {
+      const slices = new Map<string, autocannon.Result[]>(started.map(({ spec }) => [spec.name, []]));
+      for (let round = 0; round < Math.max(1, Math.round(duration)); round++) {
+        for (const { spec, url } of started)
+          slices.get(spec.name)?.push(await load(url, body, connections, 1));
+      }
+      for (const { spec } of started) rows.push(combine(spec.name, connections, slices.get(spec.name) ?? []));
+    }
+    // Rows grouped by server, levels in order, as the report lists them.
+    return started.flatMap(({ spec }) => rows.filter((row) => row.server === spec.name));
+  } finally {
+    for (const { child } of started) child.kill('SIGTERM');
   }
-  return rows;
+}
+
+/** One row from a level's slices: totals over total time; the p99 is the median slice's. */
+function combine(server: string, connections: number, results: readonly autocannon.Result[]): ThroughputRow {
+  const total = results.reduce((sum, r) => sum + r.requests.total, 0);
+  const seconds = results.reduce((sum, r) => sum + r.duration, 0);
+  const rps = seconds > 0 ? total / seconds : 0;
+  const meanLatencyMs =
+    total > 0
+      ? results.reduce((sum, r) => sum + r.latency.average * r.requests.total, 0) / total
+      : Number.NaN;
+  const p99s = results.map((r) => r.latency.p99).sort((a, b) => a - b);
+  return {
+    server,
+    connections,
+    requestsPerSecond: rps,
+    meanLatencyMs,
+    p99LatencyMs: p99s[Math.floor(p99s.length / 2)] ?? Number.NaN,
+    littleCheck: (rps * meanLatencyMs) / 1000 / connections,
+    errors: results.reduce((sum, r) => sum + r.errors + r.timeouts, 0),
+    non2xx: results.reduce((sum, r) => sum + r.non2xx, 0),
+  };
 }

@@ -46,6 +46,12 @@ export interface App {
   readonly config: Config;
   readonly repository: ModelRepository;
   handle(request: ServeRequest): Promise<ServeResponse>;
+  /**
+   * The response to a request the adapter refused before it could be handled (body over the
+   * limit, unreadable target), finished like any other: x-request-id, security and CORS headers,
+   * one metric event. `request` carries what was read (method, path, headers), without a body.
+   */
+  reject(request: ServeRequest, err: unknown): ServeResponse;
   /** Loads, verifies and warms up the stage's deployed versions; await it before serving. */
   preload(): Promise<PreloadReport>;
   /** Resolves when work left running after responses (background shadows) has finished. */
@@ -111,7 +117,8 @@ export function createApp(options: AppOptions): App {
       const pinned = params.version === undefined ? undefined : versionNumber(params.version);
       const body = format === OIP ? readOipBody(ctx.request, config) : parseJsonBody(ctx.request, config);
       const target = await dataPlane.target(model, pinned, { headers: ctx.request.headers, body });
-      const loaded = await dataPlane.load(model, target, ctx.metric);
+      const loaded =
+        dataPlane.loadedNow(model, target, ctx.metric) ?? (await dataPlane.load(model, target, ctx.metric));
       const parse = (m: LoadedModel) => format.parse(body, m, config);
       const call = parse(loaded);
       const run = await dataPlane.run(loaded, call, ctx.metric);
@@ -228,6 +235,67 @@ export function createApp(options: AppOptions): App {
     },
   ];
 
+  const errorResponse = (
+    err: unknown,
+    requestId: string,
+    routeName: string,
+    metric: Partial<RequestMetricEvent>,
+  ): ServeResponse => {
+    metric.errorClass = errorClassOf(err);
+    if (
+      metric.errorClass === 'internal' ||
+      metric.errorClass === 'unavailable' ||
+      metric.errorClass === 'integrity'
+    ) {
+      log.error('request failed', { requestId, route: routeName, ...describeError(err) });
+    }
+    return toErrorResponse(err, { exposeInternals: config.exposeInternals, requestId });
+  };
+
+  /** What every response gets, however it was produced: security and CORS headers, its metric event. */
+  const seal = (
+    request: ServeRequest,
+    response: ServeResponse,
+    requestId: string,
+    routeName: string,
+    started: number,
+    metric: Partial<RequestMetricEvent>,
+  ): RequestMetricEvent => {
+    withSecurityHeaders(response);
+    Object.assign(response.headers, corsHeaders(config.corsOrigins, request));
+    const event: RequestMetricEvent = {
+      timestamp: isoTimestamp(),
+      requestId,
+      stage: config.stage,
+      route: routeName,
+      method: request.method.toUpperCase(),
+      status: response.status,
+      coldStart,
+      latencyMs: performance.now() - started,
+    };
+    // Object.assign, not a spread in the literal: the same event, without V8's slow object spread.
+    Object.assign(event, metric);
+    coldStart = false;
+    return event;
+  };
+
+  // An adapter that cannot build the whole request (its body is over the limit) still answers
+  // like the core: request id, headers, one metric event under the route the path names.
+  const reject = (request: ServeRequest, err: unknown): ServeResponse => {
+    const started = performance.now();
+    const requestId = requestIdOf(request);
+    let routeName = 'unknown';
+    try {
+      routeName = matchRoute(routes, request.method.toUpperCase(), request.path).route.name;
+    } catch {
+      // No route (404/405): the event says `unknown`, as it does when handle() finds none.
+    }
+    const metric: Partial<RequestMetricEvent> = {};
+    const response = errorResponse(err, requestId, routeName, metric);
+    metrics(seal(request, response, requestId, routeName, started, metric));
+    return response;
+  };
+
   const handle = async (request: ServeRequest): Promise<ServeResponse> => {
     const started = performance.now();
     const requestId = requestIdOf(request);
@@ -246,36 +314,16 @@ export function createApp(options: AppOptions): App {
         // The guard sees the same model and version the handler serves: a version pinned in an
         // MLflow query string needs the admin scope just like one in an OIP path.
         const params = match.route.params?.(request) ?? match.params;
-        await guard.check(request, routeName, params);
+        const checked = guard.check(request, routeName, params);
+        // Only JWT verification is asynchronous: API-key requests skip an await here.
+        if (checked instanceof Promise) await checked;
         response = await match.route.run(ctx, params);
       }
       response.headers['x-request-id'] = requestId;
     } catch (err) {
-      metric.errorClass = errorClassOf(err);
-      if (
-        metric.errorClass === 'internal' ||
-        metric.errorClass === 'unavailable' ||
-        metric.errorClass === 'integrity'
-      ) {
-        log.error('request failed', { requestId, route: routeName, ...describeError(err) });
-      }
-      response = toErrorResponse(err, { exposeInternals: config.exposeInternals, requestId });
+      response = errorResponse(err, requestId, routeName, metric);
     }
-    withSecurityHeaders(response);
-    Object.assign(response.headers, corsHeaders(config.corsOrigins, request));
-    const event: RequestMetricEvent = {
-      timestamp: new Date().toISOString(),
-      requestId,
-      stage: config.stage,
-      route: routeName,
-      method: request.method.toUpperCase(),
-      status: response.status,
-      coldStart,
-      latencyMs: performance.now() - started,
-    };
-    // Object.assign, not a spread in the literal: the same event, without V8's slow object spread.
-    Object.assign(event, metric);
-    coldStart = false;
+    const event = seal(request, response, requestId, routeName, started, metric);
     if (ctx.after.length === 0) {
       metrics(event);
       return response;
@@ -314,9 +362,23 @@ export function createApp(options: AppOptions): App {
     config,
     repository,
     handle,
+    reject,
     settled,
     preload: () => preloadStage(repository, deployments, cache, log),
   };
+}
+
+let isoMs = Number.NaN;
+let iso = '';
+
+/** `new Date().toISOString()`, formatted once per millisecond rather than once per request. */
+function isoTimestamp(): string {
+  const ms = Date.now();
+  if (ms !== isoMs) {
+    iso = new Date(ms).toISOString();
+    isoMs = ms;
+  }
+  return iso;
 }
 
 function route(template: string): RegExp {
@@ -337,12 +399,12 @@ function matchRoute(
       allowed.push(candidate.method);
       continue;
     }
-    const names = candidate.pattern.source.includes('versions') ? ['model', 'version'] : ['model'];
+    // Route patterns capture the model, then the version when the path has one.
     const params: Params = {};
-    names.forEach((name, index) => {
-      const value = match[index + 1];
-      if (value !== undefined) params[name as keyof Params] = decodeSegment(value);
-    });
+    const model = match[1];
+    if (model !== undefined) params.model = decodeSegment(model);
+    const version = match[2];
+    if (version !== undefined) params.version = decodeSegment(version);
     return { route: candidate, params };
   }
   if (allowed.length > 0) throw new MethodNotAllowedError(`${method} is not allowed on ${path}`, allowed);
@@ -350,6 +412,8 @@ function matchRoute(
 }
 
 function decodeSegment(value: string): string {
+  // Without a "%" there is nothing to decode (and nothing to fail on).
+  if (!value.includes('%')) return value;
   try {
     return decodeURIComponent(value);
   } catch {

@@ -65,6 +65,18 @@ export class DataPlane {
     };
   }
 
+  /** `load` for a version that is already loaded, without an await; undefined otherwise. */
+  loadedNow(model: string, target: Target, metric: Partial<RequestMetricEvent>): LoadedModel | undefined {
+    const loaded = this.cache.peek(model, target.version);
+    if (loaded === undefined) return undefined;
+    metric.model = model;
+    metric.version = target.version;
+    metric.variant = target.variant;
+    if (target.sticky === true) metric.sticky = true;
+    metric.cache = 'hit';
+    return loaded;
+  }
+
   async load(model: string, target: Target, metric: Partial<RequestMetricEvent>): Promise<LoadedModel> {
     metric.model = model;
     metric.version = target.version;

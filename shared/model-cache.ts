@@ -31,6 +31,10 @@ export interface CacheLookup {
  */
 export class ModelCache {
   private readonly entries = new Map<string, Promise<LoadedModel>>();
+  /** What each entry's load resolved to, for `peek`; entries that leave `entries` are collected. */
+  private readonly loaded = new WeakMap<Promise<LoadedModel>, LoadedModel>();
+  /** The key last inserted into `entries` (last in its order), while it is still there. */
+  private newest: string | undefined;
 
   /** Versions fetched from the store (not the disk cache) since this cache was made. */
   downloads = 0;
@@ -53,19 +57,45 @@ export class ModelCache {
     this.verifyManifest = options.verifyManifest ?? (() => {});
   }
 
+  /**
+   * The model when it is already loaded (not loading, not failed), marked most recently used;
+   * else undefined and the caller awaits `get`. Saves the hot path an await per request.
+   */
+  peek(name: string, version: number): LoadedModel | undefined {
+    const key = `${name}@${version}`;
+    const existing = this.entries.get(key);
+    const model = existing === undefined ? undefined : this.loaded.get(existing);
+    if (existing !== undefined && model !== undefined) this.touch(key, existing);
+    return model;
+  }
+
+  /** Marks an entry most recently used (Map keeps insertion order); the newest needs no writes. */
+  private touch(key: string, entry: Promise<LoadedModel>): void {
+    if (key === this.newest) return;
+    this.entries.delete(key);
+    this.entries.set(key, entry);
+    this.newest = key;
+  }
+
   async get(name: string, version: number): Promise<CacheLookup> {
     const key = `${name}@${version}`;
     const existing = this.entries.get(key);
     if (existing !== undefined) {
-      // Re-insert to mark as most recently used (Map keeps insertion order).
-      this.entries.delete(key);
-      this.entries.set(key, existing);
+      this.touch(key, existing);
       return { model: await existing, hit: true };
     }
     const loading = this.load(name, version);
     this.entries.set(key, loading);
+    this.newest = key;
+    loading.then(
+      (model) => void this.loaded.set(loading, model),
+      () => {},
+    );
     loading.catch(() => {
-      if (this.entries.get(key) === loading) this.entries.delete(key);
+      if (this.entries.get(key) === loading) {
+        this.entries.delete(key);
+        if (this.newest === key) this.newest = undefined;
+      }
     });
     this.evictBeyondLimit();
     return { model: await loading, hit: false };
@@ -82,6 +112,7 @@ export class ModelCache {
       if (oldest.done) return;
       const evicted = this.entries.get(oldest.value);
       this.entries.delete(oldest.value);
+      if (this.newest === oldest.value) this.newest = undefined;
       // Release the native session once any in-flight run on it has had time to finish.
       evicted
         ?.then((model) => setTimeout(() => void model.session.release().catch(() => {}), 5_000).unref())

@@ -28,9 +28,15 @@ export function powertoolsSink(metrics: Metrics): MetricSink {
       metrics.setDefaultDimensions({ stage: event.stage });
       stage = event.stage;
     }
-    for (const [name, value] of Object.entries(set.dimensions)) {
-      if (name !== 'stage') metrics.addDimension(name, value);
+    // Two dimension sets: the event's own and, through the empty set, the stage-wide one. One
+    // `addDimensions` call per set prints the same document as an `addDimension` per name followed
+    // by `addDimensions({})` (same sets, same key order), with two fewer Powertools calls, each of
+    // which copies its stores and reads process.env (test/conformance/metric-formats.test.ts).
+    const own: Record<string, string> = {};
+    for (const name of Object.keys(set.dimensions)) {
+      if (name !== 'stage') own[name] = set.dimensions[name] as string;
     }
+    metrics.addDimensions(own);
     metrics.addDimensions({});
     for (const figure of set.metrics) metrics.addMetric(figure.name, MetricUnit[figure.unit], figure.value);
     for (const [key, value] of Object.entries(set.metadata)) metrics.addMetadata(key, value);

@@ -49,7 +49,7 @@ export interface Guard {
     request: ServeRequest,
     route: string,
     params: { version?: string | undefined },
-  ): Promise<Principal | undefined>;
+  ): Principal | undefined | Promise<Principal | undefined>;
 }
 
 export function createGuard(config: SecurityConfig, now: () => number = Date.now): Guard {
@@ -61,7 +61,8 @@ export function createGuard(config: SecurityConfig, now: () => number = Date.now
       ? undefined
       : (require('./jwt') as typeof import('./jwt')).createJwtVerifier(config.jwt);
 
-  const authenticate = async (request: ServeRequest): Promise<Principal> => {
+  // Synchronous unless a JWT has to be verified, so that API-key requests cost no await.
+  const authenticate = (request: ServeRequest): Principal | Promise<Principal> => {
     if (request.platformCaller !== undefined && config.platformCallerScopes.length > 0) {
       return {
         kind: 'platform',
@@ -97,8 +98,13 @@ export function createGuard(config: SecurityConfig, now: () => number = Date.now
     if (bearer && credential.split('.').length === 3) {
       if (verifyJwt === undefined)
         throw new UnauthorizedError('bearer tokens (JWT) are not accepted on this stage');
-      const identity = await verifyJwt(credential);
-      return { kind: 'jwt', id: `jwt:${identity.subject}`, scopes: new Set(identity.scopes) };
+      return verifyJwt(credential).then(
+        (identity): Principal => ({
+          kind: 'jwt',
+          id: `jwt:${identity.subject}`,
+          scopes: new Set(identity.scopes),
+        }),
+      );
     }
     const entry = matchApiKey(config.apiKeys, credential);
     if (entry === undefined) throw new UnauthorizedError('API key is not valid');
@@ -106,26 +112,37 @@ export function createGuard(config: SecurityConfig, now: () => number = Date.now
     return { kind: 'api-key', id: entry.name, scopes: new Set(entry.scopes) };
   };
 
+  const authorize = (
+    principal: Principal,
+    route: string,
+    access: Scope,
+    params: { version?: string | undefined },
+  ): Principal => {
+    if (!principal.scopes.has(access)) {
+      const who =
+        principal.kind === 'api-key'
+          ? `API key "${principal.id}"`
+          : principal.kind === 'jwt'
+            ? `bearer token of ${principal.id.slice(4)}`
+            : `caller ${principal.id}`;
+      throw new ForbiddenError(
+        `${who} lacks the "${access}" scope needed for ${describeRoute(route, params)}; it has ${[...principal.scopes].join(', ') || 'no scopes'}`,
+      );
+    }
+    perKey.take(principal.id, principal.kind === 'anonymous' ? 'anonymous callers' : `"${principal.id}"`);
+    return principal;
+  };
+
   return {
-    async check(request, route, params) {
+    check(request, route, params) {
       const access = requiredScope(route, params);
       if (access === 'public') return undefined;
       // Before authentication, so that guessing keys or tokens is throttled too.
       if (request.sourceIp !== undefined) perClient.take(request.sourceIp, `client ${request.sourceIp}`);
-      const principal = config.authRequired ? await authenticate(request) : ANONYMOUS;
-      if (!principal.scopes.has(access)) {
-        const who =
-          principal.kind === 'api-key'
-            ? `API key "${principal.id}"`
-            : principal.kind === 'jwt'
-              ? `bearer token of ${principal.id.slice(4)}`
-              : `caller ${principal.id}`;
-        throw new ForbiddenError(
-          `${who} lacks the "${access}" scope needed for ${describeRoute(route, params)}; it has ${[...principal.scopes].join(', ') || 'no scopes'}`,
-        );
-      }
-      perKey.take(principal.id, principal.kind === 'anonymous' ? 'anonymous callers' : `"${principal.id}"`);
-      return principal;
+      const principal = config.authRequired ? authenticate(request) : ANONYMOUS;
+      return principal instanceof Promise
+        ? principal.then((p) => authorize(p, route, access, params))
+        : authorize(principal, route, access, params);
     },
   };
 }

@@ -15,6 +15,8 @@ interface Bucket {
  */
 export class TokenBucketLimiter {
   private readonly buckets = new Map<string, Bucket>();
+  /** The id last inserted into `buckets`, i.e. the last in its iteration order. */
+  private newest: string | undefined;
 
   constructor(
     private readonly settings: BucketSettings,
@@ -31,9 +33,16 @@ export class TokenBucketLimiter {
     if (!this.enabled) return;
     const now = this.now();
     const { ratePerSecond, burst } = this.settings;
-    const bucket = this.buckets.get(id) ?? { tokens: burst, updatedMs: now };
-    this.buckets.delete(id);
-    this.buckets.set(id, bucket);
+    let bucket = this.buckets.get(id);
+    if (bucket === undefined) {
+      bucket = { tokens: burst, updatedMs: now };
+      this.buckets.set(id, bucket);
+    } else if (id !== this.newest) {
+      // Re-insert to mark as most recently seen; a caller that already is needs no Map writes.
+      this.buckets.delete(id);
+      this.buckets.set(id, bucket);
+    }
+    this.newest = id;
     const elapsed = Math.max(0, now - bucket.updatedMs) / 1000;
     bucket.tokens = Math.min(burst, bucket.tokens + elapsed * ratePerSecond);
     bucket.updatedMs = now;
