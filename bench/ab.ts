@@ -15,7 +15,7 @@ import os from 'node:os';
 import path from 'node:path';
 import type { APIGatewayProxyEventV2, Context } from 'aws-lambda';
 import * as ort from 'onnxruntime-node';
-import type { createHandler } from '../functions/aws/handler';
+import type { createHandler } from '../functions/aws/middy-handler';
 import type * as awsMetrics from '../functions/aws/metrics';
 import type { createApp } from '../shared/app';
 import type { parseConfig } from '../shared/config';

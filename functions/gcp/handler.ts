@@ -1,3 +1,4 @@
+import type { IncomingMessage } from 'node:http';
 import type { HttpFunction, Request } from '@google-cloud/functions-framework';
 import type { App } from '../../shared/app';
 import { clientAddressFromForwardedFor } from '../../shared/client-address';
@@ -16,6 +17,22 @@ export function createGcpFunction(app: App): HttpFunction {
     const response: ServeResponse = await app.handle(fromFrameworkRequest(req));
     // writeHead/end rather than express's send: no charset or ETag rewriting of the core's headers.
     res.writeHead(response.status, response.headers).end(response.body);
+  };
+}
+
+/** What is known of a request the framework failed before its body was read. */
+export function withoutBody(req: IncomingMessage): ServeRequest {
+  const url = new URL(req.url ?? '/', 'http://localhost');
+  const headers = lowerCaseHeaders(req.headers);
+  const contentType = originalContentType(req);
+  if (contentType === undefined) delete headers['content-type'];
+  else headers['content-type'] = contentType;
+  return {
+    method: req.method ?? 'GET',
+    path: url.pathname,
+    query: Object.fromEntries(url.searchParams),
+    headers,
+    sourceIp: clientAddressFromForwardedFor(headers['x-forwarded-for']) ?? req.socket.remoteAddress,
   };
 }
 

@@ -5,10 +5,15 @@
  * the store while the modules load.
  */
 import { http } from '@google-cloud/functions-framework';
+import type { App } from '../../shared/app';
 import { startServing } from '../../shared/boot';
-import { cloudLoggingSink, createGcpFunction } from './handler';
+import { cloudLoggingSink, createGcpFunction, withoutBody } from './handler';
 import { installRawBodyMode } from './raw-body';
 
-const { config, ready } = startServing(process.env, (serve) => createGcpFunction(serve(cloudLoggingSink)));
-installRawBodyMode(config.exposeInternals);
+let app: App | undefined;
+const { config, ready } = startServing(process.env, (serve) => {
+  app = serve(cloudLoggingSink);
+  return createGcpFunction(app);
+});
+installRawBodyMode(config.exposeInternals, (req, err) => app?.reject(withoutBody(req), err));
 http('modelfleet', async (request, response) => (await ready)(request, response));

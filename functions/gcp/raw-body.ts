@@ -8,6 +8,7 @@ import {
   toErrorResponse,
   UnsupportedMediaTypeError,
 } from '../../shared/errors';
+import type { ServeResponse } from '../../shared/http';
 
 /**
  * functions-framework parses bodies with body-parser before the function runs and answers parse
@@ -17,7 +18,8 @@ import {
  * (GoogleCloudPlatform/functions-framework-nodejs#686), so before it builds its express app we make
  * every body look like application/octet-stream — only its raw parser runs and keeps `rawBody` —
  * remember the real content type for the adapter, and answer what still fails there (a body that is
- * not valid gzip, an unknown content-encoding) with the core's JSON error.
+ * not valid gzip, an unknown content-encoding) with the core's JSON error — through the app's
+ * `reject` once it is ready (request id, CORS and security headers, a metric event).
  */
 const contentTypes = new WeakMap<IncomingMessage, string | undefined>();
 
@@ -27,9 +29,14 @@ export function originalContentType(req: IncomingMessage): string | undefined {
 
 type Handle = (req: IncomingMessage, res: ServerResponse, callback?: (err?: unknown) => void) => void;
 
-let installed = false;
+/** Answers a request the framework failed before the function ran; undefined: not ready yet. */
+export type RejectEarly = (req: IncomingMessage, err: unknown) => ServeResponse | undefined;
 
-export function installRawBodyMode(exposeInternals: boolean): void {
+let installed = false;
+let rejectEarly: RejectEarly | undefined;
+
+export function installRawBodyMode(exposeInternals: boolean, reject?: RejectEarly): void {
+  rejectEarly = reject;
   if (installed) return;
   installed = true;
   // The framework's own express, however node_modules is laid out.
@@ -45,7 +52,8 @@ export function installRawBodyMode(exposeInternals: boolean): void {
     }
     const done = (err?: unknown) => {
       const error = err === undefined ? new NotFoundError(`no route for ${req.method} ${req.url}`) : err;
-      const response = toErrorResponse(fromBodyParser(error), { exposeInternals });
+      const failure = fromBodyParser(error);
+      const response = rejectEarly?.(req, failure) ?? toErrorResponse(failure, { exposeInternals });
       res.writeHead(response.status, response.headers).end(response.body);
     };
     handle.call(this, req, res, callback ?? done);

@@ -5,10 +5,11 @@ import { http } from '@google-cloud/functions-framework';
 import { getTestServer } from '@google-cloud/functions-framework/testing';
 import request from 'supertest';
 import { fromHttpRequest } from '../../functions/azure/handler';
-import { createGcpFunction } from '../../functions/gcp/handler';
+import { createGcpFunction, withoutBody } from '../../functions/gcp/handler';
 import { installRawBodyMode } from '../../functions/gcp/raw-body';
 import type { App } from '../../shared/app';
 import type { ServeRequest } from '../../shared/http';
+import type { RequestMetricEvent } from '../../shared/metrics';
 import { removeTempDirs, sampleApp } from '../support/fixtures';
 
 afterAll(removeTempDirs);
@@ -17,12 +18,13 @@ const irisBody = JSON.stringify({
   inputs: [{ name: 'input', datatype: 'FP32', shape: [1, 4], data: [5.1, 3.5, 1.4, 0.2] }],
 });
 
-/** The real core, with the requests it was given recorded. */
-async function recordingApp(): Promise<{ app: App; seen: ServeRequest[] }> {
-  const { app } = await sampleApp({ stage: 'dev', exposeInternals: false });
+/** The real core, with the requests it was given and its metric events recorded. */
+async function recordingApp(): Promise<{ app: App; seen: ServeRequest[]; events: RequestMetricEvent[] }> {
+  const { app, events } = await sampleApp({ stage: 'dev', exposeInternals: false });
   const seen: ServeRequest[] = [];
   return {
     seen,
+    events,
     app: {
       ...app,
       handle: (req) => {
@@ -35,12 +37,14 @@ async function recordingApp(): Promise<{ app: App; seen: ServeRequest[] }> {
 
 describe('GCP adapter inside the functions-framework server', () => {
   let seen: ServeRequest[];
+  let events: RequestMetricEvent[];
   let server: ReturnType<typeof getTestServer>;
 
   beforeAll(async () => {
     const recording = await recordingApp();
     seen = recording.seen;
-    installRawBodyMode(false);
+    events = recording.events;
+    installRawBodyMode(false, (req, err) => recording.app.reject(withoutBody(req), err));
     http('modelfleet-adapter-test', createGcpFunction(recording.app));
     server = getTestServer('modelfleet-adapter-test');
   });
@@ -59,17 +63,31 @@ describe('GCP adapter inside the functions-framework server', () => {
     expect(Buffer.from(last?.body as Uint8Array).toString('utf8')).toBe(irisBody);
   });
 
-  it('answers a body the framework cannot read with the core JSON error, not an HTML page', async () => {
+  it('answers a body the framework cannot read like the core: JSON error, request id, headers, one metric event', async () => {
     const before = seen.length;
+    const eventsBefore = events.length;
     const response = await request(server)
       .post('/v2/models/iris/infer')
       .set('content-type', 'application/json')
       .set('content-encoding', 'gzip')
+      .set('x-request-id', 'framework-stage-1')
       .send(Buffer.from('not gzip at all'));
     expect(response.status).toBe(400);
     expect(response.headers['content-type']).toBe('application/json');
-    expect(response.body).toEqual({ error: expect.stringMatching(/^request body could not be read: /) });
+    expect(response.headers['x-request-id']).toBe('framework-stage-1');
+    expect(response.headers['x-content-type-options']).toBe('nosniff');
+    expect(response.body).toMatchObject({
+      error: expect.stringMatching(/^request body could not be read: /),
+    });
     expect(seen.length).toBe(before);
+    expect(events.slice(eventsBefore)).toEqual([
+      expect.objectContaining({
+        route: 'infer',
+        status: 400,
+        errorClass: 'invalid_input',
+        requestId: 'framework-stage-1',
+      }),
+    ]);
   });
 
   it('inflates a gzip body (the framework does; the core then sees plain JSON)', async () => {
