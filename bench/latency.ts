@@ -16,6 +16,7 @@ import { createApp } from '../shared/app';
 import { parseConfig } from '../shared/config';
 import { silentLogger } from '../shared/log';
 import { discardSink, jsonLineSink, type RequestMetricEvent } from '../shared/metrics';
+import { type MinimalRequest, minimalPredict } from './minimal';
 import {
   BENCH_API_KEY,
   BENCH_SECURITY_ENV,
@@ -83,21 +84,10 @@ function v2Event(
 
 /** What a developer writes in ten lines: no validation, no routing, no metrics. */
 function minimalHandler(session: ort.InferenceSession) {
-  return async (event: { body: string }) => {
-    const request = JSON.parse(event.body) as { inputs: { name: string; shape: number[]; data: number[] }[] };
-    const feeds: Record<string, ort.Tensor> = {};
-    for (const input of request.inputs) {
-      feeds[input.name] = new ort.Tensor('float32', Float32Array.from(input.data), input.shape);
-    }
-    const results = await session.run(feeds);
-    const outputs = Object.entries(results).map(([name, tensor]) => ({
-      name,
-      datatype: 'FP32',
-      shape: tensor.dims,
-      data: Array.from(tensor.data as Float32Array),
-    }));
-    return { statusCode: 200, body: JSON.stringify({ outputs }) };
-  };
+  return async (event: { body: string }) => ({
+    statusCode: 200,
+    body: await minimalPredict(session, JSON.parse(event.body) as MinimalRequest),
+  });
 }
 
 /**

@@ -9,6 +9,7 @@ import { readFileSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import { http } from '@google-cloud/functions-framework';
 import * as ort from 'onnxruntime-node';
+import { type MinimalRequest, minimalPredict } from '../minimal';
 
 async function main(): Promise<void> {
   const session = await ort.InferenceSession.create(readFileSync(process.env['MODEL_FILE'] ?? ''), {
@@ -16,19 +17,9 @@ async function main(): Promise<void> {
     interOpNumThreads: 1,
   });
   http('minimal', async (req, res) => {
-    const request = req.body as { inputs: { name: string; shape: number[]; data: number[] }[] };
-    const feeds: Record<string, ort.Tensor> = {};
-    for (const input of request.inputs) {
-      feeds[input.name] = new ort.Tensor('float32', Float32Array.from(input.data), input.shape);
-    }
-    const results = await session.run(feeds);
-    const outputs = Object.entries(results).map(([name, tensor]) => ({
-      name,
-      shape: tensor.dims,
-      data: Array.from(tensor.data as Float32Array),
-    }));
+    const body = await minimalPredict(session, req.body as MinimalRequest);
     // writeHead/end as servers/minimal.ts and modelfleet's GCP adapter do (no express send()).
-    res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ outputs }));
+    res.writeHead(200, { 'content-type': 'application/json' }).end(body);
   });
   const { getTestServer } = require('@google-cloud/functions-framework/testing') as {
     getTestServer(name: string): import('node:http').Server;

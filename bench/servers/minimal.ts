@@ -3,6 +3,7 @@ import { readFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import * as ort from 'onnxruntime-node';
+import { type MinimalRequest, minimalPredict } from '../minimal';
 
 async function main(): Promise<void> {
   const session = await ort.InferenceSession.create(readFileSync(process.env['MODEL_FILE'] ?? ''), {
@@ -14,21 +15,12 @@ async function main(): Promise<void> {
     req.on('data', (chunk: Buffer) => chunks.push(chunk));
     req.on('end', () => {
       void (async () => {
-        const request = JSON.parse(Buffer.concat(chunks).toString()) as {
-          inputs: { name: string; shape: number[]; data: number[] }[];
-        };
-        const feeds: Record<string, ort.Tensor> = {};
-        for (const input of request.inputs) {
-          feeds[input.name] = new ort.Tensor('float32', Float32Array.from(input.data), input.shape);
-        }
-        const results = await session.run(feeds);
-        const outputs = Object.entries(results).map(([name, tensor]) => ({
-          name,
-          shape: tensor.dims,
-          data: Array.from(tensor.data as Float32Array),
-        }));
+        const body = await minimalPredict(
+          session,
+          JSON.parse(Buffer.concat(chunks).toString()) as MinimalRequest,
+        );
         res.writeHead(200, { 'content-type': 'application/json' });
-        res.end(JSON.stringify({ outputs }));
+        res.end(body);
       })();
     });
   });

@@ -19,6 +19,7 @@ import {
 } from '../../shared/metrics-format';
 import type { ModelRepository } from '../../shared/repository';
 import { removeTempDirs, sampleRepository } from '../support/fixtures';
+import { notFoundEvent, successEvent } from '../support/metric-events';
 import { azureFunctions } from './targets';
 
 let repository: ModelRepository;
@@ -54,34 +55,8 @@ async function stdoutJson(act: () => Promise<unknown>): Promise<Record<string, u
   return lines.map((line) => JSON.parse(line));
 }
 
-const success: RequestMetricEvent = {
-  timestamp: '2026-11-27T12:00:00.000Z',
-  requestId: 'r-1',
-  stage: 'prod',
-  route: 'infer',
-  method: 'POST',
-  status: 200,
-  model: 'iris',
-  version: 3,
-  variant: 'canary',
-  coldStart: true,
-  latencyMs: 12.3456789,
-  inferenceMs: 0.25,
-  loadMs: 80,
-  cache: 'miss',
-  batchSize: 2,
-};
-const failure: RequestMetricEvent = {
-  timestamp: '2026-11-27T12:00:01.000Z',
-  requestId: 'r-2',
-  stage: 'prod',
-  route: 'unknown',
-  method: 'GET',
-  status: 404,
-  errorClass: 'not_found',
-  coldStart: false,
-  latencyMs: 0.5,
-};
+const success: RequestMetricEvent = successEvent;
+const failure: RequestMetricEvent = notFoundEvent;
 
 describe('pure formatters', () => {
   it('give every cloud the same figures, with units, and 0/1 flags so averages are rates', () => {

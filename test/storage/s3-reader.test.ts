@@ -34,6 +34,11 @@ function readerStore(options: { credentials?: S3Credentials; endpoint?: string; 
   });
 }
 
+/** A store that reads and writes through the SDK (fixtures). */
+function sdkStore(at: string) {
+  return new S3ModelStore({ bucket: S3_TEST_BUCKET, prefix: at, endpoint: endpoint(), forcePathStyle: true });
+}
+
 /** The SDK client, if the store created one (it must not for reads). */
 const sdkClientOf = (store: S3ModelStore) => (store as unknown as { sdkClient?: unknown }).sdkClient;
 
@@ -60,12 +65,7 @@ async function scriptedServer(
 describe('S3 reads without the SDK, against s3rver', () => {
   it('reads what the SDK wrote, lists children and answers conditional reads, without creating an SDK client', async () => {
     const at = prefix();
-    const writer = new S3ModelStore({
-      bucket: S3_TEST_BUCKET,
-      prefix: at,
-      endpoint: endpoint(),
-      forcePathStyle: true,
-    });
+    const writer = sdkStore(at);
     const body = randomBytes(300 * 1024);
     const { etag } = await writer.put('m/1/model.onnx', body);
     await writer.put('m/deployments/prod.json', Buffer.from('{"a":1}'));
@@ -88,12 +88,7 @@ describe('S3 reads without the SDK, against s3rver', () => {
 
   it('reads keys that need percent-encoding', async () => {
     const at = prefix();
-    const writer = new S3ModelStore({
-      bucket: S3_TEST_BUCKET,
-      prefix: at,
-      endpoint: endpoint(),
-      forcePathStyle: true,
-    });
+    const writer = sdkStore(at);
     const keys = ["a b/c+d/e=f&g'(h)*!~.json", 'ünï/cödé/日本.json'];
     for (const key of keys) await writer.put(key, Buffer.from(key));
     const store = readerStore({ prefix: at });

@@ -7,6 +7,7 @@ import { type Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
 import { createMetrics, powertoolsSink } from '../../functions/aws/metrics';
 import type { RequestMetricEvent } from '../../shared/metrics';
 import { toEmfMetricSet } from '../../shared/metrics-format';
+import { notFoundEvent, successEvent } from '../support/metric-events';
 
 function printed(act: () => void): string[] {
   const lines: string[] = [];
@@ -41,23 +42,7 @@ function plainSink(metrics: Metrics) {
   };
 }
 
-const base: RequestMetricEvent = {
-  timestamp: '2026-11-27T12:00:00.000Z',
-  requestId: 'r-1',
-  stage: 'prod',
-  route: 'infer',
-  method: 'POST',
-  status: 200,
-  model: 'iris',
-  version: 3,
-  variant: 'canary',
-  coldStart: true,
-  latencyMs: 12.3456789,
-  inferenceMs: 0.25,
-  loadMs: 80,
-  cache: 'miss',
-  batchSize: 2,
-};
+const base: RequestMetricEvent = successEvent;
 
 const events: RequestMetricEvent[] = [
   base,
@@ -70,17 +55,7 @@ const events: RequestMetricEvent[] = [
     shadowAgreement: 0.5,
     shadowLatencyDeltaMs: 0.1,
   },
-  {
-    timestamp: '2026-11-27T12:00:01.000Z',
-    requestId: 'r-4',
-    stage: 'prod',
-    route: 'unknown',
-    method: 'GET',
-    status: 404,
-    errorClass: 'not_found',
-    coldStart: false,
-    latencyMs: 0.5,
-  },
+  { ...notFoundEvent, requestId: 'r-4' },
   { ...base, requestId: 'r-5', stage: 'dev', status: 500, errorClass: 'internal' },
 ];
 
