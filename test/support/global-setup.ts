@@ -1,3 +1,6 @@
+import { mkdtempSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { BlobServiceClient } from '@azure/storage-blob';
 import {
   AZURE_TEST_CONTAINER,
@@ -12,6 +15,13 @@ import {
  * endpoints to the test workers through the environment (workers inherit globalSetup's env).
  */
 export default async function globalSetup(): Promise<void> {
+  // Everything the run writes to the temporary directory lands in one folder that teardown
+  // removes: apps built with default settings put their artifact disk cache in
+  // <tmpdir>/modelfleet-cache, which otherwise grew by thousands of folders per run and made the
+  // next `npm start` scan them all.
+  const runTemp = mkdtempSync(path.join(os.tmpdir(), 'modelfleet-test-run-'));
+  process.env['MODELFLEET_TEST_RUN_TEMP'] = runTemp;
+  process.env['TMPDIR'] = runTemp;
   const [s3, azurite] = await Promise.all([startS3rver(), startAzurite()]);
   const connectionString = azuriteConnectionString(azurite.endpoint);
   await BlobServiceClient.fromConnectionString(connectionString)
