@@ -54,7 +54,10 @@ export interface App {
   reject(request: ServeRequest, err: unknown): ServeResponse;
   /** Loads, verifies and warms up the stage's deployed versions; await it before serving. */
   preload(): Promise<PreloadReport>;
-  /** Resolves when work left running after responses (background shadows) has finished. */
+  /**
+   * Resolves when work left running after responses has finished: background shadows and the
+   * disk-cache copies of loaded versions.
+   */
   settled(): Promise<void>;
 }
 
@@ -356,6 +359,7 @@ export function createApp(options: AppOptions): App {
   const background = new Set<Promise<void>>();
   const settled = async (): Promise<void> => {
     while (background.size > 0) await Promise.allSettled([...background]);
+    await cache.flushed();
   };
 
   return {

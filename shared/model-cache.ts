@@ -39,6 +39,7 @@ export class ModelCache {
   /** Versions fetched from the store (not the disk cache) since this cache was made. */
   downloads = 0;
   private readonly disk: ArtifactDiskCache | undefined;
+  private readonly diskWrites = new Set<Promise<void>>();
   private readonly log: Logger;
   private readonly verifyManifest: (manifest: Manifest) => void;
 
@@ -99,6 +100,11 @@ export class ModelCache {
     });
     this.evictBeyondLimit();
     return { model: await loading, hit: false };
+  }
+
+  /** Resolves when the disk-cache copies of versions loaded so far have been written. */
+  async flushed(): Promise<void> {
+    while (this.diskWrites.size > 0) await Promise.all([...this.diskWrites]);
   }
 
   /** Versions currently held (loaded or loading), least recently used first. */
@@ -169,11 +175,15 @@ export class ModelCache {
       );
     }
     if (fetched.source === 'store' && this.disk !== undefined) {
-      // Only what passed the check above reaches the disk cache.
-      await this.disk.write(this.repository.store.url, name, version, {
+      // Only what passed the check above reaches the disk cache. The version serves before its
+      // copy is on disk: writing hundreds of MB to Lambda's /tmp would otherwise hold up the
+      // cold start's first request. `write` logs its failures and never rejects.
+      const write = this.disk.write(this.repository.store.url, name, version, {
         manifest: fetched.manifestBytes,
         artifact,
       });
+      this.diskWrites.add(write);
+      void write.finally(() => this.diskWrites.delete(write));
     }
     return describeModel(manifest, session, performance.now() - started);
   }

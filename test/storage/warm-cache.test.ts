@@ -7,6 +7,7 @@ import { parseConfig } from '../../shared/config';
 import { promote } from '../../shared/deployment';
 import { createLogger, silentLogger } from '../../shared/log';
 import type { RequestMetricEvent } from '../../shared/metrics';
+import { ModelCache } from '../../shared/model-cache';
 import { withPreload } from '../../shared/preload';
 import { deploymentKey, ModelRepository } from '../../shared/repository';
 import { FsModelStore, type ModelStore, openStore } from '../../shared/store';
@@ -206,6 +207,8 @@ describe('warm cache on Azurite', () => {
     const first = harness(location, { cacheDir });
     await first.app.preload();
     expect(first.counts.artifactGets()).toBe(1);
+    // The disk copy is written in the background; settled() waits for it.
+    await first.app.settled();
 
     const second = harness(location, { cacheDir });
     expect((await infer(second.app)).status).toBe(200);
@@ -309,6 +312,36 @@ describe('Triton-style repository (no manifest.json)', () => {
     expect((await h.app.handle(postJson('/v2/models/tri/versions/1/infer', irisRequest))).status).toBe(200);
     expect(h.logs.some((log) => String(log['message']).includes('its sha256 cannot be checked'))).toBe(true);
     expect((await h.app.preload()).loaded).toEqual(['tri@3']);
+  });
+});
+
+describe('disk copy off the critical path', () => {
+  it('serves a version before its disk copy is written, and flushed() waits for the copy', async () => {
+    const location = await deployedIris('azure');
+    const repository = new ModelRepository(openStore(location.url, location.settings));
+    let finishWrite = () => {};
+    const writes: string[] = [];
+    // A disk cache whose write stays pending until the test lets it finish.
+    const slowDisk = new ArtifactDiskCache(tempDir('modelfleet-cache-'), 1 << 30, silentLogger);
+    slowDisk.write = (_store, model, version) => {
+      writes.push(`${model}@${version}`);
+      return new Promise<void>((resolve) => {
+        finishWrite = resolve;
+      });
+    };
+    const cache = new ModelCache(repository, 2, { disk: slowDisk });
+    const { model, hit } = await cache.get('iris', 1);
+    expect({ hit, name: model.manifest.name }).toEqual({ hit: false, name: 'iris' });
+    expect(writes).toEqual(['iris@1']);
+    let flushed = false;
+    const flushing = cache.flushed().then(() => {
+      flushed = true;
+    });
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(flushed).toBe(false);
+    finishWrite();
+    await flushing;
+    expect(flushed).toBe(true);
   });
 });
 
