@@ -16,6 +16,14 @@ export interface LoadedModel {
   readonly outputs: ReadonlyMap<string, TensorSpec>;
   /** Wall time of download + verify + session creation, for the load metric. */
   readonly loadMs: number;
+  /** Where `loadMs` went: reading (store or disk cache), checks, onnxruntime's session. */
+  readonly loadPhases?: LoadPhases;
+}
+
+export interface LoadPhases {
+  fetchMs: number;
+  verifyMs: number;
+  sessionMs: number;
 }
 
 export interface CacheLookup {
@@ -129,6 +137,7 @@ export class ModelCache {
   private async load(name: string, version: number): Promise<LoadedModel> {
     const started = performance.now();
     const fetched = await this.fetch(name, version);
+    const fetchedAt = performance.now();
     let manifest = fetched.manifest;
     const { artifact } = fetched;
     if (manifest !== undefined) {
@@ -143,6 +152,7 @@ export class ModelCache {
         );
       }
     }
+    const verifiedAt = performance.now();
     let session: OrtSession;
     try {
       session = await createSession(artifact);
@@ -185,7 +195,12 @@ export class ModelCache {
       this.diskWrites.add(write);
       void write.finally(() => this.diskWrites.delete(write));
     }
-    return describeModel(manifest, session, performance.now() - started);
+    const done = performance.now();
+    return describeModel(manifest, session, done - started, {
+      fetchMs: fetchedAt - started,
+      verifyMs: verifiedAt - fetchedAt,
+      sessionMs: done - verifiedAt,
+    });
   }
 
   /** Manifest and artifact from the disk cache when it holds an intact copy, else from the store. */
@@ -289,7 +304,12 @@ export async function warmUp(model: LoadedModel): Promise<{ ran: boolean; ok: bo
   return { ran: true, ok: check.ok, problems: check.problems };
 }
 
-export function describeModel(manifest: Manifest, session: OrtSession, loadMs = 0): LoadedModel {
+export function describeModel(
+  manifest: Manifest,
+  session: OrtSession,
+  loadMs = 0,
+  loadPhases?: LoadPhases,
+): LoadedModel {
   return {
     name: manifest.name,
     version: manifest.version,
@@ -298,5 +318,6 @@ export function describeModel(manifest: Manifest, session: OrtSession, loadMs = 
     inputs: new Map(manifest.signature.inputs.map((spec) => [spec.name, spec])),
     outputs: new Map(manifest.signature.outputs.map((spec) => [spec.name, spec])),
     loadMs,
+    ...(loadPhases === undefined ? {} : { loadPhases }),
   };
 }

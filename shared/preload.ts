@@ -8,6 +8,8 @@ import type { ModelRepository } from './repository';
 export interface PreloadReport {
   /** model@version loaded and verified. */
   loaded: string[];
+  /** model@version → where its cold start went, in ms (reads, checks, session, warm-up run). */
+  phases: Record<string, { fetchMs: number; verifyMs: number; sessionMs: number; warmUpMs: number }>;
   /** model@version whose manifest sample ran once (those without a sample are only loaded). */
   warmedUp: string[];
   /** model@version (or model) that could not be, with why. */
@@ -28,7 +30,7 @@ export async function preloadStage(
   log: Logger,
 ): Promise<PreloadReport> {
   const started = performance.now();
-  const report: PreloadReport = { loaded: [], warmedUp: [], failed: [], ms: 0 };
+  const report: PreloadReport = { loaded: [], phases: {}, warmedUp: [], failed: [], ms: 0 };
   let models: string[];
   try {
     models = await repository.listModels();
@@ -54,6 +56,7 @@ export async function preloadStage(
         (result) => {
           report.loaded.push(...result.loaded);
           report.warmedUp.push(...result.warmedUp);
+          Object.assign(report.phases, result.phases);
         },
         (err: unknown) => report.failed.push({ target: model, error: (err as Error).message }),
       );
@@ -64,6 +67,7 @@ export async function preloadStage(
     loaded: report.loaded,
     failed: report.failed.length,
     ms: Math.round(report.ms),
+    phases: roundPhases(report.phases),
   });
   return report;
 }
@@ -77,14 +81,24 @@ export async function vetDeployment(
   model: string,
   config: DeploymentConfig,
   log: Logger,
-): Promise<{ loaded: string[]; warmedUp: string[] }> {
+): Promise<{ loaded: string[]; warmedUp: string[]; phases: PreloadReport['phases'] }> {
   // Shadow versions too: a shadow that cannot load would fail its sampled requests.
   const versions = [...new Set(deployedVersions(config))];
   const loaded: string[] = [];
   const warmedUp: string[] = [];
+  const phases: PreloadReport['phases'] = {};
   for (const version of versions) {
-    const { model: ready } = await cache.get(model, version);
+    const { model: ready, hit } = await cache.get(model, version);
+    const warmUpStarted = performance.now();
     const warm = await warmUp(ready);
+    // A version already loaded (another config named it) cost this preload nothing to load.
+    const load = hit ? undefined : ready.loadPhases;
+    phases[`${model}@${version}`] = {
+      fetchMs: load?.fetchMs ?? 0,
+      verifyMs: load?.verifyMs ?? 0,
+      sessionMs: load?.sessionMs ?? 0,
+      warmUpMs: performance.now() - warmUpStarted,
+    };
     if (!warm.ok) {
       // A sample that no longer reproduces is worth a loud log, not a refusal: tolerances drift
       // across onnxruntime builds and the artifact's sha256 already matched.
@@ -93,7 +107,22 @@ export async function vetDeployment(
     loaded.push(`${model}@${version}`);
     if (warm.ran) warmedUp.push(`${model}@${version}`);
   }
-  return { loaded, warmedUp };
+  return { loaded, warmedUp, phases };
+}
+
+function roundPhases(phases: PreloadReport['phases']): PreloadReport['phases'] {
+  const round = (ms: number) => Math.round(ms * 10) / 10;
+  return Object.fromEntries(
+    Object.entries(phases).map(([target, p]) => [
+      target,
+      {
+        fetchMs: round(p.fetchMs),
+        verifyMs: round(p.verifyMs),
+        sessionMs: round(p.sessionMs),
+        warmUpMs: round(p.warmUpMs),
+      },
+    ]),
+  );
 }
 
 /**

@@ -3,28 +3,48 @@ import type { APIGatewayProxyEventV2, Context } from 'aws-lambda';
 
 type Handler = (event: APIGatewayProxyEventV2, context: Context) => Promise<unknown>;
 
+interface PreloadLine {
+  ms: number;
+  phases?: Record<string, { fetchMs: number; verifyMs: number; sessionMs: number; warmUpMs: number }>;
+}
+
 /**
- * Drops metric lines (stdout) until `restore`, and takes the preload's duration from its log line
- * (stderr), passing other stderr through.
+ * Drops metric lines (stdout) until `restore`, and takes the preload's duration and per-version
+ * phases from its log line (stderr), passing other stderr through.
  */
-export function captureOutput(): { preloadMs: () => number; restore: () => void } {
-  let preloadMs = Number.NaN;
+export function captureOutput(): { preload: () => PreloadLine | undefined; restore: () => void } {
+  let preload: PreloadLine | undefined;
   const write = process.stdout.write.bind(process.stdout);
   const writeErr = process.stderr.write.bind(process.stderr);
   process.stdout.write = (() => true) as typeof process.stdout.write;
   process.stderr.write = ((chunk: string) => {
     const text = String(chunk);
-    const match = /"message":"preload finished".*"ms":(\d+)/.exec(text);
-    if (match !== null) preloadMs = Number(match[1]);
+    if (text.includes('"message":"preload finished"')) preload = JSON.parse(text) as PreloadLine;
     else writeErr(text);
     return true;
   }) as typeof process.stderr.write;
   return {
-    preloadMs: () => preloadMs,
+    preload: () => preload,
     restore: () => {
       process.stdout.write = write;
       process.stderr.write = writeErr;
     },
+  };
+}
+
+/** The preload's total and the phases of the bench model's version, for the report line. */
+export function preloadPhases(line: PreloadLine | undefined): Record<string, number> {
+  const phases = line?.phases?.[`${process.env['BENCH_MODEL']}@1`];
+  return {
+    preload: line?.ms ?? Number.NaN,
+    ...(phases === undefined
+      ? {}
+      : {
+          fetch: phases.fetchMs,
+          verify: phases.verifyMs,
+          session: phases.sessionMs,
+          warmUp: phases.warmUpMs,
+        }),
   };
 }
 

@@ -8,7 +8,7 @@
  * SDK behind it loads only if a read needs it); nothing else is loaded ahead of the handler. Metric
  * output (stdout) is captured and dropped; the preload's log line (stderr) gives its duration.
  */
-import { captureOutput, firstPrediction, report } from './harness';
+import { captureOutput, firstPrediction, preloadPhases, report } from './harness';
 
 const t0 = performance.now();
 
@@ -65,7 +65,7 @@ async function main(): Promise<void> {
     startup: t0,
     driverLoad: driversLoaded - t0,
     entryLoad: moduleLoad - driversLoaded,
-    preload: output.preloadMs(),
+    ...preloadPhases(output.preload()),
     ...(s3 ? { storeRequests: store.ms } : {}),
     sessionCreate: session.ms,
     firstRequest: done - moduleLoad,

@@ -117,6 +117,12 @@ describe('warm cache on Azurite', () => {
     const h = harness(await deployedIris('azure'));
     const report = await h.app.preload();
     expect(report).toMatchObject({ loaded: ['iris@1'], warmedUp: ['iris@1'], failed: [] });
+    // Where the cold start went, per version, as the preload's log line reports it.
+    const phases = report.phases['iris@1'];
+    expect(Object.keys(phases ?? {})).toEqual(['fetchMs', 'verifyMs', 'sessionMs', 'warmUpMs']);
+    expect(phases?.fetchMs).toBeGreaterThan(0);
+    expect(phases?.sessionMs).toBeGreaterThan(0);
+    expect(phases?.warmUpMs).toBeGreaterThan(0);
     expect(h.counts.artifactGets()).toBe(1);
     const responses = await Promise.all(Array.from({ length: 100 }, () => infer(h.app)));
     expect(responses.map((r) => r.status)).toEqual(Array(100).fill(200));
