@@ -68,7 +68,7 @@ export class S3ModelStore implements ModelStore {
   /** The SDK client, created (and the SDK loaded) on first use. */
   get client(): S3Client {
     if (this.sdkClient === undefined) {
-      const { S3Client: Client } = require('@aws-sdk/client-s3') as typeof import('@aws-sdk/client-s3');
+      const { S3Client: Client } = sdk();
       this.sdkClient = new Client({
         region: this.options.region ?? 'us-east-1',
         ...(this.options.endpoint === undefined ? {} : { endpoint: this.options.endpoint }),
@@ -194,7 +194,9 @@ export class S3ModelStore implements ModelStore {
   }
 
   private async putInParts(key: string, body: Uint8Array, options: PutOptions): Promise<{ etag: string }> {
-    const { Upload } = require('@aws-sdk/lib-storage') as typeof import('@aws-sdk/lib-storage');
+    const { Upload } = loadSdk(
+      () => require('@aws-sdk/lib-storage') as typeof import('@aws-sdk/lib-storage'),
+    );
     const upload = new Upload({
       client: this.client,
       partSize: this.partSize,
@@ -224,12 +226,16 @@ export class S3ModelStore implements ModelStore {
  * reads go through S3ObjectReader and nothing writes, so reaching this is a packaging mistake.
  */
 function sdk(): typeof import('@aws-sdk/client-s3') {
+  return loadSdk(() => require('@aws-sdk/client-s3') as typeof import('@aws-sdk/client-s3'));
+}
+
+function loadSdk<T>(load: () => T): T {
   try {
-    return require('@aws-sdk/client-s3') as typeof import('@aws-sdk/client-s3');
+    return load();
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code !== 'MODULE_NOT_FOUND') throw err;
     throw new Error(
-      `S3 writes, and reads without credentials in the environment, need @aws-sdk/client-s3, which this package does not include`,
+      'S3 writes, and reads without credentials in the environment, need @aws-sdk/client-s3 and @aws-sdk/lib-storage, which this package does not include',
     );
   }
 }

@@ -292,3 +292,38 @@ describe('which S3 read path a store takes', () => {
     }
   });
 });
+
+describe('a package without the S3 SDK (as the Lambda packages are built)', () => {
+  it('still reads with environment credentials, and says what is missing when asked to write', async () => {
+    const at = prefix();
+    await sdkStore(at).put('m/1/manifest.json', Buffer.from('{}'));
+    const missing = () => {
+      throw Object.assign(new Error("Cannot find module '@aws-sdk/client-s3'"), { code: 'MODULE_NOT_FOUND' });
+    };
+    let Store: typeof S3ModelStore | undefined;
+    jest.isolateModules(() => {
+      jest.doMock('@aws-sdk/client-s3', missing);
+      jest.doMock('@aws-sdk/lib-storage', missing);
+      Store = (require('../../shared/store/s3-store') as typeof import('../../shared/store/s3-store'))
+        .S3ModelStore;
+    });
+    try {
+      if (Store === undefined) throw new Error('module not loaded');
+      const store = new Store({
+        bucket: S3_TEST_BUCKET,
+        prefix: at,
+        endpoint: endpoint(),
+        forcePathStyle: true,
+        readCredentials: S3RVER_KEYS,
+      });
+      const read = await store.get('m/1/manifest.json');
+      expect(read.status === 'ok' && read.body.toString()).toBe('{}');
+      await expect(store.put('m/2/manifest.json', Buffer.from('{}'))).rejects.toThrow(
+        'S3 writes, and reads without credentials in the environment, need @aws-sdk/client-s3',
+      );
+    } finally {
+      jest.dontMock('@aws-sdk/client-s3');
+      jest.dontMock('@aws-sdk/lib-storage');
+    }
+  });
+});
