@@ -20,9 +20,12 @@ export function createGcpFunction(app: App): HttpFunction {
   };
 }
 
-/** What is known of a request the framework failed before its body was read. */
-export function withoutBody(req: IncomingMessage): ServeRequest {
-  const url = new URL(req.url ?? '/', 'http://localhost');
+/**
+ * A request as the core sees it, before its body: also what is known of one the framework failed
+ * before the function ran (raw-body.ts). `target` is the path and query as received.
+ */
+export function withoutBody(req: IncomingMessage, target = req.url ?? '/'): ServeRequest {
+  const url = new URL(target, 'http://localhost');
   const headers = lowerCaseHeaders(req.headers);
   const contentType = originalContentType(req);
   if (contentType === undefined) delete headers['content-type'];
@@ -32,25 +35,15 @@ export function withoutBody(req: IncomingMessage): ServeRequest {
     path: url.pathname,
     query: Object.fromEntries(url.searchParams),
     headers,
+    // Not req.ip: the framework trusts every proxy, so that is the client-forgeable first entry.
     sourceIp: clientAddressFromForwardedFor(headers['x-forwarded-for']) ?? req.socket.remoteAddress,
   };
 }
 
 export function fromFrameworkRequest(req: Request): ServeRequest {
-  const url = new URL(req.originalUrl, 'http://localhost');
-  const headers = lowerCaseHeaders(req.headers);
-  const contentType = originalContentType(req);
-  if (contentType === undefined) delete headers['content-type'];
-  else headers['content-type'] = contentType;
+  const request = withoutBody(req, req.originalUrl);
   // rawBody is the bytes as sent (set by the framework's parsers); req.body is never used.
   const body = req.rawBody;
-  return {
-    method: req.method,
-    path: url.pathname,
-    query: Object.fromEntries(url.searchParams),
-    headers,
-    body: body === undefined || body.length === 0 ? undefined : body,
-    // Not req.ip: the framework trusts every proxy, so that is the client-forgeable first entry.
-    sourceIp: clientAddressFromForwardedFor(headers['x-forwarded-for']) ?? req.socket.remoteAddress,
-  };
+  if (body !== undefined && body.length > 0) request.body = body;
+  return request;
 }
