@@ -5,20 +5,15 @@ import {
   toCloudLoggingEntry,
   toEmfMetricSet,
 } from '../../shared/metrics-format';
+import { successEvent } from '../support/metric-events';
 
+// The shared successful request, served by the primary by sticky key and sampled for a shadow.
 const shadowed: RequestMetricEvent = {
-  timestamp: '2026-11-27T12:00:00.000Z',
-  requestId: 'r-1',
-  stage: 'prod',
-  route: 'infer',
-  method: 'POST',
-  status: 200,
-  model: 'iris',
+  ...successEvent,
   version: 1,
   variant: 'primary',
   sticky: true,
   coldStart: false,
-  latencyMs: 1,
   shadowVersion: 2,
   shadowAgreement: 0.5,
   shadowLatencyDeltaMs: -0.01234,
