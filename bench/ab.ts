@@ -19,9 +19,9 @@ import type * as awsMetrics from '../functions/aws/metrics';
 import type { createHandler } from '../functions/aws/middy-handler';
 import type { createApp } from '../shared/app';
 import type { parseConfig } from '../shared/config';
-import type { ServeRequest } from '../shared/http';
-import type * as log from '../shared/log';
-import type * as metrics from '../shared/metrics';
+import type { ServeRequest } from '../shared/http/request';
+import type * as log from '../shared/telemetry/log';
+import type * as metrics from '../shared/telemetry/metric-event';
 import {
   BENCH_API_KEY,
   BENCH_SECURITY_ENV,
@@ -48,8 +48,8 @@ function load(dist: string): Build {
     parseConfig: from<{ parseConfig: typeof parseConfig }>('shared/config').parseConfig,
     createHandler: from<{ createHandler: typeof createHandler }>('functions/aws/handler').createHandler,
     aws: from<typeof awsMetrics>('functions/aws/metrics'),
-    metrics: from<typeof metrics>('shared/metrics'),
-    log: from<typeof log>('shared/log'),
+    metrics: from<typeof metrics>('shared/telemetry/metric-event'),
+    log: from<typeof log>('shared/telemetry/log'),
   };
 }
 

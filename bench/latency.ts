@@ -14,8 +14,8 @@ import { createMetrics, powertoolsSink } from '../functions/aws/metrics';
 import { createHandler } from '../functions/aws/middy-handler';
 import { createApp } from '../shared/app';
 import { parseConfig } from '../shared/config';
-import { silentLogger } from '../shared/log';
-import { discardSink, jsonLineSink, type RequestMetricEvent } from '../shared/metrics';
+import { silentLogger } from '../shared/telemetry/log';
+import { discardSink, jsonLineSink, type RequestMetricEvent } from '../shared/telemetry/metric-event';
 import { type MinimalRequest, minimalPredict } from './minimal';
 import {
   BENCH_API_KEY,

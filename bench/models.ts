@@ -5,12 +5,12 @@
  * serving both on the `bench` stage.
  */
 import { buildModel } from '../scripts/lib/onnx-builder';
-import { promote } from '../shared/deployment';
-import { packageModel } from '../shared/packaging';
-import { ModelRepository } from '../shared/repository';
+import { packageModel } from '../shared/control/packaging';
+import { promote } from '../shared/repository/deployment';
+import { ModelRepository } from '../shared/repository/repository';
 import { hashApiKey } from '../shared/security/api-keys';
 import { FsModelStore } from '../shared/store';
-import type { OipTensor } from '../shared/tensor';
+import type { OipTensor } from '../shared/tensor/tensor';
 import { seededRandom } from '../test/support/random';
 
 export const STAGE = 'bench';

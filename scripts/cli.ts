@@ -7,6 +7,7 @@ import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'no
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { parseStoreSettings } from '../shared/config';
+import { DEFAULT_TOLERANCE, packageModel } from '../shared/control/packaging';
 import {
   type DeploymentConfig,
   promote,
@@ -15,10 +16,9 @@ import {
   setShadow,
   setSticky,
   setVariants,
-} from '../shared/deployment';
-import { ARTIFACT_FILE, MANIFEST_FILE, type Manifest, parseManifest } from '../shared/manifest';
-import { DEFAULT_TOLERANCE, packageModel } from '../shared/packaging';
-import { ModelRepository, type VersionPackage } from '../shared/repository';
+} from '../shared/repository/deployment';
+import { ARTIFACT_FILE, MANIFEST_FILE, type Manifest, parseManifest } from '../shared/repository/manifest';
+import { ModelRepository, type VersionPackage } from '../shared/repository/repository';
 import { openStore, StoreUnavailableError } from '../shared/store';
 import {
   formatDeployment,

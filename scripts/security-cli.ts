@@ -2,9 +2,9 @@
 import { generateKeyPairSync, randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { MANIFEST_FILE, parseManifest } from '../shared/manifest';
+import { MANIFEST_FILE, parseManifest } from '../shared/repository/manifest';
 import { hashApiKey, isScope, SCOPES } from '../shared/security/api-keys';
-import { privateKeyFrom, signManifest } from '../shared/signing';
+import { privateKeyFrom, signManifest } from '../shared/security/signing';
 
 export const SECURITY_USAGE = `  hash-key [KEY] [--name NAME] [--scopes predict+feedback]
       Print the sha256 of an API key (read from stdin when not given) and its API_KEYS entry.

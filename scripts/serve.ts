@@ -7,9 +7,9 @@ import { createLocalServer } from '../functions/local/server';
 import { createApp } from '../shared/app';
 import { parseConfig } from '../shared/config';
 import { ConfigError } from '../shared/errors';
-import { createLogger } from '../shared/log';
-import { discardSink, jsonLineSink } from '../shared/metrics';
 import { FsModelStore } from '../shared/store';
+import { createLogger } from '../shared/telemetry/log';
+import { discardSink, jsonLineSink } from '../shared/telemetry/metric-event';
 import { publishMissingSamples } from './lib/samples';
 
 async function main(): Promise<void> {

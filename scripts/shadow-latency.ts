@@ -22,11 +22,11 @@ import { createGcpFunction } from '../functions/gcp/handler';
 import { createLocalServer } from '../functions/local/server';
 import { type App, createApp } from '../shared/app';
 import { parseConfig } from '../shared/config';
-import { promote, setShadow } from '../shared/deployment';
-import { silentLogger } from '../shared/log';
-import type { RequestMetricEvent } from '../shared/metrics';
-import { ModelRepository } from '../shared/repository';
+import { promote, setShadow } from '../shared/repository/deployment';
+import { ModelRepository } from '../shared/repository/repository';
 import { FsModelStore } from '../shared/store';
+import { silentLogger } from '../shared/telemetry/log';
+import type { RequestMetricEvent } from '../shared/telemetry/metric-event';
 import { publishMissingSamples, SAMPLES_DIR } from './lib/samples';
 
 const REQUESTS = Number(process.env['REQUESTS'] ?? 5000);

@@ -1,9 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { ArtifactDiskCache } from './artifact-cache';
 import type { Config } from './config';
-import { corsHeaders, preflightResponse } from './cors';
-import { DataPlane, type Target } from './dataplane';
-import { DeploymentsCache } from './deployments-cache';
 import {
   BadRequestError,
   errorClassOf,
@@ -11,22 +7,26 @@ import {
   NotFoundError,
   toErrorResponse,
 } from './errors';
-import { jsonResponse, type ServeRequest, type ServeResponse } from './http';
-import { createLogger, describeError, type Logger } from './log';
-import { MODEL_NAME_PATTERN } from './manifest';
-import { jsonLineSink, type MetricSink, type RequestMetricEvent } from './metrics';
-import { type LoadedModel, ModelCache } from './model-cache';
-import { type InferResult, MLFLOW, OIP, type PayloadFormat, TF_SERVING } from './payloads';
-import { type PreloadReport, preloadStage, vetDeployment } from './preload';
+import { corsHeaders, preflightResponse } from './http/cors';
+import { jsonResponse, type ServeRequest, type ServeResponse } from './http/request';
+import { withSecurityHeaders } from './http/security-headers';
 import { BINARY_EXTENSION, INFERENCE_HEADER, inferResponse, parseBinaryBody } from './protocol/binary';
 import { mlflowModelOf } from './protocol/mlflow';
 import { parseOipBody } from './protocol/oip-fast';
-import { ModelRepository } from './repository';
+import { type InferResult, MLFLOW, OIP, type PayloadFormat, TF_SERVING } from './protocol/payloads';
+import { MODEL_NAME_PATTERN } from './repository/manifest';
+import { ModelRepository } from './repository/repository';
 import { parseJsonBody } from './security/body';
 import { createGuard } from './security/guard';
-import { withSecurityHeaders } from './security/headers';
-import { manifestVerifier } from './signing';
+import { manifestVerifier } from './security/signing';
+import { ArtifactDiskCache } from './serving/artifact-cache';
+import { DataPlane, type Target } from './serving/dataplane';
+import { type LoadedModel, ModelCache } from './serving/model-cache';
+import { type PreloadReport, preloadStage, vetDeployment } from './serving/preload';
 import { type ModelStore, openStore } from './store';
+import { createLogger, describeError, type Logger } from './telemetry/log';
+import { jsonLineSink, type MetricSink, type RequestMetricEvent } from './telemetry/metric-event';
+import { DeploymentsCache } from './traffic/deployments-cache';
 
 export const SERVER_NAME = 'modelfleet';
 export const SERVER_VERSION = '0.1.0';

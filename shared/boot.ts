@@ -1,8 +1,8 @@
 import type { App } from './app';
 import { type Config, parseConfig } from './config';
-import type { MetricSink } from './metrics';
-import { PrefetchingStore } from './prefetch';
+import { PrefetchingStore } from './repository/prefetch';
 import { openStore } from './store';
+import type { MetricSink } from './telemetry/metric-event';
 
 /**
  * Runs module loads one per event-loop turn. `require` is synchronous: while a module graph loads,
@@ -36,13 +36,13 @@ export function startServing<T>(
   const store = new PrefetchingStore(openStore(config.repository, config.store), config.stage);
   // require, not import: the point is when each one loads.
   const ready = loadInTurns([
-    () => require('./onnx'),
-    () => require('./deployment'),
+    () => require('./serving/onnx'),
+    () => require('./repository/deployment'),
     () => require('./app'),
     ...loads,
   ]).then(() => {
     const { createApp } = require('./app') as typeof import('./app');
-    const { withPreload } = require('./preload') as typeof import('./preload');
+    const { withPreload } = require('./serving/preload') as typeof import('./serving/preload');
     const serve: ServeApp = (metrics) =>
       withPreload(createApp({ config, store, metrics }), () => store.release());
     return build(serve, config);

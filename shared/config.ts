@@ -1,7 +1,7 @@
 import os from 'node:os';
 import path from 'node:path';
-import { parseCorsOrigins } from './cors';
 import { ConfigError } from './errors';
+import { parseCorsOrigins } from './http/cors';
 import { parseSecurityConfig, type SecurityConfig } from './security/config';
 import type { StoreSettings } from './store/types';
 

@@ -1,4 +1,4 @@
-import type { ServeResponse } from './http';
+import type { ServeResponse } from './http/request';
 
 /**
  * The one error tree of modelfleet. Every failure a client can cause or observe is an HttpError;

@@ -3,7 +3,7 @@ import type { AddressInfo } from 'node:net';
 import { createLocalServer } from '../../functions/local/server';
 import { createApp } from '../../shared/app';
 import { parseConfig } from '../../shared/config';
-import { jsonLineSink } from '../../shared/metrics';
+import { jsonLineSink } from '../../shared/telemetry/metric-event';
 
 const config = parseConfig({ ...process.env, MODELFLEET_STAGE: 'bench' });
 // Metric lines go to stdout as in production; the bench points stdout at /dev/null.

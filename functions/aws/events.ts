@@ -4,7 +4,7 @@ import type {
   APIGatewayProxyResult,
   APIGatewayProxyStructuredResultV2,
 } from 'aws-lambda';
-import { lowerCaseHeaders, type ServeRequest, type ServeResponse } from '../../shared/http';
+import { lowerCaseHeaders, type ServeRequest, type ServeResponse } from '../../shared/http/request';
 
 export type HttpEvent = APIGatewayProxyEvent | APIGatewayProxyEventV2;
 

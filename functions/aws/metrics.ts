@@ -1,6 +1,6 @@
 import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
-import type { MetricSink } from '../../shared/metrics';
-import { toEmfMetricSet } from '../../shared/metrics-format';
+import type { MetricSink } from '../../shared/telemetry/metric-event';
+import { toEmfMetricSet } from '../../shared/telemetry/metric-formats';
 
 export const METRICS_NAMESPACE = 'modelfleet';
 

@@ -1,7 +1,7 @@
 import { parseConfig } from '../../shared/config';
-import type { ServeRequest } from '../../shared/http';
-import { ModelRepository } from '../../shared/repository';
-import { runSmokeTests, type SmokeReport } from '../../shared/smoke-test';
+import { runSmokeTests, type SmokeReport } from '../../shared/control/smoke-test';
+import type { ServeRequest } from '../../shared/http/request';
+import { ModelRepository } from '../../shared/repository/repository';
 import { openStore } from '../../shared/store';
 import { awsControlPlane, type HookControlPlane } from './control-plane';
 

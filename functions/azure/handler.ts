@@ -1,10 +1,10 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
 import type { HttpHandler, HttpRequest, HttpResponseInit, InvocationContext } from '@azure/functions';
 import type { App } from '../../shared/app';
-import { clientAddressFromForwardedFor } from '../../shared/client-address';
-import { lowerCaseHeaders, type ServeRequest, type ServeResponse } from '../../shared/http';
-import type { MetricSink } from '../../shared/metrics';
-import { toAzureLogRecord } from '../../shared/metrics-format';
+import { clientAddressFromForwardedFor } from '../../shared/http/client-address';
+import { lowerCaseHeaders, type ServeRequest, type ServeResponse } from '../../shared/http/request';
+import type { MetricSink } from '../../shared/telemetry/metric-event';
+import { toAzureLogRecord } from '../../shared/telemetry/metric-formats';
 
 // The Node worker runs invocations concurrently in one process: each metric line must go to the
 // logger of the invocation that produced it, so the context travels with the async call.

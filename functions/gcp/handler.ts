@@ -1,10 +1,10 @@
 import type { IncomingMessage } from 'node:http';
 import type { HttpFunction, Request } from '@google-cloud/functions-framework';
 import type { App } from '../../shared/app';
-import { clientAddressFromForwardedFor } from '../../shared/client-address';
-import { lowerCaseHeaders, type ServeRequest, type ServeResponse } from '../../shared/http';
-import type { MetricSink } from '../../shared/metrics';
-import { toCloudLoggingEntry } from '../../shared/metrics-format';
+import { clientAddressFromForwardedFor } from '../../shared/http/client-address';
+import { lowerCaseHeaders, type ServeRequest, type ServeResponse } from '../../shared/http/request';
+import type { MetricSink } from '../../shared/telemetry/metric-event';
+import { toCloudLoggingEntry } from '../../shared/telemetry/metric-formats';
 import { originalContentType } from './raw-body';
 
 /** One Cloud Logging structured entry per request on stdout: the source of log-based metrics. */

@@ -8,7 +8,7 @@ import {
   toErrorResponse,
   UnsupportedMediaTypeError,
 } from '../../shared/errors';
-import type { ServeResponse } from '../../shared/http';
+import type { ServeResponse } from '../../shared/http/request';
 
 /**
  * functions-framework parses bodies with body-parser before the function runs and answers parse

@@ -7,8 +7,8 @@ import {
 } from 'node:http';
 import type { App } from '../../shared/app';
 import { BadRequestError, PayloadTooLargeError, toErrorResponse } from '../../shared/errors';
-import { lowerCaseHeaders, type ServeRequest, type ServeResponse } from '../../shared/http';
-import { withSecurityHeaders } from '../../shared/security/headers';
+import { lowerCaseHeaders, type ServeRequest, type ServeResponse } from '../../shared/http/request';
+import { withSecurityHeaders } from '../../shared/http/security-headers';
 
 /** The local HTTP adapter: node:http request → ServeRequest → core → node:http response. */
 export function createLocalServer(app: App): Server {

@@ -1,7 +1,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
-import type { Datatype as DataType } from '../../shared/datatypes';
-import type { ManifestSample } from '../../shared/manifest';
+import type { ManifestSample } from '../../shared/repository/manifest';
+import type { Datatype as DataType } from '../../shared/tensor/datatypes';
 
 /**
  * Reads an MLflow model directory with an ONNX flavor: `MLmodel` (YAML) next to the ONNX file.

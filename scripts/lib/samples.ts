@@ -1,8 +1,8 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
-import { promote } from '../../shared/deployment';
-import { packageModel } from '../../shared/packaging';
-import type { ModelRepository } from '../../shared/repository';
+import { packageModel } from '../../shared/control/packaging';
+import { promote } from '../../shared/repository/deployment';
+import type { ModelRepository } from '../../shared/repository/repository';
 import { projectRoot } from './paths';
 
 export const SAMPLES_DIR = path.join(projectRoot(), 'samples');

@@ -1,11 +1,11 @@
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import type { DeploymentConfig } from '../../shared/deployment';
+import { DEFAULT_TOLERANCE, packageModel } from '../../shared/control/packaging';
 import { NotFoundError } from '../../shared/errors';
-import { ARTIFACT_FILE, MANIFEST_FILE, type Manifest } from '../../shared/manifest';
-import { createSession, signatureOf } from '../../shared/onnx';
-import { DEFAULT_TOLERANCE, packageModel } from '../../shared/packaging';
-import { artifactMismatch, type ModelRepository } from '../../shared/repository';
+import type { DeploymentConfig } from '../../shared/repository/deployment';
+import { ARTIFACT_FILE, MANIFEST_FILE, type Manifest } from '../../shared/repository/manifest';
+import { artifactMismatch, type ModelRepository } from '../../shared/repository/repository';
+import { createSession, signatureOf } from '../../shared/serving/onnx';
 import { exampleAsSample, MlflowImportError, readMlflowModel, signatureProblems } from './mlflow';
 
 /** Read-only repository commands (`list`, `show`, `verify`) and `import-mlflow`. */

@@ -5,11 +5,12 @@
  * in input order. Outputs come back binary when the request asks (`outputs[i].parameters.binary_data`
  * or the request parameter `binary_data_output`); the response then has the same layout.
  */
-import { BYTES_PER_ELEMENT, type Datatype } from '../datatypes';
+
 import { BadRequestError, PayloadTooLargeError } from '../errors';
-import { jsonResponse, type ServeRequest, type ServeResponse } from '../http';
+import { jsonResponse, type ServeRequest, type ServeResponse } from '../http/request';
 import { type BodyLimits, vetJson } from '../security/body';
-import { formatShape, type TensorData, typeName } from '../tensor';
+import { BYTES_PER_ELEMENT, type Datatype } from '../tensor/datatypes';
+import { formatShape, type TensorData, typeName } from '../tensor/tensor';
 import { parseOipBody } from './oip-fast';
 
 export const INFERENCE_HEADER = 'inference-header-content-length';

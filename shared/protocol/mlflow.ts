@@ -4,9 +4,9 @@
  * OIP request does; the response is MLflow's `{"predictions": ...}`.
  */
 import { BadRequestError } from '../errors';
-import type { OutputTensor } from '../inference';
-import type { LoadedModel } from '../model-cache';
-import { typeName } from '../tensor';
+import type { OutputTensor } from '../serving/inference';
+import type { LoadedModel } from '../serving/model-cache';
+import { typeName } from '../tensor/tensor';
 import type { InferCall, InferInput, Limits } from './oip';
 import {
   columnsFromRecords,

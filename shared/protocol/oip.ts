@@ -1,6 +1,6 @@
-import { isDatatype } from '../datatypes';
 import { BadRequestError } from '../errors';
-import type { LoadedModel } from '../model-cache';
+import type { LoadedModel } from '../serving/model-cache';
+import { isDatatype } from '../tensor/datatypes';
 import {
   checkShape,
   decodeTensorData,
@@ -9,7 +9,7 @@ import {
   parseShape,
   type TensorData,
   typeName,
-} from '../tensor';
+} from '../tensor/tensor';
 import { binaryDataSize, binaryOutputNames, binarySectionOf, decodeBinaryInput } from './binary';
 
 export interface InferInput {

@@ -7,8 +7,8 @@
  *   for scalar cells, [N, ...] for array cells), each with its own datatype (mixed FP32/INT64).
  */
 import { BadRequestError } from '../errors';
-import type { OutputTensor } from '../inference';
-import type { LoadedModel } from '../model-cache';
+import type { OutputTensor } from '../serving/inference';
+import type { LoadedModel } from '../serving/model-cache';
 import {
   checkShape,
   decodeTensorData,
@@ -16,7 +16,7 @@ import {
   formatShape,
   type TensorSpec,
   typeName,
-} from '../tensor';
+} from '../tensor/tensor';
 import type { InferInput, Limits } from './oip';
 
 export function isPlainObject(value: unknown): value is Record<string, unknown> {

@@ -4,9 +4,9 @@
  * `{"outputs": ...}`, as TF-Serving does. Both become the same validated `InferCall` as OIP.
  */
 import { BadRequestError } from '../errors';
-import type { OutputTensor } from '../inference';
-import type { LoadedModel } from '../model-cache';
-import { typeName } from '../tensor';
+import type { OutputTensor } from '../serving/inference';
+import type { LoadedModel } from '../serving/model-cache';
+import { typeName } from '../tensor/tensor';
 import type { InferCall, InferInput, Limits } from './oip';
 import {
   columnsFromRecords,

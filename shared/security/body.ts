@@ -1,5 +1,5 @@
 import { BadRequestError, PayloadTooLargeError, UnsupportedMediaTypeError } from '../errors';
-import type { ServeRequest } from '../http';
+import type { ServeRequest } from '../http/request';
 import { NumericData } from '../protocol/oip-fast';
 
 export interface BodyLimits {

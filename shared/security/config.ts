@@ -1,7 +1,7 @@
 import { createPublicKey, type KeyObject } from 'node:crypto';
 import { ConfigError } from '../errors';
-import { parseSigningKeys } from '../signing-keys';
 import { type ApiKeyEntry, isScope, parseApiKeys, SCOPES, type Scope } from './api-keys';
+import { parseSigningKeys } from './signing-keys';
 
 type Env = Readonly<Record<string, string | undefined>>;
 

@@ -1,5 +1,5 @@
 import { BadRequestError, ForbiddenError, UnauthorizedError } from '../errors';
-import type { ServeRequest } from '../http';
+import type { ServeRequest } from '../http/request';
 import { matchApiKey, SCOPES, type Scope } from './api-keys';
 import type { SecurityConfig } from './config';
 import type { JwtVerifier } from './jwt';

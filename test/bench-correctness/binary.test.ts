@@ -4,7 +4,7 @@ import path from 'node:path';
 import type { APIGatewayProxyEventV2, Context } from 'aws-lambda';
 import { createHandler } from '../../functions/aws/middy-handler';
 import { createLocalServer } from '../../functions/local/server';
-import type { ServeRequest, ServeResponse } from '../../shared/http';
+import type { ServeRequest, ServeResponse } from '../../shared/http/request';
 import { get, json, postJson, removeTempDirs, sampleApp, type TestApp } from '../support/fixtures';
 
 afterAll(removeTempDirs);

@@ -1,8 +1,8 @@
-import type { Datatype } from '../../shared/datatypes';
-import type { LoadedModel } from '../../shared/model-cache';
 import { parseInferRequest } from '../../shared/protocol/oip';
 import { NumericData, parseOipJson } from '../../shared/protocol/oip-fast';
-import type { TensorSpec } from '../../shared/tensor';
+import type { LoadedModel } from '../../shared/serving/model-cache';
+import type { Datatype } from '../../shared/tensor/datatypes';
+import type { TensorSpec } from '../../shared/tensor/tensor';
 import { seededRandom } from '../support/random';
 
 /** Replaces NumericData by the plain arrays it stands for, to compare with JSON.parse. */

@@ -2,8 +2,8 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { run, UsageError } from '../../scripts/cli';
 import { buildModel } from '../../scripts/lib/onnx-builder';
-import { parseManifest } from '../../shared/manifest';
-import { ModelRepository } from '../../shared/repository';
+import { parseManifest } from '../../shared/repository/manifest';
+import { ModelRepository } from '../../shared/repository/repository';
 import { FsModelStore } from '../../shared/store';
 import { json, postJson, removeTempDirs, sampleApp, tempDir } from '../support/fixtures';
 

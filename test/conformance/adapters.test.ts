@@ -8,8 +8,8 @@ import { fromHttpRequest } from '../../functions/azure/handler';
 import { createGcpFunction, withoutBody } from '../../functions/gcp/handler';
 import { installRawBodyMode } from '../../functions/gcp/raw-body';
 import type { App } from '../../shared/app';
-import type { ServeRequest } from '../../shared/http';
-import type { RequestMetricEvent } from '../../shared/metrics';
+import type { ServeRequest } from '../../shared/http/request';
+import type { RequestMetricEvent } from '../../shared/telemetry/metric-event';
 import { removeTempDirs, sampleApp } from '../support/fixtures';
 
 afterAll(removeTempDirs);

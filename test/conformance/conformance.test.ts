@@ -1,4 +1,4 @@
-import type { ModelRepository } from '../../shared/repository';
+import type { ModelRepository } from '../../shared/repository/repository';
 import { hashApiKey } from '../../shared/security/api-keys';
 import { removeTempDirs, sampleApp, sampleRepository } from '../support/fixtures';
 import { type Started, startUntil } from '../support/processes';

@@ -8,16 +8,16 @@ import { cloudLoggingSink } from '../../functions/gcp/handler';
 import metricsSpec from '../../infra/aws/metrics.json';
 import { type App, createApp } from '../../shared/app';
 import { parseConfig } from '../../shared/config';
-import { silentLogger } from '../../shared/log';
-import type { MetricSink, RequestMetricEvent } from '../../shared/metrics';
+import type { ModelRepository } from '../../shared/repository/repository';
+import { silentLogger } from '../../shared/telemetry/log';
+import type { MetricSink, RequestMetricEvent } from '../../shared/telemetry/metric-event';
 import {
   GCP_LABELS_KEY,
   metricFigures,
   toAzureLogRecord,
   toCloudLoggingEntry,
   toEmfMetricSet,
-} from '../../shared/metrics-format';
-import type { ModelRepository } from '../../shared/repository';
+} from '../../shared/telemetry/metric-formats';
 import { removeTempDirs, sampleRepository } from '../support/fixtures';
 import { notFoundEvent, successEvent } from '../support/metric-events';
 import { azureFunctions } from './targets';

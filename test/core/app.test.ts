@@ -1,8 +1,8 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import * as ort from 'onnxruntime-node';
-import { ModelCache } from '../../shared/model-cache';
-import { ModelRepository } from '../../shared/repository';
+import { ModelRepository } from '../../shared/repository/repository';
+import { ModelCache } from '../../shared/serving/model-cache';
 import type { FsModelStore, ModelStore } from '../../shared/store';
 import { get, json, postJson, removeTempDirs, sampleApp, sampleRepository } from '../support/fixtures';
 

@@ -2,7 +2,7 @@ import type { Context } from 'aws-lambda';
 import type { HookControlPlane } from '../../functions/aws/control-plane';
 import { createHandler } from '../../functions/aws/middy-handler';
 import { createHookHandler, type HookEvent } from '../../functions/aws/pre-traffic-hook';
-import { promote } from '../../shared/deployment';
+import { promote } from '../../shared/repository/deployment';
 import { removeTempDirs, sampleApp } from '../support/fixtures';
 
 afterAll(removeTempDirs);

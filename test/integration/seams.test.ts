@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import { setShadow } from '../../shared/deployment';
-import type { ServeRequest } from '../../shared/http';
+import type { ServeRequest } from '../../shared/http/request';
+import { setShadow } from '../../shared/repository/deployment';
 import { json, postJson, removeTempDirs, sampleApp, sampleRepository } from '../support/fixtures';
 
 // Where features from different issues meet: binary tensors (8) with shadows (4) and the

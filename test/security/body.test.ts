@@ -1,5 +1,5 @@
-import { createLogger } from '../../shared/log';
 import { checkRows, inspectJson } from '../../shared/security/body';
+import { createLogger } from '../../shared/telemetry/log';
 import { json, postJson, removeTempDirs, sampleApp } from '../support/fixtures';
 
 afterAll(removeTempDirs);

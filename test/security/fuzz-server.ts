@@ -6,8 +6,8 @@ import type { AddressInfo } from 'node:net';
 import { createLocalServer } from '../../functions/local/server';
 import { createApp } from '../../shared/app';
 import { parseConfig } from '../../shared/config';
-import { silentLogger } from '../../shared/log';
-import { discardSink } from '../../shared/metrics';
+import { silentLogger } from '../../shared/telemetry/log';
+import { discardSink } from '../../shared/telemetry/metric-event';
 
 const app = createApp({ config: parseConfig(process.env), metrics: discardSink, log: silentLogger });
 const server = createLocalServer(app);

@@ -3,9 +3,14 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { run } from '../../scripts/cli';
-import { ARTIFACT_FILE, MANIFEST_FILE, parseManifest } from '../../shared/manifest';
-import type { ModelRepository } from '../../shared/repository';
-import { attestationProblem, canonicalJson, parseSigningKeys, signManifest } from '../../shared/signing';
+import { ARTIFACT_FILE, MANIFEST_FILE, parseManifest } from '../../shared/repository/manifest';
+import type { ModelRepository } from '../../shared/repository/repository';
+import {
+  attestationProblem,
+  canonicalJson,
+  parseSigningKeys,
+  signManifest,
+} from '../../shared/security/signing';
 import type { FsModelStore } from '../../shared/store';
 import { json, postJson, removeTempDirs, sampleRepository, tempDir } from '../support/fixtures';
 import { API_KEYS, KEYS, securedApp } from './support';

@@ -1,9 +1,9 @@
 import { type App, createApp } from '../../shared/app';
 import { parseConfig } from '../../shared/config';
-import { silentLogger } from '../../shared/log';
-import type { RequestMetricEvent } from '../../shared/metrics';
-import type { ModelRepository } from '../../shared/repository';
+import type { ModelRepository } from '../../shared/repository/repository';
 import { hashApiKey } from '../../shared/security/api-keys';
+import { silentLogger } from '../../shared/telemetry/log';
+import type { RequestMetricEvent } from '../../shared/telemetry/metric-event';
 import { sampleRepository } from '../support/fixtures';
 
 export const KEYS = {

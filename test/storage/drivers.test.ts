@@ -3,7 +3,7 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { parseConfig, parseStoreSettings } from '../../shared/config';
 import { ConfigError } from '../../shared/errors';
-import { ModelRepository } from '../../shared/repository';
+import { ModelRepository } from '../../shared/repository/repository';
 import { FsModelStore, openStore, PreconditionFailedError, StoreUnavailableError } from '../../shared/store';
 import { AzureBlobModelStore } from '../../shared/store/azure-store';
 import { GcsModelStore } from '../../shared/store/gcs-store';

@@ -1,10 +1,10 @@
 import { createApp } from '../../shared/app';
 import { loadInTurns } from '../../shared/boot';
 import { parseConfig } from '../../shared/config';
-import { silentLogger } from '../../shared/log';
-import { PrefetchingStore, versionsNamedIn } from '../../shared/prefetch';
-import { withPreload } from '../../shared/preload';
+import { PrefetchingStore, versionsNamedIn } from '../../shared/repository/prefetch';
+import { withPreload } from '../../shared/serving/preload';
 import type { GetOptions, ModelStore } from '../../shared/store';
+import { silentLogger } from '../../shared/telemetry/log';
 import { postJson, removeTempDirs, sampleRepository } from '../support/fixtures';
 
 afterAll(removeTempDirs);

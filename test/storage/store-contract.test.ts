@@ -1,5 +1,5 @@
-import { promote } from '../../shared/deployment';
-import { ModelRepository } from '../../shared/repository';
+import { promote } from '../../shared/repository/deployment';
+import { ModelRepository } from '../../shared/repository/repository';
 import { PreconditionFailedError } from '../../shared/store';
 import { removeTempDirs } from '../support/fixtures';
 import { CAS_STORE_KINDS, closeFakeGcs, freshStore, irisPackage, STORE_KINDS } from './stores';

@@ -4,10 +4,10 @@ import path from 'node:path';
 import { publishMissingSamples } from '../../scripts/lib/samples';
 import { type App, createApp } from '../../shared/app';
 import { type Config, parseConfig } from '../../shared/config';
-import { silentLogger } from '../../shared/log';
-import type { RequestMetricEvent } from '../../shared/metrics';
-import { ModelRepository } from '../../shared/repository';
+import { ModelRepository } from '../../shared/repository/repository';
 import { FsModelStore } from '../../shared/store';
+import { silentLogger } from '../../shared/telemetry/log';
+import type { RequestMetricEvent } from '../../shared/telemetry/metric-event';
 
 const made: string[] = [];
 

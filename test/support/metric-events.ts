@@ -1,4 +1,4 @@
-import type { RequestMetricEvent } from '../../shared/metrics';
+import type { RequestMetricEvent } from '../../shared/telemetry/metric-event';
 
 /** A successful inference on a canary version that had to be loaded: every figure is present. */
 export const successEvent: RequestMetricEvent = {

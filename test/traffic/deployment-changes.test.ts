@@ -8,7 +8,7 @@ import {
   setCanary,
   setShadow,
   setSticky,
-} from '../../shared/deployment';
+} from '../../shared/repository/deployment';
 
 const now = new Date('2026-03-04T05:06:07.000Z');
 const base = promote(undefined, { model: 'iris', stage: 'prod', version: 1 }, now);

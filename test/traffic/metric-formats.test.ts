@@ -1,10 +1,10 @@
-import type { RequestMetricEvent } from '../../shared/metrics';
+import type { RequestMetricEvent } from '../../shared/telemetry/metric-event';
 import {
   metricFigures,
   toAzureLogRecord,
   toCloudLoggingEntry,
   toEmfMetricSet,
-} from '../../shared/metrics-format';
+} from '../../shared/telemetry/metric-formats';
 import { successEvent } from '../support/metric-events';
 
 // The shared successful request, served by the primary by sticky key and sampled for a shadow.

@@ -1,5 +1,5 @@
-import type { Variant } from '../../shared/deployment';
-import { routeRequest, stickyKeyOf, stickyPoint } from '../../shared/routing';
+import type { Variant } from '../../shared/repository/deployment';
+import { routeRequest, stickyKeyOf, stickyPoint } from '../../shared/traffic/variant-pick';
 import { seededRandom } from '../support/random';
 
 const twoWay = (canary: number): Variant[] => [

@@ -1,4 +1,4 @@
-import { setCanary, setShadow, setSticky } from '../../shared/deployment';
+import { setCanary, setShadow, setSticky } from '../../shared/repository/deployment';
 import { json, postJson, removeTempDirs } from '../support/fixtures';
 import { deploy, houseRequest, irisRequest, trafficApp, twoVersionRepository } from './support';
 

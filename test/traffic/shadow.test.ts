@@ -1,4 +1,4 @@
-import { compareWithShadow } from '../../shared/shadow';
+import { compareWithShadow } from '../../shared/traffic/shadow';
 
 const t = (name: string, datatype: string, shape: number[], data: unknown[]) => ({
   name,

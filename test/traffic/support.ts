@@ -3,11 +3,11 @@ import path from 'node:path';
 import { housePriceModel, IRIS_FEATURES, irisModel } from '../../scripts/lib/sample-models';
 import { type App, createApp } from '../../shared/app';
 import { type Config, parseConfig } from '../../shared/config';
-import { type DeploymentConfig, promote } from '../../shared/deployment';
-import { silentLogger } from '../../shared/log';
-import type { RequestMetricEvent } from '../../shared/metrics';
-import { packageModel } from '../../shared/packaging';
-import type { ModelRepository } from '../../shared/repository';
+import { packageModel } from '../../shared/control/packaging';
+import { type DeploymentConfig, promote } from '../../shared/repository/deployment';
+import type { ModelRepository } from '../../shared/repository/repository';
+import { silentLogger } from '../../shared/telemetry/log';
+import type { RequestMetricEvent } from '../../shared/telemetry/metric-event';
 import { sampleRepository } from '../support/fixtures';
 import { seededRandom } from '../support/random';
 

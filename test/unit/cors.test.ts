@@ -1,6 +1,6 @@
 import { parseConfig } from '../../shared/config';
-import { corsHeaders, preflightResponse } from '../../shared/cors';
 import { ConfigError, ForbiddenError } from '../../shared/errors';
+import { corsHeaders, preflightResponse } from '../../shared/http/cors';
 
 const request = (method: string, headers: Record<string, string>) => ({
   method,

@@ -1,4 +1,4 @@
-import { DEPLOYMENT_SCHEMA, parseDeployment, pickVariant, promote } from '../../shared/deployment';
+import { DEPLOYMENT_SCHEMA, parseDeployment, pickVariant, promote } from '../../shared/repository/deployment';
 import { seededRandom } from '../support/random';
 
 const variants = [

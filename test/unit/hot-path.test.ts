@@ -3,11 +3,11 @@
  * must decide exactly what the general code decides.
  */
 import { parseConfig } from '../../shared/config';
-import { ModelCache } from '../../shared/model-cache';
-import { ModelRepository } from '../../shared/repository';
+import { ModelRepository } from '../../shared/repository/repository';
 import { checkRows, inspectJson, vetJson } from '../../shared/security/body';
 import { createGuard } from '../../shared/security/guard';
 import { TokenBucketLimiter } from '../../shared/security/rate-limit';
+import { ModelCache } from '../../shared/serving/model-cache';
 import type { ModelStore } from '../../shared/store';
 import { API_KEYS, KEYS } from '../security/support';
 import { removeTempDirs, sampleApp, sampleRepository } from '../support/fixtures';

@@ -1,4 +1,4 @@
-import { jsonLineSink, type RequestMetricEvent } from '../../shared/metrics';
+import { jsonLineSink, type RequestMetricEvent } from '../../shared/telemetry/metric-event';
 
 // jsonLineSink splices `"type"` into the event's JSON instead of stringifying a spread copy; the
 // line must stay byte-for-byte what `JSON.stringify({ type, ...event })` printed.

@@ -5,8 +5,8 @@
  */
 import { type Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
 import { createMetrics, powertoolsSink } from '../../functions/aws/metrics';
-import type { RequestMetricEvent } from '../../shared/metrics';
-import { toEmfMetricSet } from '../../shared/metrics-format';
+import type { RequestMetricEvent } from '../../shared/telemetry/metric-event';
+import { toEmfMetricSet } from '../../shared/telemetry/metric-formats';
 import { notFoundEvent, successEvent } from '../support/metric-events';
 
 function printed(act: () => void): string[] {

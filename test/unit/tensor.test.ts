@@ -1,5 +1,5 @@
 import { BadRequestError } from '../../shared/errors';
-import { checkShape, decodeTensorData, encodeTensorData, parseShape } from '../../shared/tensor';
+import { checkShape, decodeTensorData, encodeTensorData, parseShape } from '../../shared/tensor/tensor';
 
 describe('decodeTensorData', () => {
   it('reads flat and nested row-major data into the same typed array', () => {

@@ -1,8 +1,8 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
-import { describeError, type Logger } from './log';
-import { ARTIFACT_FILE, MANIFEST_FILE } from './manifest';
+import { ARTIFACT_FILE, MANIFEST_FILE } from '../repository/manifest';
+import { describeError, type Logger } from '../telemetry/log';
 
 export interface CachedVersion {
   /** Absent for a Triton-style version that has no manifest in the store. */

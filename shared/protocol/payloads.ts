@@ -1,10 +1,10 @@
-import type { Target } from './dataplane';
-import type { OutputTensor } from './inference';
-import type { LoadedModel } from './model-cache';
-import { mlflowResponse, parseMlflowRequest } from './protocol/mlflow';
-import { type InferCall, type Limits, parseInferRequest } from './protocol/oip';
-import { isPlainObject } from './protocol/tabular';
-import { parseTfServingRequest, tfServingLayout, tfServingResponse } from './protocol/tfserving';
+import type { Target } from '../serving/dataplane';
+import type { OutputTensor } from '../serving/inference';
+import type { LoadedModel } from '../serving/model-cache';
+import { mlflowResponse, parseMlflowRequest } from './mlflow';
+import { type InferCall, type Limits, parseInferRequest } from './oip';
+import { isPlainObject } from './tabular';
+import { parseTfServingRequest, tfServingLayout, tfServingResponse } from './tfserving';
 
 export interface InferResult {
   model: LoadedModel;

@@ -1,9 +1,9 @@
-import { type DeploymentConfig, deployedVersions } from './deployment';
-import type { DeploymentsCache } from './deployments-cache';
-import { NotFoundError } from './errors';
-import { describeError, type Logger } from './log';
+import { NotFoundError } from '../errors';
+import { type DeploymentConfig, deployedVersions } from '../repository/deployment';
+import type { ModelRepository } from '../repository/repository';
+import { describeError, type Logger } from '../telemetry/log';
+import type { DeploymentsCache } from '../traffic/deployments-cache';
 import { type ModelCache, warmUp } from './model-cache';
-import type { ModelRepository } from './repository';
 
 export interface PreloadReport {
   /** model@version loaded and verified. */

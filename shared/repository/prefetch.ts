@@ -1,5 +1,5 @@
+import type { GetOptions, GetResult, ModelStore, PutOptions } from '../store/types';
 import { artifactKey, deploymentKey, manifestKey } from './layout';
-import type { GetOptions, GetResult, ModelStore, PutOptions } from './store/types';
 
 /**
  * The cold start's store reads, started before the heavy modules load. Lambda gives a function

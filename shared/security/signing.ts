@@ -1,7 +1,7 @@
 import { createPrivateKey, type KeyObject, sign, verify } from 'node:crypto';
 import * as z from 'zod';
-import { IntegrityError } from './errors';
-import type { Manifest } from './manifest';
+import { IntegrityError } from '../errors';
+import type { Manifest } from '../repository/manifest';
 import { KEY_ID } from './signing-keys';
 
 export { parseSigningKeys, publicKeyFrom } from './signing-keys';

@@ -1,4 +1,4 @@
-import { joinKey } from './store/types';
+import { joinKey } from '../store/types';
 
 /**
  * Where things live in a model repository:

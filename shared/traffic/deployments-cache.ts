@@ -1,7 +1,7 @@
-import { DEPLOYMENT_SCHEMA, type DeploymentConfig } from './deployment';
-import { NotFoundError, ServiceUnavailableError } from './errors';
-import { describeError, type Logger } from './log';
-import type { ModelRepository } from './repository';
+import { NotFoundError, ServiceUnavailableError } from '../errors';
+import { DEPLOYMENT_SCHEMA, type DeploymentConfig } from '../repository/deployment';
+import type { ModelRepository } from '../repository/repository';
+import { describeError, type Logger } from '../telemetry/log';
 
 interface Entry {
   config: DeploymentConfig;

@@ -1,8 +1,8 @@
-import { MANIFEST_SCHEMA, type Manifest, type ManifestSample, parseManifest } from './manifest';
-import { describeModel } from './model-cache';
-import { createSession, signatureOf } from './onnx';
-import { sha256Hex, type VersionPackage } from './repository';
-import { checkSample } from './sample';
+import { MANIFEST_SCHEMA, type Manifest, type ManifestSample, parseManifest } from '../repository/manifest';
+import { sha256Hex, type VersionPackage } from '../repository/repository';
+import { describeModel } from '../serving/model-cache';
+import { createSession, signatureOf } from '../serving/onnx';
+import { checkSample } from '../serving/sample-check';
 
 export interface PackageOptions {
   name: string;

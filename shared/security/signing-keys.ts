@@ -1,5 +1,5 @@
 import { createPublicKey, type KeyObject } from 'node:crypto';
-import { ConfigError } from './errors';
+import { ConfigError } from '../errors';
 
 // Apart from shared/signing.ts (which needs zod for attestations) because parseConfig reads the
 // keys at cold start, and loading zod there would put ≈ 80 ms in front of the first S3 read.

@@ -1,6 +1,6 @@
 import * as ort from 'onnxruntime-node';
-import { fromOrtType } from './datatypes';
-import type { TensorSpec } from './tensor';
+import { fromOrtType } from '../tensor/datatypes';
+import type { TensorSpec } from '../tensor/tensor';
 
 export type OrtSession = ort.InferenceSession;
 export type OrtTensor = ort.Tensor;

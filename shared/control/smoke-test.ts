@@ -1,6 +1,6 @@
-import type { ServeRequest } from './http';
-import type { ModelRepository } from './repository';
-import { compareOutputs } from './sample-compare';
+import type { ServeRequest } from '../http/request';
+import type { ModelRepository } from '../repository/repository';
+import { compareOutputs } from '../tensor/compare';
 
 /** Sends one request to the code under test (e.g. a new Lambda version) and returns its answer. */
 export type SendRequest = (request: ServeRequest) => Promise<{ status: number; body: string }>;

@@ -1,10 +1,10 @@
-import { fromOrtType, toOrtType } from './datatypes';
-import { BadRequestError, ServiceUnavailableError } from './errors';
+import { BadRequestError, ServiceUnavailableError } from '../errors';
+import { encodeBinaryOutput } from '../protocol/binary';
+import type { InferCall } from '../protocol/oip';
+import { fromOrtType, toOrtType } from '../tensor/datatypes';
+import { encodeTensorData } from '../tensor/tensor';
 import type { LoadedModel } from './model-cache';
 import { ort } from './onnx';
-import { encodeBinaryOutput } from './protocol/binary';
-import type { InferCall } from './protocol/oip';
-import { encodeTensorData } from './tensor';
 
 export interface OutputTensor {
   name: string;

@@ -1,11 +1,11 @@
+import { parseInferRequest } from '../protocol/oip';
+import type { ManifestSample } from '../repository/manifest';
+import { compareOutputs } from '../tensor/compare';
 import { type OutputTensor, runInference } from './inference';
-import type { ManifestSample } from './manifest';
 import type { LoadedModel } from './model-cache';
-import { parseInferRequest } from './protocol/oip';
-import { compareOutputs } from './sample-compare';
 
 // Kept apart so that code without onnxruntime (the pre-traffic hook) can compare outputs too.
-export { compareOutputs } from './sample-compare';
+export { compareOutputs } from '../tensor/compare';
 
 export interface SampleCheck {
   ok: boolean;

@@ -1,5 +1,10 @@
 import { createHash } from 'node:crypto';
-import { type DeploymentConfig, pickVariant, type StickyConfig, type Variant } from './deployment';
+import {
+  type DeploymentConfig,
+  pickVariant,
+  type StickyConfig,
+  type Variant,
+} from '../repository/deployment';
 
 /** What a request is served by, decided before any model is loaded. */
 export interface RouteDecision {

@@ -1,11 +1,17 @@
+import { IntegrityError, NotFoundError, ServiceUnavailableError } from '../errors';
+import {
+  ARTIFACT_FILE,
+  MANIFEST_SCHEMA,
+  type Manifest,
+  ManifestError,
+  parseManifest,
+} from '../repository/manifest';
+import { artifactMismatch, type ModelRepository, sha256Hex } from '../repository/repository';
+import { type Logger, silentLogger } from '../telemetry/log';
+import type { TensorSpec } from '../tensor/tensor';
 import type { ArtifactDiskCache } from './artifact-cache';
-import { IntegrityError, NotFoundError, ServiceUnavailableError } from './errors';
-import { type Logger, silentLogger } from './log';
-import { ARTIFACT_FILE, MANIFEST_SCHEMA, type Manifest, ManifestError, parseManifest } from './manifest';
 import { createSession, type OrtSession, signatureOf } from './onnx';
-import { artifactMismatch, type ModelRepository, sha256Hex } from './repository';
-import { checkSample } from './sample';
-import type { TensorSpec } from './tensor';
+import { checkSample } from './sample-check';
 
 export interface LoadedModel {
   readonly name: string;

@@ -1,6 +1,6 @@
+import { BadRequestError } from '../errors';
+import { decodeNumericData, NumericData } from '../protocol/oip-fast';
 import { type Datatype, INTEGER_RANGE } from './datatypes';
-import { BadRequestError } from './errors';
-import { decodeNumericData, NumericData } from './protocol/oip-fast';
 
 /** A tensor as declared by a model signature; -1 marks a dynamic dimension. */
 export interface TensorSpec {

@@ -1,11 +1,12 @@
 import { createHash } from 'node:crypto';
+import { ConflictError, NotFoundError } from '../errors';
+import { joinKey, type ModelStore, PreconditionFailedError } from '../store';
 import {
   type DeploymentConfig,
   DeploymentConfigError,
   deployedVersions,
   parseDeployment,
 } from './deployment';
-import { ConflictError, NotFoundError } from './errors';
 import { deploymentKey } from './layout';
 import {
   ARTIFACT_FILE,
@@ -15,7 +16,6 @@ import {
   MODEL_NAME_PATTERN,
   parseManifest,
 } from './manifest';
-import { joinKey, type ModelStore, PreconditionFailedError } from './store';
 
 export { DEPLOYMENTS_DIR, deploymentKey } from './layout';
 

@@ -1,4 +1,4 @@
-import type { ServeResponse } from '../http';
+import type { ServeResponse } from './request';
 
 /**
  * Headers for a JSON API that no browser should render, frame, sniff or cache: responses carry

@@ -1,4 +1,4 @@
-import { type OutputTensor, outputValues } from './inference';
+import { type OutputTensor, outputValues } from '../serving/inference';
 
 export type ShadowComparison =
   /** Share of rows whose top-1 class (a label output, or the arg-max of a score output) agrees. */

@@ -1,4 +1,4 @@
-import type { RequestMetricEvent } from './metrics';
+import type { RequestMetricEvent } from './metric-event';
 
 /**
  * Pure translations of the neutral request event into what each cloud's metric pipeline reads.

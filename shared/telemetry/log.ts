@@ -1,4 +1,4 @@
-import { redactFields } from './security/redact';
+import { redactFields } from './redact';
 
 export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
 const RANK: Record<LogLevel, number> = { debug: 10, info: 20, warn: 30, error: 40 };

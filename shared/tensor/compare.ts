@@ -1,4 +1,4 @@
-import type { OutputTensor } from './inference';
+import type { OutputTensor } from '../serving/inference';
 
 /** The expected outputs of a manifest sample, compared with what a model (or an endpoint) returned. */
 export function compareOutputs(

@@ -1,6 +1,6 @@
 import * as z from 'zod';
-import { DATATYPES } from './datatypes';
-import { attestationSchema } from './signing';
+import { attestationSchema } from '../security/signing';
+import { DATATYPES } from '../tensor/datatypes';
 import { parseWith } from './validation';
 
 export const MANIFEST_SCHEMA = 'modelfleet/manifest@1';

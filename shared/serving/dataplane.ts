@@ -1,12 +1,12 @@
-import { pickVariant } from './deployment';
-import type { DeploymentsCache } from './deployments-cache';
-import { errorClassOf } from './errors';
+import { errorClassOf } from '../errors';
+import type { InferCall } from '../protocol/oip';
+import { pickVariant } from '../repository/deployment';
+import type { RequestMetricEvent } from '../telemetry/metric-event';
+import type { DeploymentsCache } from '../traffic/deployments-cache';
+import { compareWithShadow } from '../traffic/shadow';
+import { routeRequest, stickyKeyOf } from '../traffic/variant-pick';
 import { type OutputTensor, runInference } from './inference';
-import type { RequestMetricEvent } from './metrics';
 import type { LoadedModel, ModelCache } from './model-cache';
-import type { InferCall } from './protocol/oip';
-import { routeRequest, stickyKeyOf } from './routing';
-import { compareWithShadow } from './shadow';
 
 export interface Target {
   version: number;

@@ -1,5 +1,5 @@
-import { ForbiddenError } from './errors';
-import type { ServeRequest, ServeResponse } from './http';
+import { ForbiddenError } from '../errors';
+import type { ServeRequest, ServeResponse } from './request';
 
 /**
  * Cross-origin access for browser clients, decided once in the core so every platform answers the
