@@ -2,6 +2,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { ConfigError } from './errors';
 import { parseCorsOrigins } from './http/cors';
+import { isStage, STAGE_RULE } from './repository/names';
 import { parseSecurityConfig, type SecurityConfig } from './security/config';
 import type { StoreSettings } from './store/types';
 
@@ -42,11 +43,8 @@ type Env = Readonly<Record<string, string | undefined>>;
  */
 export function parseConfig(env: Env, cwd = process.cwd()): Config {
   const stage = readString(env, 'MODELFLEET_STAGE', 'local');
-  if (!/^[a-z0-9][a-z0-9_-]{0,31}$/.test(stage)) {
-    throw new ConfigError(
-      'MODELFLEET_STAGE',
-      `must be 1-32 lower-case letters, digits, "_" or "-", got ${JSON.stringify(stage)}`,
-    );
+  if (!isStage(stage)) {
+    throw new ConfigError('MODELFLEET_STAGE', `${STAGE_RULE}, got ${JSON.stringify(stage)}`);
   }
   return {
     stage,

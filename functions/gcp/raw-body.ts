@@ -5,9 +5,9 @@ import {
   type HttpError,
   NotFoundError,
   PayloadTooLargeError,
-  toErrorResponse,
   UnsupportedMediaTypeError,
 } from '../../shared/errors';
+import { rejectOrFallback } from '../../shared/http/finish';
 import type { ServeResponse } from '../../shared/http/request';
 
 /**
@@ -53,7 +53,7 @@ export function installRawBodyMode(exposeInternals: boolean, reject?: RejectEarl
     const done = (err?: unknown) => {
       const error = err === undefined ? new NotFoundError(`no route for ${req.method} ${req.url}`) : err;
       const failure = fromBodyParser(error);
-      const response = rejectEarly?.(req, failure) ?? toErrorResponse(failure, { exposeInternals });
+      const response = rejectOrFallback((e) => rejectEarly?.(req, e), failure, exposeInternals);
       res.writeHead(response.status, response.headers).end(response.body);
     };
     handle.call(this, req, res, callback ?? done);

@@ -6,9 +6,9 @@ import {
   STATUS_CODES,
 } from 'node:http';
 import type { App } from '../../shared/app';
-import { BadRequestError, PayloadTooLargeError, toErrorResponse } from '../../shared/errors';
+import { BadRequestError, PayloadTooLargeError } from '../../shared/errors';
+import { fallbackResponse, rejectOrFallback } from '../../shared/http/finish';
 import { lowerCaseHeaders, type ServeRequest, type ServeResponse } from '../../shared/http/request';
-import { withSecurityHeaders } from '../../shared/http/security-headers';
 
 /** The local HTTP adapter: node:http request → ServeRequest → core → node:http response. */
 export function createLocalServer(app: App): Server {
@@ -22,10 +22,12 @@ export function createLocalServer(app: App): Server {
     if (!socket.writable || err.code === 'ECONNRESET') return void socket.destroy();
     const status =
       err.code === 'HPE_HEADER_OVERFLOW' ? 431 : err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 408 : 400;
-    const body = JSON.stringify({ error: `malformed HTTP request (${err.code ?? 'parse error'})` });
-    socket.end(
-      `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\nx-content-type-options: nosniff\r\nconnection: close\r\n\r\n${body}`,
-    );
+    const message = `malformed HTTP request (${err.code ?? 'parse error'})`;
+    const { headers, body } = fallbackResponse(new BadRequestError(message), false);
+    const head = Object.entries({ ...headers, 'content-length': String(Buffer.byteLength(String(body))) })
+      .map(([name, value]) => `${name}: ${value}\r\n`)
+      .join('');
+    socket.end(`HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\n${head}connection: close\r\n\r\n${body}`);
   });
   return server;
 }
@@ -36,12 +38,8 @@ async function serve(app: App, req: IncomingMessage, res: ServerResponse): Promi
     response = await app.handle(await fromIncomingMessage(req, app.config.maxBodyBytes));
   } catch (err) {
     // Reading the request failed (body over the limit, bad target): the core still answers it
-    // with a request id, its headers and a metric event. Should that fail too, a bare error.
-    try {
-      response = app.reject(withoutBody(req), err);
-    } catch {
-      response = withSecurityHeaders(toErrorResponse(err, { exposeInternals: app.config.exposeInternals }));
-    }
+    // with a request id, its headers and a metric event.
+    response = rejectOrFallback((e) => app.reject(withoutBody(req), e), err, app.config.exposeInternals);
   }
   res.writeHead(response.status, response.headers);
   res.end(response.body);

@@ -11,6 +11,7 @@ import { jsonResponse, type ServeRequest, type ServeResponse } from '../http/req
 import { type BodyLimits, vetJson } from '../security/body';
 import { BYTES_PER_ELEMENT, type Datatype } from '../tensor/datatypes';
 import { formatShape, type TensorData, typeName } from '../tensor/tensor';
+import type { OutputTensor } from '../tensor/types';
 import { parseOipBody } from './oip-fast';
 
 export const INFERENCE_HEADER = 'inference-header-content-length';
@@ -267,17 +268,22 @@ export function encodeBinaryOutput(data: unknown): Uint8Array {
   return new Uint8Array(0);
 }
 
-interface InferResult {
-  outputs: { raw?: Uint8Array | undefined }[];
+/** An OIP response body: the model's identity and its outputs. */
+interface OipResponseBody {
+  outputs: OutputTensor[];
+  [field: string]: unknown;
 }
 
 /** JSON when every output is JSON; otherwise the JSON header + output bytes, with its length header. */
-export function inferResponse(result: InferResult, headers: Record<string, string>): ServeResponse {
-  if (!result.outputs.some((output) => output.raw !== undefined)) return jsonResponse(200, result, headers);
+export function inferResponse(result: OipResponseBody, headers: Record<string, string>): ServeResponse {
+  if (!result.outputs.some((output) => output.binaryData !== undefined))
+    return jsonResponse(200, result, headers);
   const parts: Uint8Array[] = [];
-  const outputs = result.outputs.map(({ raw, ...rest }) => {
-    if (raw !== undefined) parts.push(raw);
-    return rest;
+  const outputs = result.outputs.map(({ binaryData, ...rest }) => {
+    if (binaryData === undefined) return rest;
+    const bytes = encodeBinaryOutput(binaryData);
+    parts.push(bytes);
+    return { ...rest, parameters: { binary_data_size: bytes.byteLength } };
   });
   const header = Buffer.from(JSON.stringify({ ...result, outputs }), 'utf8');
   const body = Buffer.concat([header, ...parts]);

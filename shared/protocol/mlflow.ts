@@ -4,10 +4,9 @@
  * OIP request does; the response is MLflow's `{"predictions": ...}`.
  */
 import { BadRequestError } from '../errors';
-import type { OutputTensor } from '../serving/inference';
-import type { LoadedModel } from '../serving/model-cache';
 import { typeName } from '../tensor/tensor';
-import type { InferCall, InferInput, Limits } from './oip';
+import type { InferCall, InferInput, ModelSignature, OutputTensor } from '../tensor/types';
+import type { Limits } from './oip';
 import {
   columnsFromRecords,
   inputsFromColumns,
@@ -35,7 +34,7 @@ export function mlflowModelOf(
   return version === undefined || version === '' ? { model } : { model, version };
 }
 
-export function parseMlflowRequest(body: unknown, model: LoadedModel, limits: Limits): InferCall {
+export function parseMlflowRequest(body: unknown, model: ModelSignature, limits: Limits): InferCall {
   if (!isPlainObject(body)) {
     throw new BadRequestError(
       `request body: expected a JSON object with one of ${MLFLOW_FORMATS.join(', ')}, got ${typeName(body)}`,
@@ -65,7 +64,7 @@ export function parseMlflowRequest(body: unknown, model: LoadedModel, limits: Li
 function parseInputs(
   format: (typeof MLFLOW_FORMATS)[number],
   value: unknown,
-  model: LoadedModel,
+  model: ModelSignature,
   limits: Limits,
 ): Map<string, InferInput> {
   switch (format) {
@@ -98,7 +97,7 @@ function parseInputs(
   }
 }
 
-function parseSplit(value: unknown, model: LoadedModel, limits: Limits): Map<string, InferInput> {
+function parseSplit(value: unknown, model: ModelSignature, limits: Limits): Map<string, InferInput> {
   const where = 'dataframe_split';
   if (!isPlainObject(value)) {
     throw new BadRequestError(
@@ -117,7 +116,7 @@ function parseSplit(value: unknown, model: LoadedModel, limits: Limits): Map<str
     );
   }
   if (data.length === 0) throw new BadRequestError(`${where}.data: no rows`);
-  const rawColumns = value['columns'] ?? model.manifest.features ?? [...model.inputs.keys()];
+  const rawColumns = value['columns'] ?? model.features ?? [...model.inputs.keys()];
   if (!Array.isArray(rawColumns) || rawColumns.some((column) => typeof column !== 'string')) {
     throw new BadRequestError(`${where}.columns: expected an array of column names`);
   }

@@ -1,5 +1,8 @@
 import { BadRequestError } from '../errors';
-import type { LoadedModel } from '../serving/model-cache';
+import type { InferCall, InferInput, ModelSignature } from '../tensor/types';
+
+export type { InferCall, InferInput };
+
 import { isDatatype } from '../tensor/datatypes';
 import {
   checkShape,
@@ -12,28 +15,12 @@ import {
 } from '../tensor/tensor';
 import { binaryDataSize, binaryOutputNames, binarySectionOf, decodeBinaryInput } from './binary';
 
-export interface InferInput {
-  name: string;
-  shape: number[];
-  data: TensorData;
-}
-
-/** A validated inference call: every model input present, typed and shaped per the signature. */
-export interface InferCall {
-  id?: string;
-  inputs: Map<string, InferInput>;
-  /** Output names to return, in order; all of the model's outputs when the request names none. */
-  outputs: string[];
-  /** Outputs the client asked for as binary tensor data (binary extension). */
-  binaryOutputs?: Set<string>;
-}
-
 export interface Limits {
   maxTensorElements: number;
 }
 
 /** Parses an Open Inference Protocol v2 infer request body against a model's signature. */
-export function parseInferRequest(body: unknown, model: LoadedModel, limits: Limits): InferCall {
+export function parseInferRequest(body: unknown, model: ModelSignature, limits: Limits): InferCall {
   if (body === null || typeof body !== 'object' || Array.isArray(body)) {
     throw new BadRequestError(`request body: expected a JSON object with "inputs", got ${typeName(body)}`);
   }
@@ -103,7 +90,7 @@ export function parseInferRequest(body: unknown, model: LoadedModel, limits: Lim
   };
 }
 
-function parseRequestedOutputs(raw: unknown, model: LoadedModel): string[] {
+function parseRequestedOutputs(raw: unknown, model: ModelSignature): string[] {
   if (raw === undefined) return [...model.outputs.keys()];
   if (!Array.isArray(raw)) throw new BadRequestError(`outputs: expected an array, got ${typeName(raw)}`);
   if (raw.length === 0) return [...model.outputs.keys()];

@@ -7,8 +7,6 @@
  *   for scalar cells, [N, ...] for array cells), each with its own datatype (mixed FP32/INT64).
  */
 import { BadRequestError } from '../errors';
-import type { OutputTensor } from '../serving/inference';
-import type { LoadedModel } from '../serving/model-cache';
 import {
   checkShape,
   decodeTensorData,
@@ -17,7 +15,8 @@ import {
   type TensorSpec,
   typeName,
 } from '../tensor/tensor';
-import type { InferInput, Limits } from './oip';
+import type { InferCall, InferInput, ModelSignature, OutputTensor } from '../tensor/types';
+import type { Limits } from './oip';
 
 export function isPlainObject(value: unknown): value is Record<string, unknown> {
   return value !== null && typeof value === 'object' && !Array.isArray(value);
@@ -27,7 +26,7 @@ export function isPlainObject(value: unknown): value is Record<string, unknown> 
 export function inputsFromColumns(
   columns: ReadonlyMap<string, readonly unknown[]>,
   rows: number,
-  model: LoadedModel,
+  model: ModelSignature,
   limits: Limits,
   where: string,
 ): Map<string, InferInput> {
@@ -46,7 +45,7 @@ export function inputsFromColumns(
     }
     return inputs;
   }
-  const features = model.manifest.features;
+  const features = model.features;
   const [single] = model.inputs.values();
   if (features === undefined || model.inputs.size !== 1 || single === undefined) {
     const unknown = names.filter((name) => !model.inputs.has(name));
@@ -134,7 +133,7 @@ export function tensorFromNested(
  */
 /** A payload without names is only meaningful for a model with exactly one input. */
 export function singleInput(
-  model: LoadedModel,
+  model: ModelSignature,
   value: unknown,
   where: string,
   limits: Limits,
@@ -151,7 +150,7 @@ export function singleInput(
 
 export function inputsFromNamed(
   named: Record<string, unknown>,
-  model: LoadedModel,
+  model: ModelSignature,
   limits: Limits,
   where: string,
 ): Map<string, InferInput> {
@@ -286,10 +285,10 @@ function quoteList(names: readonly string[]): string {
   return names.map((name) => `"${name}"`).join(', ');
 }
 
-function describeInputs(model: LoadedModel): string {
+function describeInputs(model: ModelSignature): string {
   const inputs = [...model.inputs.values()].map(
     (spec) => `${spec.name} (${spec.datatype} ${formatShape(spec.shape)})`,
   );
-  const features = model.manifest.features;
+  const features = model.features;
   return `${inputs.join(', ')}${features === undefined ? '' : `; or the columns ${features.join(', ')}`}`;
 }

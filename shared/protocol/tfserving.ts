@@ -4,10 +4,9 @@
  * `{"outputs": ...}`, as TF-Serving does. Both become the same validated `InferCall` as OIP.
  */
 import { BadRequestError } from '../errors';
-import type { OutputTensor } from '../serving/inference';
-import type { LoadedModel } from '../serving/model-cache';
 import { typeName } from '../tensor/tensor';
-import type { InferCall, InferInput, Limits } from './oip';
+import type { InferCall, InferInput, ModelSignature, OutputTensor } from '../tensor/types';
+import type { Limits } from './oip';
 import {
   columnsFromRecords,
   inputsFromColumns,
@@ -22,7 +21,7 @@ const DEFAULT_SIGNATURE = 'serving_default';
 
 export type TfServingLayout = 'row' | 'columnar';
 
-export function parseTfServingRequest(body: unknown, model: LoadedModel, limits: Limits): InferCall {
+export function parseTfServingRequest(body: unknown, model: ModelSignature, limits: Limits): InferCall {
   if (!isPlainObject(body)) {
     throw new BadRequestError(
       `request body: expected a JSON object with "instances" or "inputs", got ${typeName(body)}`,
@@ -61,7 +60,7 @@ export function tfServingLayout(body: Record<string, unknown>): TfServingLayout 
   return hasRows ? 'row' : 'columnar';
 }
 
-function parseInstances(value: unknown, model: LoadedModel, limits: Limits): Map<string, InferInput> {
+function parseInstances(value: unknown, model: ModelSignature, limits: Limits): Map<string, InferInput> {
   if (!Array.isArray(value)) {
     throw new BadRequestError(`instances: expected an array (one entry per row), got ${typeName(value)}`);
   }
@@ -73,7 +72,7 @@ function parseInstances(value: unknown, model: LoadedModel, limits: Limits): Map
   return singleInput(model, value, 'instances', limits, 'name each (objects keyed by input name)');
 }
 
-function parseColumnar(value: unknown, model: LoadedModel, limits: Limits): Map<string, InferInput> {
+function parseColumnar(value: unknown, model: ModelSignature, limits: Limits): Map<string, InferInput> {
   if (isPlainObject(value)) return inputsFromNamed(value, model, limits, 'inputs');
   return singleInput(model, value, 'inputs', limits, 'name each (objects keyed by input name)');
 }

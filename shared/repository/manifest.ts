@@ -1,16 +1,16 @@
 import * as z from 'zod';
-import { attestationSchema } from '../security/signing';
 import { DATATYPES } from '../tensor/datatypes';
+import { KEY_ID_PATTERN, MODEL_NAME_PATTERN } from './names';
 import { parseWith } from './validation';
 
 export const MANIFEST_SCHEMA = 'modelfleet/manifest@1';
+export const SIGNATURE_ALGORITHM = 'Ed25519';
 
 import { ARTIFACT_FILE } from './layout';
 
 export { ARTIFACT_FILE, MANIFEST_FILE } from './layout';
 
-/** Model names become store keys and URL segments, so they are kept to a safe alphabet. */
-export const MODEL_NAME_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$/;
+export { MODEL_NAME_PATTERN } from './names';
 
 export const modelNameSchema = z
   .string()
@@ -34,6 +34,14 @@ const sampleTensorSchema = z.looseObject({
   shape: z.array(z.number().int().nonnegative()),
   data: z.array(z.unknown()),
 });
+
+export const attestationSchema = z.strictObject({
+  keyId: z.string().regex(KEY_ID_PATTERN, 'must be 1-128 letters, digits, "_", ".", ":" or "-"'),
+  algorithm: z.literal(SIGNATURE_ALGORITHM),
+  /** base64 of the 64-byte Ed25519 signature over `signedBytes(manifest)`. */
+  value: z.string().regex(/^[A-Za-z0-9+/]{86}==$/, 'must be a base64 Ed25519 signature'),
+});
+export type Attestation = z.infer<typeof attestationSchema>;
 
 export const manifestSchema = z.strictObject({
   schema: z.literal(MANIFEST_SCHEMA),

@@ -8,14 +8,8 @@ import {
   parseDeployment,
 } from './deployment';
 import { deploymentKey } from './layout';
-import {
-  ARTIFACT_FILE,
-  MANIFEST_FILE,
-  type Manifest,
-  ManifestError,
-  MODEL_NAME_PATTERN,
-  parseManifest,
-} from './manifest';
+import { ARTIFACT_FILE, MANIFEST_FILE, type Manifest, ManifestError, parseManifest } from './manifest';
+import { isModelName, isVersion } from './names';
 
 export { DEPLOYMENTS_DIR, deploymentKey } from './layout';
 
@@ -41,13 +35,13 @@ export class ModelRepository {
 
   async listModels(): Promise<string[]> {
     const names = await this.store.list('');
-    return names.filter((name) => MODEL_NAME_PATTERN.test(name));
+    return names.filter(isModelName);
   }
 
   async listVersions(model: string): Promise<number[]> {
     const names = await this.store.list(model);
     return names
-      .filter((name) => /^[1-9]\d{0,8}$/.test(name))
+      .filter(isVersion)
       .map(Number)
       .sort((a, b) => a - b);
   }

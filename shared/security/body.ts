@@ -1,6 +1,6 @@
 import { BadRequestError, PayloadTooLargeError, UnsupportedMediaTypeError } from '../errors';
 import type { ServeRequest } from '../http/request';
-import { NumericData } from '../protocol/oip-fast';
+import { NumericData } from '../tensor/numeric-data';
 
 export interface BodyLimits {
   maxBodyBytes: number;

@@ -60,91 +60,99 @@ export function createGuard(config: SecurityConfig, now: () => number = Date.now
     config.jwt === undefined
       ? undefined
       : (require('./jwt') as typeof import('./jwt')).createJwtVerifier(config.jwt);
-
-  // Synchronous unless a JWT has to be verified, so that API-key requests cost no await.
-  const authenticate = (request: ServeRequest): Principal | Promise<Principal> => {
-    if (request.platformCaller !== undefined && config.platformCallerScopes.length > 0) {
-      return {
-        kind: 'platform',
-        id: `iam:${request.platformCaller}`,
-        scopes: new Set(config.platformCallerScopes),
-      };
-    }
-    const apiKeyHeader = request.headers['x-api-key'];
-    const authorization = request.headers['authorization'];
-    if (apiKeyHeader !== undefined && authorization !== undefined) {
-      throw new BadRequestError('send either an x-api-key header or an Authorization header, not both');
-    }
-    if (apiKeyHeader === undefined && authorization === undefined) {
-      throw new UnauthorizedError(
-        `authentication required: send an API key in x-api-key${verifyJwt ? ' or a bearer token in Authorization' : ''}`,
-      );
-    }
-    let credential: string;
-    let bearer = false;
-    if (apiKeyHeader !== undefined) {
-      credential = apiKeyHeader.trim();
-    } else {
-      const match = /^(Bearer|ApiKey)\s+(\S+)\s*$/i.exec(authorization ?? '');
-      if (match === null) {
-        throw new UnauthorizedError('Authorization header: expected "Bearer <token>" or "ApiKey <key>"');
-      }
-      bearer = match[1]?.toLowerCase() === 'bearer';
-      credential = match[2] ?? '';
-    }
-    if (credential === '' || credential.length > MAX_CREDENTIAL_LENGTH) {
-      throw new UnauthorizedError('credential is empty or too long');
-    }
-    if (bearer && credential.split('.').length === 3) {
-      if (verifyJwt === undefined)
-        throw new UnauthorizedError('bearer tokens (JWT) are not accepted on this stage');
-      return verifyJwt(credential).then(
-        (identity): Principal => ({
-          kind: 'jwt',
-          id: `jwt:${identity.subject}`,
-          scopes: new Set(identity.scopes),
-        }),
-      );
-    }
-    const entry = matchApiKey(config.apiKeys, credential);
-    if (entry === undefined) throw new UnauthorizedError('API key is not valid');
-    if (entry.revoked) throw new UnauthorizedError(`API key "${entry.name}" has been revoked`);
-    return { kind: 'api-key', id: entry.name, scopes: new Set(entry.scopes) };
-  };
-
-  const authorize = (
-    principal: Principal,
-    route: string,
-    access: Scope,
-    params: { version?: string | undefined },
-  ): Principal => {
-    if (!principal.scopes.has(access)) {
-      const who =
-        principal.kind === 'api-key'
-          ? `API key "${principal.id}"`
-          : principal.kind === 'jwt'
-            ? `bearer token of ${principal.id.slice(4)}`
-            : `caller ${principal.id}`;
-      throw new ForbiddenError(
-        `${who} lacks the "${access}" scope needed for ${describeRoute(route, params)}; it has ${[...principal.scopes].join(', ') || 'no scopes'}`,
-      );
-    }
+  const authorize = (principal: Principal, route: string, access: Scope, params: RouteParams): Principal => {
+    requireScope(principal, route, access, params);
     perKey.take(principal.id, principal.kind === 'anonymous' ? 'anonymous callers' : `"${principal.id}"`);
     return principal;
   };
-
   return {
     check(request, route, params) {
       const access = requiredScope(route, params);
       if (access === 'public') return undefined;
       // Before authentication, so that guessing keys or tokens is throttled too.
       if (request.sourceIp !== undefined) perClient.take(request.sourceIp, `client ${request.sourceIp}`);
-      const principal = config.authRequired ? authenticate(request) : ANONYMOUS;
+      const principal = config.authRequired ? authenticate(request, config, verifyJwt) : ANONYMOUS;
       return principal instanceof Promise
         ? principal.then((p) => authorize(p, route, access, params))
         : authorize(principal, route, access, params);
     },
   };
+}
+
+type RouteParams = { version?: string | undefined };
+
+/** Who is calling. Synchronous unless a JWT has to be verified, so API-key requests cost no await. */
+function authenticate(
+  request: ServeRequest,
+  config: SecurityConfig,
+  verifyJwt: JwtVerifier | undefined,
+): Principal | Promise<Principal> {
+  if (request.platformCaller !== undefined && config.platformCallerScopes.length > 0) {
+    return {
+      kind: 'platform',
+      id: `iam:${request.platformCaller}`,
+      scopes: new Set(config.platformCallerScopes),
+    };
+  }
+  const { credential, bearer } = credentialOf(request, verifyJwt !== undefined);
+  if (bearer && credential.split('.').length === 3) {
+    if (verifyJwt === undefined)
+      throw new UnauthorizedError('bearer tokens (JWT) are not accepted on this stage');
+    return verifyJwt(credential).then(
+      (identity): Principal => ({
+        kind: 'jwt',
+        id: `jwt:${identity.subject}`,
+        scopes: new Set(identity.scopes),
+      }),
+    );
+  }
+  const entry = matchApiKey(config.apiKeys, credential);
+  if (entry === undefined) throw new UnauthorizedError('API key is not valid');
+  if (entry.revoked) throw new UnauthorizedError(`API key "${entry.name}" has been revoked`);
+  return { kind: 'api-key', id: entry.name, scopes: new Set(entry.scopes) };
+}
+
+/** The one credential a request carries: an x-api-key header, or an Authorization header. */
+function credentialOf(request: ServeRequest, jwtAccepted: boolean): { credential: string; bearer: boolean } {
+  const apiKeyHeader = request.headers['x-api-key'];
+  const authorization = request.headers['authorization'];
+  if (apiKeyHeader !== undefined && authorization !== undefined) {
+    throw new BadRequestError('send either an x-api-key header or an Authorization header, not both');
+  }
+  if (apiKeyHeader === undefined && authorization === undefined) {
+    throw new UnauthorizedError(
+      `authentication required: send an API key in x-api-key${jwtAccepted ? ' or a bearer token in Authorization' : ''}`,
+    );
+  }
+  let credential: string;
+  let bearer = false;
+  if (apiKeyHeader !== undefined) {
+    credential = apiKeyHeader.trim();
+  } else {
+    const match = /^(Bearer|ApiKey)\s+(\S+)\s*$/i.exec(authorization ?? '');
+    if (match === null) {
+      throw new UnauthorizedError('Authorization header: expected "Bearer <token>" or "ApiKey <key>"');
+    }
+    bearer = match[1]?.toLowerCase() === 'bearer';
+    credential = match[2] ?? '';
+  }
+  if (credential === '' || credential.length > MAX_CREDENTIAL_LENGTH) {
+    throw new UnauthorizedError('credential is empty or too long');
+  }
+  return { credential, bearer };
+}
+
+function requireScope(principal: Principal, route: string, access: Scope, params: RouteParams): void {
+  if (principal.scopes.has(access)) return;
+  const who =
+    principal.kind === 'api-key'
+      ? `API key "${principal.id}"`
+      : principal.kind === 'jwt'
+        ? `bearer token of ${principal.id.slice(4)}`
+        : `caller ${principal.id}`;
+  throw new ForbiddenError(
+    `${who} lacks the "${access}" scope needed for ${describeRoute(route, params)}; it has ${[...principal.scopes].join(', ') || 'no scopes'}`,
+  );
 }
 
 function describeRoute(route: string, params: { version?: string | undefined }): string {

@@ -1,10 +1,9 @@
 import { createPublicKey, type KeyObject } from 'node:crypto';
 import { ConfigError } from '../errors';
+import { KEY_ID_PATTERN } from '../repository/names';
 
 // Apart from shared/signing.ts (which needs zod for attestations) because parseConfig reads the
 // keys at cold start, and loading zod there would put ≈ 80 ms in front of the first S3 read.
-
-export const KEY_ID = /^[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}$/;
 
 /** `MODEL_SIGNING_KEYS`: JSON `{"keyId": "<PEM, or base64 of the raw 32-byte key or of its DER>"}`. */
 export function parseSigningKeys(
@@ -24,7 +23,8 @@ export function parseSigningKeys(
     throw new ConfigError(variable, 'expected a JSON object {"keyId": "public key"}');
   }
   for (const [keyId, value] of Object.entries(parsed)) {
-    if (!KEY_ID.test(keyId)) throw new ConfigError(variable, `key id ${JSON.stringify(keyId)} is not valid`);
+    if (!KEY_ID_PATTERN.test(keyId))
+      throw new ConfigError(variable, `key id ${JSON.stringify(keyId)} is not valid`);
     if (typeof value !== 'string') throw new ConfigError(variable, `${keyId}: expected a string`);
     let key: KeyObject;
     try {

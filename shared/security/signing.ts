@@ -1,8 +1,11 @@
 import { createPrivateKey, type KeyObject, sign, verify } from 'node:crypto';
-import * as z from 'zod';
 import { IntegrityError } from '../errors';
-import type { Manifest } from '../repository/manifest';
-import { KEY_ID } from './signing-keys';
+import { type Attestation, type Manifest, SIGNATURE_ALGORITHM } from '../repository/manifest';
+
+export type { Attestation };
+export { SIGNATURE_ALGORITHM };
+
+import { KEY_ID_PATTERN } from '../repository/names';
 
 export { parseSigningKeys, publicKeyFrom } from './signing-keys';
 
@@ -12,16 +15,7 @@ export { parseSigningKeys, publicKeyFrom } from './signing-keys';
  * compare-and-swap, and the attestation itself. So a changed artifact fails the sha256 check and a
  * changed manifest fails the signature.
  */
-export const SIGNATURE_ALGORITHM = 'Ed25519';
 const DOMAIN = 'modelfleet/manifest-signature@1\n';
-
-export const attestationSchema = z.strictObject({
-  keyId: z.string().regex(KEY_ID, 'must be 1-128 letters, digits, "_", ".", ":" or "-"'),
-  algorithm: z.literal(SIGNATURE_ALGORITHM),
-  /** base64 of the 64-byte Ed25519 signature over `signedBytes(manifest)`. */
-  value: z.string().regex(/^[A-Za-z0-9+/]{86}==$/, 'must be a base64 Ed25519 signature'),
-});
-export type Attestation = z.infer<typeof attestationSchema>;
 
 /** JSON with object keys sorted at every level, so that the bytes do not depend on key order. */
 export function canonicalJson(value: unknown): string {
@@ -48,7 +42,7 @@ export function signManifest(manifest: Manifest, privateKey: KeyObject, keyId: s
       `the signing key is ${privateKey.asymmetricKeyType ?? 'not asymmetric'}, expected ed25519`,
     );
   }
-  if (!KEY_ID.test(keyId))
+  if (!KEY_ID_PATTERN.test(keyId))
     throw new Error(`key id ${JSON.stringify(keyId)}: use 1-128 letters, digits, "_", ".", ":" or "-"`);
   const value = sign(null, signedBytes(manifest), privateKey).toString('base64');
   return { ...manifest, attestation: { keyId, algorithm: SIGNATURE_ALGORITHM, value } };

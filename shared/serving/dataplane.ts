@@ -1,21 +1,17 @@
 import { errorClassOf } from '../errors';
-import type { InferCall } from '../protocol/oip';
+import type { MetricFields } from '../http/finish';
+import type { ServeResponse } from '../http/request';
+import { modelHeaders, type PayloadFormat, type PayloadLimits } from '../protocol/payloads';
 import { pickVariant } from '../repository/deployment';
-import type { RequestMetricEvent } from '../telemetry/metric-event';
+import type { InferCall, OutputTensor } from '../tensor/types';
 import type { DeploymentsCache } from '../traffic/deployments-cache';
 import { compareWithShadow } from '../traffic/shadow';
-import { routeRequest, stickyKeyOf } from '../traffic/variant-pick';
-import { type OutputTensor, runInference } from './inference';
-import type { LoadedModel, ModelCache } from './model-cache';
+import { routeRequest, stickyKeyOf, type Target } from '../traffic/variant-pick';
+import { runInference } from './inference';
+import type { LoadedModel } from './loaded-model';
+import type { ModelCache } from './model-cache';
 
-export interface Target {
-  version: number;
-  variant: string;
-  /** The variant came from the request's sticky key. */
-  sticky?: boolean;
-  /** This request is sampled to also run on this version, whose result is never returned. */
-  shadowVersion?: number;
-}
+export type { Target };
 
 /** What routing may look at: headers and the parsed JSON body (for a sticky key field). */
 export interface RoutingInput {
@@ -28,24 +24,73 @@ export interface RunResult {
   runMs: number;
 }
 
+/** One inference request as the data plane sees it, whatever the transport and payload format. */
+export interface InferRequest {
+  format: PayloadFormat;
+  model: string;
+  /** A version named by the caller; otherwise the stage's deployment picks one. */
+  pinnedVersion?: number | undefined;
+  /** The body as `format.read` returned it. */
+  body: unknown;
+  headers: Readonly<Record<string, string>>;
+  requestId: string;
+}
+
+export interface InferOutcome {
+  response: ServeResponse;
+  /** The sampled shadow run, to be run after the response; it records into the same metric. */
+  shadow?: () => Promise<void>;
+}
+
 export const PINNED_VARIANT = 'pinned';
 
 /**
- * Transport-neutral operations on models: which version serves a request, loading and inference.
- * It fills in the request's metric event as it learns model, version and timings.
+ * Transport-neutral operations on models (KServe's data plane): which version serves a request,
+ * loading, inference, shadowing. It fills in the request's metric fields as it learns model,
+ * version and timings.
  */
 export class DataPlane {
   constructor(
     private readonly deployments: DeploymentsCache,
     private readonly cache: ModelCache,
     private readonly random: () => number,
+    private readonly limits: PayloadLimits,
   ) {}
+
+  /** Target → load → parse → run → respond, for every payload format alike. */
+  async infer(request: InferRequest, metric: MetricFields): Promise<InferOutcome> {
+    const { format, model, body } = request;
+    const target = await this.target(model, request.pinnedVersion, request);
+    const loaded = this.loadedNow(model, target, metric) ?? (await this.load(model, target, metric));
+    const parse = (m: LoadedModel) => format.parse(body, m, this.limits);
+    const call = parse(loaded);
+    const run = await this.run(loaded, call, metric);
+    const result = { model: loaded, target, call, outputs: run.outputs, requestId: request.requestId };
+    const response = format.respond(body, result, modelHeaders(model, target));
+    const shadowVersion = target.shadowVersion;
+    if (shadowVersion === undefined) return { response };
+    return { response, shadow: () => this.shadow(model, shadowVersion, parse, run, metric) };
+  }
+
+  /** The version that serves `model` (or the pinned one), loaded: for metadata and readiness. */
+  async resolve(
+    model: string,
+    pinnedVersion: number | undefined,
+    metric: MetricFields,
+  ): Promise<{ target: Target; loaded: LoadedModel }> {
+    const target = await this.target(model, pinnedVersion);
+    return { target, loaded: await this.load(model, target, metric) };
+  }
 
   /**
    * A pinned version is served as is (variant "pinned", never shadowed); otherwise the stage's
    * deployment decides, by sticky key when it names one and the request carries it.
    */
-  async target(model: string, pinnedVersion: number | undefined, request?: RoutingInput): Promise<Target> {
+  private async target(
+    model: string,
+    pinnedVersion: number | undefined,
+    request?: RoutingInput,
+  ): Promise<Target> {
     if (pinnedVersion !== undefined) return { version: pinnedVersion, variant: PINNED_VARIANT };
     const config = await this.deployments.current(model);
     if (request === undefined) {
@@ -66,29 +111,23 @@ export class DataPlane {
   }
 
   /** `load` for a version that is already loaded, without an await; undefined otherwise. */
-  loadedNow(model: string, target: Target, metric: Partial<RequestMetricEvent>): LoadedModel | undefined {
+  private loadedNow(model: string, target: Target, metric: MetricFields): LoadedModel | undefined {
     const loaded = this.cache.peek(model, target.version);
     if (loaded === undefined) return undefined;
-    metric.model = model;
-    metric.version = target.version;
-    metric.variant = target.variant;
-    if (target.sticky === true) metric.sticky = true;
+    recordTarget(metric, model, target);
     metric.cache = 'hit';
     return loaded;
   }
 
-  async load(model: string, target: Target, metric: Partial<RequestMetricEvent>): Promise<LoadedModel> {
-    metric.model = model;
-    metric.version = target.version;
-    metric.variant = target.variant;
-    if (target.sticky === true) metric.sticky = true;
+  private async load(model: string, target: Target, metric: MetricFields): Promise<LoadedModel> {
+    recordTarget(metric, model, target);
     const lookup = await this.cache.get(model, target.version);
     metric.cache = lookup.hit ? 'hit' : 'miss';
     if (!lookup.hit) metric.loadMs = lookup.model.loadMs;
     return lookup.model;
   }
 
-  async run(model: LoadedModel, call: InferCall, metric: Partial<RequestMetricEvent>): Promise<RunResult> {
+  private async run(model: LoadedModel, call: InferCall, metric: MetricFields): Promise<RunResult> {
     metric.batchSize = call.inputs.values().next().value?.shape[0] ?? 1;
     const result = await runInference(model, call);
     metric.inferenceMs = result.runMs;
@@ -99,12 +138,12 @@ export class DataPlane {
    * Runs the same request on the shadow version and records how it compares with the primary's
    * result in the metric event. Never throws: a failing shadow is a metric, not a client error.
    */
-  async shadow(
+  private async shadow(
     model: string,
     version: number,
     parse: (model: LoadedModel) => InferCall,
     primary: RunResult,
-    metric: Partial<RequestMetricEvent>,
+    metric: MetricFields,
   ): Promise<void> {
     const started = performance.now();
     metric.shadowVersion = version;
@@ -121,4 +160,11 @@ export class DataPlane {
     }
     metric.shadowMs = performance.now() - started;
   }
+}
+
+function recordTarget(metric: MetricFields, model: string, target: Target): void {
+  metric.model = model;
+  metric.version = target.version;
+  metric.variant = target.variant;
+  if (target.sticky === true) metric.sticky = true;
 }

@@ -1,20 +1,9 @@
 import { BadRequestError, ServiceUnavailableError } from '../errors';
-import { encodeBinaryOutput } from '../protocol/binary';
-import type { InferCall } from '../protocol/oip';
 import { fromOrtType, toOrtType } from '../tensor/datatypes';
-import { encodeTensorData } from '../tensor/tensor';
-import type { LoadedModel } from './model-cache';
+import { encodeTensorData, type TensorData } from '../tensor/tensor';
+import type { InferCall, OutputTensor } from '../tensor/types';
+import type { LoadedModel } from './loaded-model';
 import { ort } from './onnx';
-
-export interface OutputTensor {
-  name: string;
-  datatype: string;
-  shape: number[];
-  data?: unknown[];
-  parameters?: { binary_data_size: number };
-  /** Bytes of an output the client asked for as binary data; the response appends them. */
-  raw?: Uint8Array;
-}
 
 /** Runs a validated call; returns the requested outputs in request order, plus run time in ms. */
 export async function runInference(
@@ -45,40 +34,12 @@ export async function runInference(
     const datatype = fromOrtType(tensor.type) ?? tensor.type;
     const shape = tensor.dims.slice();
     if (call.binaryOutputs?.has(name)) {
-      const raw = encodeBinaryOutput(tensor.data);
-      outputs.push({ name, datatype, shape, parameters: { binary_data_size: raw.byteLength }, raw });
+      outputs.push({ name, datatype, shape, binaryData: tensor.data as TensorData });
     } else {
       outputs.push({ name, datatype, shape, data: encodeTensorData(tensor.data) });
     }
   }
   return { outputs, runMs };
-}
-
-const VIEWS: Record<string, (buffer: ArrayBuffer) => ArrayLike<number | bigint>> = {
-  FP32: (b) => new Float32Array(b),
-  FP64: (b) => new Float64Array(b),
-  INT8: (b) => new Int8Array(b),
-  INT16: (b) => new Int16Array(b),
-  INT32: (b) => new Int32Array(b),
-  INT64: (b) => new BigInt64Array(b),
-  UINT8: (b) => new Uint8Array(b),
-  BOOL: (b) => new Uint8Array(b),
-  UINT16: (b) => new Uint16Array(b),
-  UINT32: (b) => new Uint32Array(b),
-  UINT64: (b) => new BigUint64Array(b),
-};
-
-/**
- * An output's values whether it is JSON data or binary bytes (a shadow compares both alike).
- * BYTES outputs sent as binary have no numeric values and give [].
- */
-export function outputValues(output: OutputTensor): unknown[] {
-  if (output.data !== undefined) return output.data;
-  const view = VIEWS[output.datatype];
-  if (output.raw === undefined || view === undefined) return [];
-  // slice(): binary bytes may sit at an offset that typed arrays cannot be aligned on.
-  const copy = output.raw.slice().buffer as ArrayBuffer;
-  return encodeTensorData(view(copy));
 }
 
 function firstLine(err: unknown): string {

@@ -8,29 +8,12 @@ import {
 } from '../repository/manifest';
 import { artifactMismatch, type ModelRepository, sha256Hex } from '../repository/repository';
 import { type Logger, silentLogger } from '../telemetry/log';
-import type { TensorSpec } from '../tensor/tensor';
+import type { LoadedModel, LoadPhases } from './loaded-model';
+
+export type { LoadedModel, LoadPhases };
+
 import type { ArtifactDiskCache } from './artifact-cache';
 import { createSession, type OrtSession, signatureOf } from './onnx';
-import { checkSample } from './sample-check';
-
-export interface LoadedModel {
-  readonly name: string;
-  readonly version: number;
-  readonly manifest: Manifest;
-  readonly session: OrtSession;
-  readonly inputs: ReadonlyMap<string, TensorSpec>;
-  readonly outputs: ReadonlyMap<string, TensorSpec>;
-  /** Wall time of download + verify + session creation, for the load metric. */
-  readonly loadMs: number;
-  /** Where `loadMs` went: reading (store or disk cache), checks, onnxruntime's session. */
-  readonly loadPhases?: LoadPhases;
-}
-
-export interface LoadPhases {
-  fetchMs: number;
-  verifyMs: number;
-  sessionMs: number;
-}
 
 export interface CacheLookup {
   model: LoadedModel;
@@ -303,13 +286,6 @@ export function tritonManifest(
   );
 }
 
-/** Runs the manifest's sample once so the first real request does not pay for ORT's first run. */
-export async function warmUp(model: LoadedModel): Promise<{ ran: boolean; ok: boolean; problems: string[] }> {
-  if (model.manifest.sample === undefined) return { ran: false, ok: true, problems: [] };
-  const check = await checkSample(model, model.manifest.sample);
-  return { ran: true, ok: check.ok, problems: check.problems };
-}
-
 export function describeModel(
   manifest: Manifest,
   session: OrtSession,
@@ -320,6 +296,7 @@ export function describeModel(
     name: manifest.name,
     version: manifest.version,
     manifest,
+    features: manifest.features,
     session,
     inputs: new Map(manifest.signature.inputs.map((spec) => [spec.name, spec])),
     outputs: new Map(manifest.signature.outputs.map((spec) => [spec.name, spec])),

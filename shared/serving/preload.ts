@@ -3,7 +3,8 @@ import { type DeploymentConfig, deployedVersions } from '../repository/deploymen
 import type { ModelRepository } from '../repository/repository';
 import { describeError, type Logger } from '../telemetry/log';
 import type { DeploymentsCache } from '../traffic/deployments-cache';
-import { type ModelCache, warmUp } from './model-cache';
+import type { ModelCache } from './model-cache';
+import { warmUp } from './sample-check';
 
 export interface PreloadReport {
   /** model@version loaded and verified. */

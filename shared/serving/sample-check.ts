@@ -1,8 +1,9 @@
 import { parseInferRequest } from '../protocol/oip';
 import type { ManifestSample } from '../repository/manifest';
 import { compareOutputs } from '../tensor/compare';
-import { type OutputTensor, runInference } from './inference';
-import type { LoadedModel } from './model-cache';
+import type { OutputTensor } from '../tensor/types';
+import { runInference } from './inference';
+import type { LoadedModel } from './loaded-model';
 
 // Kept apart so that code without onnxruntime (the pre-traffic hook) can compare outputs too.
 export { compareOutputs } from '../tensor/compare';
@@ -28,4 +29,11 @@ export async function checkSample(model: LoadedModel, sample: ManifestSample): P
   const { outputs, runMs } = await runInference(model, call);
   const problems = compareOutputs(sample.outputs, outputs, sample.tolerance);
   return { ok: problems.length === 0, problems, outputs, runMs };
+}
+
+/** Runs the manifest's sample once so the first real request does not pay for ORT's first run. */
+export async function warmUp(model: LoadedModel): Promise<{ ran: boolean; ok: boolean; problems: string[] }> {
+  if (model.manifest.sample === undefined) return { ran: false, ok: true, problems: [] };
+  const check = await checkSample(model, model.manifest.sample);
+  return { ran: true, ok: check.ok, problems: check.problems };
 }

@@ -1,4 +1,5 @@
-import type { OutputTensor } from '../serving/inference';
+import { encodeTensorData } from './tensor';
+import type { OutputTensor } from './types';
 
 /** The expected outputs of a manifest sample, compared with what a model (or an endpoint) returned. */
 export function compareOutputs(
@@ -37,4 +38,14 @@ export function compareOutputs(
 
 function flatten(data: unknown[]): unknown[] {
   return data.some(Array.isArray) ? (data as unknown[]).flat(Number.POSITIVE_INFINITY) : data;
+}
+
+/**
+ * An output's values whether it is JSON data or binary data (a shadow compares both alike).
+ * BYTES and FP16 outputs sent as binary have no comparable numeric values and give [].
+ */
+export function outputValues(output: OutputTensor): unknown[] {
+  if (output.data !== undefined) return output.data;
+  if (output.binaryData === undefined || output.datatype === 'BYTES' || output.datatype === 'FP16') return [];
+  return encodeTensorData(output.binaryData);
 }

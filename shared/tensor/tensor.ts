@@ -1,6 +1,6 @@
 import { BadRequestError } from '../errors';
-import { decodeNumericData, NumericData } from '../protocol/oip-fast';
 import { type Datatype, INTEGER_RANGE } from './datatypes';
+import { decodeNumericData, NumericData } from './numeric-data';
 
 /** A tensor as declared by a model signature; -1 marks a dynamic dimension. */
 export interface TensorSpec {
@@ -110,6 +110,24 @@ export function decodeTensorData(
       `${where}.data: element ${index} (row-major) is ${describe(value)}, expected ${expected} for ${datatype}`,
     );
   };
+  if (datatype === 'FP16') {
+    throw new BadRequestError(
+      `${where}.datatype: FP16 cannot be sent as JSON data; send FP32 or binary data`,
+    );
+  }
+  const { target, leaf } = leafWriter(datatype, count, bad);
+  walk(data, shape, count, leaf, where);
+  return target;
+}
+
+type Bad = (index: number, value: unknown, expected: string) => never;
+
+/** The typed array for `count` elements of a (JSON-sendable) datatype, and the check-and-store for one element. */
+function leafWriter(
+  datatype: Exclude<Datatype, 'FP16'>,
+  count: number,
+  bad: Bad,
+): { target: TensorData; leaf: Leaf } {
   let target: TensorData;
   let leaf: Leaf;
   switch (datatype) {
@@ -175,13 +193,8 @@ export function decodeTensorData(
       target = array;
       break;
     }
-    case 'FP16':
-      throw new BadRequestError(
-        `${where}.datatype: FP16 cannot be sent as JSON data; send FP32 or binary data`,
-      );
   }
-  walk(data, shape, count, leaf, where);
-  return target;
+  return { target, leaf };
 }
 
 function walk(data: unknown[], shape: readonly number[], count: number, leaf: Leaf, where: string): void {

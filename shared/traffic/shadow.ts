@@ -1,4 +1,5 @@
-import { type OutputTensor, outputValues } from '../serving/inference';
+import { outputValues } from '../tensor/compare';
+import type { OutputTensor } from '../tensor/types';
 
 export type ShadowComparison =
   /** Share of rows whose top-1 class (a label output, or the arg-max of a score output) agrees. */

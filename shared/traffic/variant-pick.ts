@@ -15,6 +15,16 @@ export interface RouteDecision {
   shadowVersion?: number;
 }
 
+/** The version and variant a request is served by, as the response and metric event name them. */
+export interface Target {
+  version: number;
+  variant: string;
+  /** The variant came from the request's sticky key. */
+  sticky?: boolean;
+  /** This request is sampled to also run on this version, whose result is never returned. */
+  shadowVersion?: number;
+}
+
 /**
  * A point in [0, 1) fixed by (experiment, key). Sticky routing feeds it to `pickVariant` in place
  * of a random draw: the same key always lands on the same point, so it keeps its variant while the

@@ -1,7 +1,8 @@
 import { parseInferRequest } from '../../shared/protocol/oip';
-import { NumericData, parseOipJson } from '../../shared/protocol/oip-fast';
+import { parseOipJson } from '../../shared/protocol/oip-fast';
 import type { LoadedModel } from '../../shared/serving/model-cache';
 import type { Datatype } from '../../shared/tensor/datatypes';
+import { NumericData } from '../../shared/tensor/numeric-data';
 import type { TensorSpec } from '../../shared/tensor/tensor';
 import { seededRandom } from '../support/random';
 

@@ -1,11 +1,6 @@
 import { parseConfig } from '../../shared/config';
-import {
-  BadRequestError,
-  ConfigError,
-  IntegrityError,
-  TooManyRequestsError,
-  toErrorResponse,
-} from '../../shared/errors';
+import { BadRequestError, ConfigError, IntegrityError, TooManyRequestsError } from '../../shared/errors';
+import { toErrorResponse } from '../../shared/http/error-response';
 
 describe('parseConfig', () => {
   it('has defaults that serve the local repository on the local stage', () => {
