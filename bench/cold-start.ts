@@ -97,7 +97,7 @@ function buildBundles(): { handler: string; naive: string } {
   const naive = path.join(outdir, 'naive.js');
   esbuild.buildSync({
     ...common,
-    entryPoints: [path.join(ROOT, 'functions/aws/handler.ts')],
+    entryPoints: [path.join(ROOT, 'functions/aws/index.ts')],
     outfile: handler,
   });
   // The naive function bundles its own SDK: only the native addon stays out.

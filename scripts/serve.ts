@@ -3,7 +3,7 @@
  * folder repository gets the bundled sample models published and deployed on first start.
  */
 import type { AddressInfo } from 'node:net';
-import { createLocalServer } from '../functions/local/server';
+import { createLocalServer } from '../functions/local/handler';
 import { createApp } from '../shared/app';
 import { parseConfig } from '../shared/config';
 import { ConfigError } from '../shared/errors';

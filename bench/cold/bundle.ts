@@ -14,7 +14,7 @@ async function main(): Promise<void> {
   const output = captureOutput();
   const { handler } = require(
     process.env['BENCH_BUNDLE'] ?? '',
-  ) as typeof import('../../functions/aws/handler');
+  ) as typeof import('../../functions/aws/index');
   const required = performance.now();
   await firstPrediction(handler);
   const done = performance.now();

@@ -56,7 +56,7 @@ async function main(): Promise<void> {
     return exports;
   };
   const driversLoaded = performance.now();
-  const { handler } = require('../../functions/aws/handler') as typeof import('../../functions/aws/handler');
+  const { handler } = require('../../functions/aws/index') as typeof import('../../functions/aws/index');
   const moduleLoad = performance.now();
   await firstPrediction(handler);
   const done = performance.now();

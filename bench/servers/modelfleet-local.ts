@@ -1,6 +1,6 @@
 /** modelfleet's local server (functions/local/server.ts) on a bench repository; prints its port. */
 import type { AddressInfo } from 'node:net';
-import { createLocalServer } from '../../functions/local/server';
+import { createLocalServer } from '../../functions/local/handler';
 import { createApp } from '../../shared/app';
 import { parseConfig } from '../../shared/config';
 import { jsonLineSink } from '../../shared/telemetry/metric-event';

@@ -70,6 +70,38 @@ export function toApiGatewayV2Result(response: ServeResponse): APIGatewayProxySt
   return toApiGatewayV1Result(response);
 }
 
+/**
+ * The inverse of `fromApiGatewayV2`: a Function URL (payload v2) event for a request, as an
+ * IAM-authorized caller sends it. The pre-traffic hook invokes new versions with it.
+ */
+export function toApiGatewayV2Event(request: ServeRequest, iamCaller: string): APIGatewayProxyEventV2 {
+  const query = new URLSearchParams(request.query).toString();
+  const event = {
+    version: '2.0',
+    routeKey: '$default',
+    rawPath: request.path,
+    rawQueryString: query,
+    headers: request.headers,
+    requestContext: {
+      http: { method: request.method, path: request.path, sourceIp: '127.0.0.1' },
+      stage: '$default',
+      authorizer: { iam: { userArn: iamCaller } },
+    },
+    isBase64Encoded: typeof request.body !== 'string' && request.body !== undefined,
+    ...(request.body === undefined ? {} : { body: encodeBody(request.body) }),
+  };
+  return event as unknown as APIGatewayProxyEventV2;
+}
+
+/** The status and text body of a handler's result (the inverse of `toApiGatewayV2Result`). */
+export function fromApiGatewayV2Result(result: Partial<APIGatewayProxyStructuredResultV2>): {
+  status: number;
+  body: string;
+} {
+  const text = result.isBase64Encoded ? Buffer.from(result.body ?? '', 'base64').toString() : result.body;
+  return { status: result.statusCode ?? 0, body: text ?? '' };
+}
+
 function decodeBody(body: string | null | undefined, isBase64Encoded: boolean): string | Buffer | undefined {
   if (body === null || body === undefined) return undefined;
   return isBase64Encoded ? Buffer.from(body, 'base64') : body;

@@ -4,8 +4,8 @@ import { toEmfMetricSet } from '../../shared/telemetry/metric-formats';
 
 export const METRICS_NAMESPACE = 'modelfleet';
 
-/** One Powertools instance per Lambda instance; POWERTOOLS_METRICS_NAMESPACE overrides the namespace. */
-export function createMetrics(namespace = process.env['POWERTOOLS_METRICS_NAMESPACE'] || METRICS_NAMESPACE) {
+/** One Powertools instance per Lambda instance, in the namespace `Config.metricsNamespace` names. */
+export function createMetrics(namespace = METRICS_NAMESPACE) {
   const metrics = new Metrics({ namespace, serviceName: 'modelfleet' });
   // Powertools adds `service` to every dimension set; CloudWatch matches dimension sets exactly, and
   // the alarms and dashboard (infra/aws/metrics.json) read the sets without it.

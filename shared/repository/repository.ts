@@ -1,13 +1,13 @@
 import { createHash } from 'node:crypto';
 import { ConflictError, NotFoundError } from '../errors';
-import { joinKey, type ModelStore, PreconditionFailedError } from '../store';
+import { type ModelStore, PreconditionFailedError } from '../store';
 import {
   type DeploymentConfig,
   DeploymentConfigError,
   deployedVersions,
   parseDeployment,
 } from './deployment';
-import { deploymentKey } from './layout';
+import { artifactKey, deploymentKey, manifestKey } from './layout';
 import { ARTIFACT_FILE, MANIFEST_FILE, type Manifest, ManifestError, parseManifest } from './manifest';
 import { isModelName, isVersion } from './names';
 
@@ -54,12 +54,12 @@ export class ModelRepository {
 
   /** The raw manifest, or undefined when the version has none (absent, or a Triton-style version). */
   async readManifestBytes(model: string, version: number): Promise<Buffer | undefined> {
-    const result = await this.store.get(joinKey(model, String(version), MANIFEST_FILE));
+    const result = await this.store.get(manifestKey(model, version));
     return result.status === 'ok' ? result.body : undefined;
   }
 
   parseManifestBytes(model: string, version: number, bytes: Buffer): Manifest {
-    const key = joinKey(model, String(version), MANIFEST_FILE);
+    const key = manifestKey(model, version);
     let value: unknown;
     try {
       value = JSON.parse(bytes.toString('utf8'));
@@ -76,7 +76,7 @@ export class ModelRepository {
   }
 
   async readArtifact(model: string, version: number): Promise<Buffer> {
-    const key = joinKey(model, String(version), ARTIFACT_FILE);
+    const key = artifactKey(model, version);
     const result = await this.store.get(key);
     if (result.status !== 'ok')
       throw new NotFoundError(`model "${model}" version ${version} has no ${ARTIFACT_FILE}`);
@@ -106,7 +106,7 @@ export class ModelRepository {
     let version = options.version ?? ((await this.listVersions(model)).at(-1) ?? 0) + 1;
     for (let attempt = 0; ; attempt++) {
       const manifest: Manifest = { ...pkg.manifest, version };
-      const key = joinKey(model, String(version), MANIFEST_FILE);
+      const key = manifestKey(model, version);
       try {
         await this.store.put(key, Buffer.from(`${JSON.stringify(manifest, null, 2)}\n`), {
           ifNoneMatch: '*',
@@ -124,7 +124,7 @@ export class ModelRepository {
         version += 1;
       }
     }
-    await this.store.put(joinKey(model, String(version), ARTIFACT_FILE), pkg.artifact, {
+    await this.store.put(artifactKey(model, version), pkg.artifact, {
       contentType: 'application/octet-stream',
       ...(options.onProgress === undefined ? {} : { onProgress: options.onProgress }),
     });

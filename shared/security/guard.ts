@@ -1,9 +1,9 @@
 import { BadRequestError, ForbiddenError, UnauthorizedError } from '../errors';
 import type { ServeRequest } from '../http/request';
 import { matchApiKey, SCOPES, type Scope } from './api-keys';
-import type { SecurityConfig } from './config';
 import type { JwtVerifier } from './jwt';
 import { TokenBucketLimiter } from './rate-limit';
+import type { SecurityConfig } from './settings';
 
 export interface Principal {
   kind: 'api-key' | 'jwt' | 'platform' | 'anonymous';

@@ -2,7 +2,7 @@ import { createPublicKey } from 'node:crypto';
 import { createRemoteJWKSet, type JWTPayload, jwtVerify } from 'jose';
 import { ServiceUnavailableError, UnauthorizedError } from '../errors';
 import { isScope, type Scope } from './api-keys';
-import type { JwtSettings } from './config';
+import type { JwtSettings } from './settings';
 
 export interface JwtIdentity {
   subject: string;

@@ -1,5 +1,5 @@
 import { TooManyRequestsError } from '../errors';
-import type { BucketSettings } from './config';
+import type { BucketSettings } from './settings';
 
 interface Bucket {
   tokens: number;

@@ -1,6 +1,5 @@
 import { ConfigError } from '../errors';
 import { FsModelStore } from './fs-store';
-import { environmentCredentials } from './s3-reader';
 import type { ModelStore, StoreSettings } from './types';
 
 export { FsModelStore } from './fs-store';
@@ -30,9 +29,9 @@ export function openStore(
         scheme,
         variable,
       );
-      // The reader takes the credentials the SDK's chain would take first (environment variables),
-      // read here at the same moment the SDK would; without them the SDK's chain decides.
-      const readCredentials = environmentCredentials(process.env);
+      // The reader takes the credentials the SDK's chain would take first (environment variables);
+      // without them the SDK's chain decides.
+      const readCredentials = settings.s3Credentials;
       if (readCredentials === undefined && !sdkAvailable()) {
         throw new ConfigError(
           variable,

@@ -1,6 +1,6 @@
-import { createHash, createHmac } from 'node:crypto';
 import http, { type IncomingMessage } from 'node:http';
 import https from 'node:https';
+import { type AwsCredentials, canonicalQuery, escapeUri, signingKey, signRequest } from './sigv4';
 
 /**
  * The serving path's S3 reads (GetObject, ListObjectsV2) over node:http with a SigV4 signature made
@@ -9,11 +9,7 @@ import https from 'node:https';
  * the credentials are in the environment, as they always are on Lambda; every other credential
  * source, and every write, goes through the SDK.
  */
-export interface S3Credentials {
-  accessKeyId: string;
-  secretAccessKey: string;
-  sessionToken?: string;
-}
+export type S3Credentials = AwsCredentials;
 
 export interface S3ReaderOptions {
   bucket: string;
@@ -50,20 +46,7 @@ export class S3RequestError extends Error {
   }
 }
 
-const EMPTY_SHA256 = 'e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855';
 const RETRY_DELAY_MS = 100;
-
-/**
- * Credentials for the reader when the SDK's default chain would take them from the environment:
- * both keys set and no AWS_PROFILE (which makes the SDK skip the environment for the profile).
- */
-export function environmentCredentials(env: Readonly<Record<string, string | undefined>>) {
-  const accessKeyId = env['AWS_ACCESS_KEY_ID']?.trim();
-  const secretAccessKey = env['AWS_SECRET_ACCESS_KEY']?.trim();
-  if (!accessKeyId || !secretAccessKey || env['AWS_PROFILE']?.trim()) return undefined;
-  const sessionToken = env['AWS_SESSION_TOKEN']?.trim();
-  return { accessKeyId, secretAccessKey, ...(sessionToken ? { sessionToken } : {}) } satisfies S3Credentials;
-}
 
 export class S3ObjectReader {
   private readonly base: URL;
@@ -81,7 +64,7 @@ export class S3ObjectReader {
     const pathStyle = options.forcePathStyle === true || !/^[a-z0-9][a-z0-9-]{1,61}[a-z0-9]$/.test(bucket);
     if (!pathStyle) endpoint.hostname = `${bucket}.${endpoint.hostname}`;
     this.base = endpoint;
-    this.bucketPath = pathStyle ? `/${encodeSegment(bucket)}` : '';
+    this.bucketPath = pathStyle ? `/${escapeUri(bucket)}` : '';
     const Agent = endpoint.protocol === 'http:' ? http.Agent : https.Agent;
     // Keep-alive: every request after the first skips the TCP (and TLS) handshake.
     this.agent = new Agent({ keepAlive: true, maxSockets: 32 });
@@ -119,7 +102,7 @@ export class S3ObjectReader {
   }
 
   private objectPath(key: string): string {
-    return `${this.bucketPath}/${key.split('/').map(encodeSegment).join('/')}`;
+    return `${this.bucketPath}/${key.split('/').map(escapeUri).join('/')}`;
   }
 
   private async send(
@@ -190,55 +173,6 @@ export class S3ObjectReader {
   }
 }
 
-/** The SigV4 signing key; it depends only on the secret, the day and the region. */
-export function signingKey(secret: string, day: string, region: string): Buffer {
-  const hmac = (key: string | Buffer, data: string) => createHmac('sha256', key).update(data).digest();
-  return hmac(hmac(hmac(hmac(`AWS4${secret}`, day), region), 's3'), 'aws4_request');
-}
-
-/**
- * SigV4 headers for a body-less S3 request. `path` and `search` are exactly what goes on the wire
- * (already encoded: S3 signs path segments encoded once, unlike other services).
- */
-export function signRequest(request: {
-  method: string;
-  host: string;
-  path: string;
-  search: string;
-  credentials: S3Credentials;
-  region: string;
-  date: Date;
-  key?: Buffer;
-}): Record<string, string> {
-  const { credentials, region } = request;
-  const amzDate = request.date.toISOString().replace(/[-:]|\.\d{3}/g, '');
-  const day = amzDate.slice(0, 8);
-  const signed: Record<string, string> = {
-    host: request.host,
-    'x-amz-content-sha256': EMPTY_SHA256,
-    'x-amz-date': amzDate,
-  };
-  if (credentials.sessionToken !== undefined) signed['x-amz-security-token'] = credentials.sessionToken;
-  const names = Object.keys(signed).sort();
-  const canonical = [
-    request.method,
-    request.path,
-    request.search,
-    ...names.map((name) => `${name}:${signed[name]}`),
-    '',
-    names.join(';'),
-    EMPTY_SHA256,
-  ].join('\n');
-  const scope = `${day}/${region}/s3/aws4_request`;
-  const toSign = `AWS4-HMAC-SHA256\n${amzDate}\n${scope}\n${createHash('sha256').update(canonical).digest('hex')}`;
-  const key = request.key ?? signingKey(credentials.secretAccessKey, day, region);
-  const signature = createHmac('sha256', key).update(toSign).digest('hex');
-  return {
-    ...signed,
-    authorization: `AWS4-HMAC-SHA256 Credential=${credentials.accessKeyId}/${scope}, SignedHeaders=${names.join(';')}, Signature=${signature}`,
-  };
-}
-
 function readResponse(response: IncomingMessage): Promise<S3ReadResponse> {
   return new Promise((resolve, reject) => {
     const declared = response.headers['content-length'];
@@ -277,21 +211,6 @@ function requestError(what: string, response: S3ReadResponse): S3RequestError {
     code,
     `${what}: S3 answered ${response.status} ${code}: ${message}`,
   );
-}
-
-/** RFC 3986 encoding, as SigV4 wants it (encodeURIComponent leaves !'()* alone). */
-export function encodeSegment(text: string): string {
-  return encodeURIComponent(text).replace(
-    /[!'()*]/g,
-    (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`,
-  );
-}
-
-export function canonicalQuery(query: Record<string, string>): string {
-  return Object.keys(query)
-    .sort()
-    .map((name) => `${encodeSegment(name)}=${encodeSegment(query[name] ?? '')}`)
-    .join('&');
 }
 
 export function parseListPage(xml: string): ListPage {

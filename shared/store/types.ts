@@ -1,4 +1,5 @@
 import { ServiceUnavailableError } from '../errors';
+import type { S3Credentials } from './s3-reader';
 
 /**
  * The one interface every object-store driver implements. Keys are '/'-separated and relative to
@@ -68,7 +69,7 @@ export function joinKey(...parts: string[]): string {
 
 /**
  * Per-driver connection settings that cannot live in the repository URL (endpoints, secrets).
- * Parsed from the environment once by `parseStoreSettings` in shared/config.ts.
+ * Parsed from the environment once by `parseStoreSettings` in shared/config/.
  */
 export interface StoreSettings {
   s3Endpoint?: string;
@@ -78,6 +79,8 @@ export interface StoreSettings {
   azureEndpoint?: string;
   gcsApiEndpoint?: string;
   gcsProjectId?: string;
+  /** S3 keys from the environment, for the SDK-free reader (see `environmentCredentials`). */
+  s3Credentials?: S3Credentials;
 }
 
 /** What an object store's failed write condition means for the caller, the same on every driver. */

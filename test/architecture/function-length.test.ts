@@ -24,8 +24,11 @@ function longFunctions(file: string): string[] {
       const body = node.body as ts.Node;
       const lines = lineOf(body.getEnd()) - lineOf(body.getStart(source)) + 1;
       if (lines > MAX_LINES) {
-        const name = 'name' in node && node.name !== undefined ? (node.name as ts.Node).getText(source) : '(anonymous)';
-        found.push(`${path.relative(path.resolve(__dirname, '../..'), file)}:${lineOf(node.getStart(source))} ${name} (${lines} lines)`);
+        const name =
+          'name' in node && node.name !== undefined ? (node.name as ts.Node).getText(source) : '(anonymous)';
+        found.push(
+          `${path.relative(path.resolve(__dirname, '../..'), file)}:${lineOf(node.getStart(source))} ${name} (${lines} lines)`,
+        );
       }
     }
     ts.forEachChild(node, visit);

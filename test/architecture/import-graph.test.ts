@@ -16,10 +16,10 @@ const RANKS: Record<string, number> = {
   protocol: 4,
   serving: 5,
   control: 6,
-  // Root files: the wiring (app, boot) and the one env reader (config).
+  // The wiring (app, boot) and the one env reader (config/).
   'app.ts': 7,
   'boot.ts': 7,
-  'config.ts': 7,
+  config: 7,
 };
 
 const SHARED = path.resolve(__dirname, '../../shared');

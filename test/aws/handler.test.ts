@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import type { APIGatewayProxyEvent, APIGatewayProxyEventV2, Context } from 'aws-lambda';
 import { fromApiGatewayV2 } from '../../functions/aws/events';
-import { createHandler } from '../../functions/aws/middy-handler';
+import { createHandler } from '../../functions/aws/handler';
 import { removeTempDirs, sampleApp } from '../support/fixtures';
 
 afterAll(removeTempDirs);

@@ -2,16 +2,24 @@ import { readFileSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import type { APIGatewayProxyEventV2, Context } from 'aws-lambda';
-import { createHandler } from '../../functions/aws/middy-handler';
-import { createLocalServer } from '../../functions/local/server';
+import { createHandler } from '../../functions/aws/handler';
+import { createLocalServer } from '../../functions/local/handler';
 import type { ServeRequest, ServeResponse } from '../../shared/http/request';
-import { get, json, postJson, removeTempDirs, sampleApp, type TestApp } from '../support/fixtures';
+import {
+  get,
+  json,
+  postJson,
+  removeTempDirs,
+  sampleApp,
+  sampleRequest,
+  type TestApp,
+} from '../support/fixtures';
 
 afterAll(removeTempDirs);
 
 const samplesDir = path.join(__dirname, '..', '..', 'samples');
-const irisRequest = JSON.parse(readFileSync(path.join(samplesDir, 'iris', 'request.json'), 'utf8'));
-const houseRequest = JSON.parse(readFileSync(path.join(samplesDir, 'house-price', 'request.json'), 'utf8'));
+const irisRequest = sampleRequest('iris');
+const houseRequest = sampleRequest('house-price');
 
 let testApp: TestApp;
 beforeAll(async () => {

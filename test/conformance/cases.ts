@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
+import { sampleRequest } from '../support/fixtures';
 
 /**
  * The one table every platform adapter must satisfy, unchanged: a request as a client sends it and
@@ -26,8 +27,8 @@ export interface ConformanceCase {
 }
 
 const samples = path.join(__dirname, '..', '..', 'samples');
-const iris = JSON.parse(readFileSync(path.join(samples, 'iris', 'request.json'), 'utf8'));
-const house = JSON.parse(readFileSync(path.join(samples, 'house-price', 'request.json'), 'utf8'));
+const iris = sampleRequest('iris');
+const house = sampleRequest('house-price');
 const irisInput = iris.inputs[0];
 
 /** The iris request's JSON header for the binary tensor data extension (32 bytes of FP32 follow). */

@@ -1,8 +1,8 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import type { APIGatewayProxyEventV2, Context } from 'aws-lambda';
+import { createHandler } from '../../functions/aws/handler';
 import { createMetrics, powertoolsSink } from '../../functions/aws/metrics';
-import { createHandler } from '../../functions/aws/middy-handler';
 import { invocationLogSink } from '../../functions/azure/handler';
 import { cloudLoggingSink } from '../../functions/gcp/handler';
 import metricsSpec from '../../infra/aws/metrics.json';
@@ -18,7 +18,7 @@ import {
   toCloudLoggingEntry,
   toEmfMetricSet,
 } from '../../shared/telemetry/metric-formats';
-import { removeTempDirs, sampleRepository } from '../support/fixtures';
+import { removeTempDirs, sampleRepository, sampleRequestText } from '../support/fixtures';
 import { notFoundEvent, successEvent } from '../support/metric-events';
 import { azureFunctions } from './targets';
 
@@ -28,7 +28,7 @@ beforeAll(async () => {
 });
 afterAll(removeTempDirs);
 
-const iris = readFileSync(path.join(__dirname, '..', '..', 'samples', 'iris', 'request.json'), 'utf8');
+const iris = sampleRequestText('iris');
 
 function appWith(metrics: MetricSink): App {
   // Default-deny on dev is tested in test/security; these tests are about metric output.

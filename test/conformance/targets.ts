@@ -1,9 +1,9 @@
 import type { AddressInfo } from 'node:net';
 import { HttpRequest, HttpResponse, type HttpResponseInit, InvocationContext } from '@azure/functions';
 import type { APIGatewayProxyEvent, APIGatewayProxyEventV2, Context } from 'aws-lambda';
-import { createHandler } from '../../functions/aws/middy-handler';
+import { createHandler } from '../../functions/aws/handler';
 import { createAzureHandler } from '../../functions/azure/handler';
-import { createLocalServer } from '../../functions/local/server';
+import { createLocalServer } from '../../functions/local/handler';
 import type { App } from '../../shared/app';
 import type { ConformanceCase } from './cases';
 

@@ -4,11 +4,19 @@ import * as ort from 'onnxruntime-node';
 import { ModelRepository } from '../../shared/repository/repository';
 import { ModelCache } from '../../shared/serving/model-cache';
 import type { FsModelStore, ModelStore } from '../../shared/store';
-import { get, json, postJson, removeTempDirs, sampleApp, sampleRepository } from '../support/fixtures';
+import {
+  get,
+  json,
+  postJson,
+  removeTempDirs,
+  sampleApp,
+  sampleRepository,
+  sampleRequest,
+} from '../support/fixtures';
 
 const samplesDir = path.join(__dirname, '..', '..', 'samples');
-const irisRequest = JSON.parse(readFileSync(path.join(samplesDir, 'iris', 'request.json'), 'utf8'));
-const houseRequest = JSON.parse(readFileSync(path.join(samplesDir, 'house-price', 'request.json'), 'utf8'));
+const irisRequest = sampleRequest('iris');
+const houseRequest = sampleRequest('house-price');
 
 afterAll(removeTempDirs);
 

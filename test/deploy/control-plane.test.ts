@@ -1,6 +1,7 @@
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { awsControlPlane } from '../../functions/aws/control-plane';
+import { awsControlPlane } from '../../functions/aws/pre-traffic-hook/control-plane';
+import { parseAwsCallSettings } from '../../shared/config/aws';
 
 // A local HTTP server stands in for the Lambda and CodeDeploy endpoints (on 127.0.0.1): the
 // requests the hook would send to AWS are checked for shape and signing headers.
@@ -43,7 +44,13 @@ const ENV = {
   AWS_SESSION_TOKEN: 'session-token',
 };
 const plane = () =>
-  awsControlPlane({ ...ENV, AWS_ENDPOINT_URL_LAMBDA: endpoint, AWS_ENDPOINT_URL_CODEDEPLOY: endpoint });
+  awsControlPlane(
+    parseAwsCallSettings({
+      ...ENV,
+      AWS_ENDPOINT_URL_LAMBDA: endpoint,
+      AWS_ENDPOINT_URL_CODEDEPLOY: endpoint,
+    }),
+  );
 
 describe('AWS control plane over signed HTTP', () => {
   it('invokes a qualified function version synchronously, signed for lambda', async () => {
@@ -103,6 +110,6 @@ describe('AWS control plane over signed HTTP', () => {
   });
 
   it('needs the credentials Lambda provides', () => {
-    expect(() => awsControlPlane({ AWS_REGION: 'eu-west-1' })).toThrow(/AWS_ACCESS_KEY_ID/);
+    expect(() => parseAwsCallSettings({ AWS_REGION: 'eu-west-1' })).toThrow(/AWS_ACCESS_KEY_ID/);
   });
 });

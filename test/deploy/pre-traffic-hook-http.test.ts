@@ -1,7 +1,7 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Context } from 'aws-lambda';
-import { createHandler } from '../../functions/aws/middy-handler';
+import { createHandler } from '../../functions/aws/handler';
 import { handler } from '../../functions/aws/pre-traffic-hook';
 import { removeTempDirs, sampleApp } from '../support/fixtures';
 
@@ -65,7 +65,7 @@ const event = { DeploymentId: 'd-XYZ', LifecycleEventHookExecutionId: 'exec-9' }
 
 describe('deployed pre-traffic hook', () => {
   it('still reports Failed to CodeDeploy when it is misconfigured', async () => {
-    await expect(handler(event)).rejects.toThrow(/TARGET_VERSION_ARN is not set/);
+    await expect(handler(event)).rejects.toThrow(/TARGET_VERSION_ARN: is not set/);
     expect(reports).toEqual([
       {
         target: 'CodeDeploy_20141006.PutLifecycleEventHookExecutionStatus',

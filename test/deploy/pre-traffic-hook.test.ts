@@ -1,7 +1,7 @@
 import type { Context } from 'aws-lambda';
-import type { HookControlPlane } from '../../functions/aws/control-plane';
-import { createHandler } from '../../functions/aws/middy-handler';
-import { createHookHandler, type HookEvent } from '../../functions/aws/pre-traffic-hook';
+import { createHandler } from '../../functions/aws/handler';
+import type { HookControlPlane } from '../../functions/aws/pre-traffic-hook/control-plane';
+import { createHookHandler, type HookEvent } from '../../functions/aws/pre-traffic-hook/hook';
 import { promote } from '../../shared/repository/deployment';
 import { removeTempDirs, sampleApp } from '../support/fixtures';
 

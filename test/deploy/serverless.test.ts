@@ -52,7 +52,7 @@ describe('serverless (osls) without a cloud account', () => {
     expect(listing.stdout).toContain(
       'node_modules/onnxruntime-node/bin/napi-v6/linux/x64/onnxruntime_binding.node',
     );
-    expect(listing.stdout).toContain('functions/aws/handler.js');
+    expect(listing.stdout).toContain('functions/aws/index.js');
     expect(listing.stdout).not.toMatch(/napi-v6\/(darwin|win32|linux\/arm64)/);
     // dev: all at once (the hook still runs), no provisioned concurrency, no bucket, no S3 access.
     const dev = JSON.parse(readFileSync(path.join(out, 'cloudformation-template-update-stack.json'), 'utf8'));
@@ -418,14 +418,14 @@ describe('serverless (osls) without a cloud account', () => {
       expect(inferList).not.toMatch(/napi-v6\/(darwin|win32|linux\/arm64)/);
       expect(inferList).not.toContain('model-repository/');
       const hookList = (await runToEnd('unzip', ['-l', path.join(out, 'preTrafficHook.zip')], {})).stdout;
-      expect(hookList).toContain('functions/aws/pre-traffic-hook.js');
+      expect(hookList).toContain('functions/aws/pre-traffic-hook/index.js');
       expect(hookList).not.toContain('onnxruntime');
     });
 
     it('ships no storage SDK in the AWS bundle: S3 is read without it, and a stage that needs one says so', async () => {
       const dir = tempDir('modelfleet-unzipped-');
       expect((await runToEnd('unzip', ['-q', path.join(out, 'infer.zip'), '-d', dir], {})).code).toBe(0);
-      const bundle = readFileSync(path.join(dir, 'functions', 'aws', 'handler.js'), 'utf8');
+      const bundle = readFileSync(path.join(dir, 'functions', 'aws', 'index.js'), 'utf8');
       expect(bundle).toContain('S3ModelStore');
       expect(bundle).toContain('S3ObjectReader');
       // The SDKs stay external requires instead of being bundled: the S3 one (≈ 1.4 MB, ≈ 40 ms
@@ -445,7 +445,7 @@ describe('serverless (osls) without a cloud account', () => {
           // entry has started the store reads, not during its synchronous load.
           [
             '-e',
-            "require('./functions/aws/handler.js'); if (Object.keys(require.cache).some((f) => f.includes('onnxruntime'))) { console.error('onnxruntime loaded before the reads started'); process.exit(3); }",
+            "require('./functions/aws/index.js'); if (Object.keys(require.cache).some((f) => f.includes('onnxruntime'))) { console.error('onnxruntime loaded before the reads started'); process.exit(3); }",
           ],
           {
             MODEL_REPOSITORY: repository,

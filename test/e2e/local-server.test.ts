@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import * as ort from 'onnxruntime-node';
-import { removeTempDirs, tempDir } from '../support/fixtures';
+import { removeTempDirs, sampleRequestText, tempDir } from '../support/fixtures';
 import { ROOT, type Started, startUntil } from '../support/processes';
 
 jest.setTimeout(120_000);
@@ -28,7 +28,7 @@ afterAll(async () => {
 
 describe('npm start', () => {
   it('publishes the samples on first start and serves predictions equal to onnxruntime run directly', async () => {
-    const request = readFileSync(path.join(ROOT, 'samples', 'iris', 'request.json'), 'utf8');
+    const request = sampleRequestText('iris');
     // curl -d sends this content type; the server must accept it.
     const response = await fetch(`${base}/v2/models/iris/infer`, {
       method: 'POST',

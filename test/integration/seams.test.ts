@@ -2,14 +2,21 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import type { ServeRequest } from '../../shared/http/request';
 import { setShadow } from '../../shared/repository/deployment';
-import { json, postJson, removeTempDirs, sampleApp, sampleRepository } from '../support/fixtures';
+import {
+  json,
+  postJson,
+  removeTempDirs,
+  sampleApp,
+  sampleRepository,
+  sampleRequest,
+} from '../support/fixtures';
 
 // Where features from different issues meet: binary tensors (8) with shadows (4) and the
 // hardened body checks (7); the fast JSON reader (8) with the number-range policy (7).
 afterAll(removeTempDirs);
 
 const samplesDir = path.join(__dirname, '..', '..', 'samples');
-const irisRequest = JSON.parse(readFileSync(path.join(samplesDir, 'iris', 'request.json'), 'utf8'));
+const irisRequest = sampleRequest('iris');
 const irisRows: number[] = irisRequest.inputs[0].data;
 
 function binaryIris(extra: Record<string, unknown> = {}): ServeRequest {

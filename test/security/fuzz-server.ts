@@ -3,7 +3,7 @@
  * time, run with --expose-gc, it answers `heap` messages with heapUsed after a full collection.
  */
 import type { AddressInfo } from 'node:net';
-import { createLocalServer } from '../../functions/local/server';
+import { createLocalServer } from '../../functions/local/handler';
 import { createApp } from '../../shared/app';
 import { parseConfig } from '../../shared/config';
 import { silentLogger } from '../../shared/telemetry/log';

@@ -1,10 +1,6 @@
-import { type App, createApp } from '../../shared/app';
-import { parseConfig } from '../../shared/config';
 import type { ModelRepository } from '../../shared/repository/repository';
 import { hashApiKey } from '../../shared/security/api-keys';
-import { silentLogger } from '../../shared/telemetry/log';
-import type { RequestMetricEvent } from '../../shared/telemetry/metric-event';
-import { sampleRepository } from '../support/fixtures';
+import { buildTestApp, sampleRepository, type TestApp } from '../support/fixtures';
 
 export const KEYS = {
   predict: 'test-predict-key-0123456789',
@@ -21,11 +17,7 @@ export const API_KEYS = JSON.stringify([
   { name: 'old', sha256: hashApiKey(KEYS.revoked), scopes: ['predict'], revoked: true },
 ]);
 
-export interface SecuredApp {
-  app: App;
-  repository: ModelRepository;
-  events: RequestMetricEvent[];
-}
+export type SecuredApp = TestApp;
 
 /** An app on the `dev` stage (default-deny) over the sample repository, configured from `env`. */
 export async function securedApp(
@@ -33,14 +25,8 @@ export async function securedApp(
   options: { repository?: ModelRepository; now?: () => number } = {},
 ): Promise<SecuredApp> {
   const repository = options.repository ?? (await sampleRepository());
-  const events: RequestMetricEvent[] = [];
-  const config = parseConfig({ MODELFLEET_STAGE: 'dev', ...env, MODEL_REPOSITORY: repository.store.url });
-  const app = createApp({
-    config,
-    store: repository.store,
-    metrics: (event) => events.push(event),
-    log: silentLogger,
+  return buildTestApp(repository, {
+    env: { MODELFLEET_STAGE: 'dev', ...env },
     ...(options.now === undefined ? {} : { now: options.now }),
   });
-  return { app, repository, events };
 }

@@ -2,16 +2,11 @@ import { createHash, createHmac, randomBytes } from 'node:crypto';
 import http, { type IncomingHttpHeaders } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { SignatureV4 } from '@smithy/signature-v4';
+import { environmentCredentials, parseStoreSettings } from '../../shared/config';
 import { openStore, StoreUnavailableError } from '../../shared/store';
-import {
-  canonicalQuery,
-  encodeSegment,
-  environmentCredentials,
-  parseListPage,
-  type S3Credentials,
-  signRequest,
-} from '../../shared/store/s3-reader';
+import { parseListPage, type S3Credentials } from '../../shared/store/s3-reader';
 import { S3ModelStore } from '../../shared/store/s3-store';
+import { canonicalQuery, escapeUri, signRequest } from '../../shared/store/sigv4';
 import { freePort, S3_TEST_BUCKET } from '../support/emulators';
 
 // The SDK-free read path (shared/store/s3-reader.ts). s3rver checks the access key but not SigV4
@@ -132,7 +127,7 @@ describe('SigV4 signatures', () => {
     ['a plain key', '/bucket/m/1/model.onnx', {}, undefined],
     [
       'a key that needs encoding',
-      `/bucket/${['a b', "c+d=e&f'(g)*!~", 'ünï', '日本.json'].map(encodeSegment).join('/')}`,
+      `/bucket/${['a b', "c+d=e&f'(g)*!~", 'ünï', '日本.json'].map(escapeUri).join('/')}`,
       {},
       undefined,
     ],
@@ -182,6 +177,62 @@ describe('SigV4 signatures', () => {
     );
     expect(ours['authorization']).toBe(theirs.headers['authorization']);
     expect(ours['x-amz-date']).toBe(theirs.headers['x-amz-date']);
+  });
+});
+
+describe('SigV4 for the other services the project calls (the pre-traffic hook)', () => {
+  it.each([
+    [
+      'a synchronous Lambda invoke of a qualified version',
+      'lambda',
+      `/2015-03-31/functions/${encodeURIComponent('arn:aws:lambda:eu-west-1:123456789012:function:mf-prod-infer:7')}/invocations`,
+      { 'content-type': 'application/json', 'x-amz-invocation-type': 'RequestResponse' },
+      '{"rawPath":"/v2/health/live"}',
+    ],
+    [
+      'a CodeDeploy lifecycle hook status',
+      'codedeploy',
+      '/',
+      {
+        'content-type': 'application/x-amz-json-1.1',
+        'x-amz-target': 'CodeDeploy_20141006.PutLifecycleEventHookExecutionStatus',
+      },
+      '{"deploymentId":"d-1","status":"Succeeded"}',
+    ],
+  ])('match the AWS SDK signer for %s', async (_, service, path, headers: Record<string, string>, body) => {
+    const credentials = {
+      accessKeyId: 'AKIDEXAMPLE',
+      secretAccessKey: 'wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY',
+      sessionToken: 'token',
+    };
+    const date = new Date('2026-11-27T12:34:56.789Z');
+    const host = `${service}.eu-west-1.amazonaws.com`;
+    const ours = signRequest({
+      method: 'POST',
+      host,
+      path,
+      search: '',
+      credentials,
+      region: 'eu-west-1',
+      date,
+      service,
+      headers,
+      body,
+    });
+    const sdkSigner = new SignatureV4({ service, region: 'eu-west-1', credentials, sha256: NodeSha256 });
+    const theirs = await sdkSigner.sign(
+      {
+        method: 'POST',
+        protocol: 'https:',
+        hostname: host,
+        path,
+        query: {},
+        headers: { host, ...headers },
+        body,
+      },
+      { signingDate: date },
+    );
+    expect(ours['authorization']).toBe(theirs.headers['authorization']);
   });
 });
 
@@ -284,9 +335,10 @@ describe('which S3 read path a store takes', () => {
     try {
       process.env['AWS_ACCESS_KEY_ID'] = 'a';
       process.env['AWS_SECRET_ACCESS_KEY'] = 's';
-      expect((openStore('s3://b/p') as S3ModelStore).readsWithoutSdk).toBe(true);
+      const open = () => openStore('s3://b/p', parseStoreSettings(process.env)) as S3ModelStore;
+      expect(open().readsWithoutSdk).toBe(true);
       process.env['AWS_PROFILE'] = 'dev';
-      expect((openStore('s3://b/p') as S3ModelStore).readsWithoutSdk).toBe(false);
+      expect(open().readsWithoutSdk).toBe(false);
     } finally {
       process.env = saved;
     }

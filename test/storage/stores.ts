@@ -7,7 +7,7 @@ import type { VersionPackage } from '../../shared/repository/repository';
 import { type ModelStore, openStore, type StoreSettings } from '../../shared/store';
 import { type FakeGcs, startFakeGcs } from '../fakes/gcs-json-api-fake';
 import { AZURE_TEST_CONTAINER, AZURITE_ACCOUNT, S3_TEST_BUCKET } from '../support/emulators';
-import { tempDir } from '../support/fixtures';
+import { sampleRequest, tempDir } from '../support/fixtures';
 
 // s3rver accepts any signature; fixed keys keep the SDK from looking for credentials elsewhere
 // (an instance-metadata lookup would leave 127.0.0.0/8).
@@ -55,6 +55,8 @@ export async function repositoryLocation(kind: StoreKind): Promise<{ url: string
           s3Endpoint: requireEnv('MODELFLEET_TEST_S3_ENDPOINT'),
           s3ForcePathStyle: true,
           s3Region: 'us-east-1',
+          // As on Lambda: keys in the environment, so reads take the SDK-free path.
+          s3Credentials: { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' },
         },
       };
     case 'azure':
@@ -88,4 +90,4 @@ export function irisPackage(): Promise<VersionPackage> {
   return iris;
 }
 
-export const irisRequest = JSON.parse(readFileSync(path.join(SAMPLES_DIR, 'iris', 'request.json'), 'utf8'));
+export const irisRequest = sampleRequest('iris');

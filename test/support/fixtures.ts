@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { publishMissingSamples } from '../../scripts/lib/samples';
@@ -8,6 +8,7 @@ import { ModelRepository } from '../../shared/repository/repository';
 import { FsModelStore } from '../../shared/store';
 import { silentLogger } from '../../shared/telemetry/log';
 import type { RequestMetricEvent } from '../../shared/telemetry/metric-event';
+import { seededRandom } from './random';
 
 const made: string[] = [];
 
@@ -34,21 +35,65 @@ export interface TestApp {
   events: RequestMetricEvent[];
 }
 
+export interface TestAppOptions {
+  /** Settings as a deployment gives them (MODELFLEET_STAGE, API_KEYS, ...), parsed by parseConfig. */
+  env?: Record<string, string>;
+  /** Parsed settings to override afterwards. */
+  config?: Partial<Config>;
+  /** Seeds the variant picks; Math.random when absent. */
+  seed?: number;
+  now?: () => number;
+}
+
+/**
+ * The one app builder of the tests: the real core over `repository`, its metric events recorded,
+ * logs silenced. The presets below (and trafficApp, securedApp) only choose options.
+ */
+export function buildTestApp(repository: ModelRepository, options: TestAppOptions = {}): TestApp {
+  const events: RequestMetricEvent[] = [];
+  const parsed = parseConfig({ ...options.env, MODEL_REPOSITORY: repository.store.url });
+  const config = { ...parsed, ...options.config, repository: repository.store.url };
+  const app = createApp({
+    config,
+    store: repository.store,
+    metrics: (event) => events.push(event),
+    log: silentLogger,
+    ...(options.seed === undefined ? {} : { random: seededRandom(options.seed) }),
+    ...(options.now === undefined ? {} : { now: options.now }),
+  });
+  return { app, repository, events };
+}
+
+/** An app on the `local` stage over a fresh sample repository (or `repository`). */
 export async function sampleApp(
   overrides: Partial<Config> = {},
   repository?: ModelRepository,
 ): Promise<TestApp> {
-  const repo = repository ?? (await sampleRepository());
-  const events: RequestMetricEvent[] = [];
-  const config = { ...parseConfig({}), ...overrides, repository: repo.store.url };
-  const app = createApp({
-    config,
-    store: repo.store,
-    metrics: (event) => events.push(event),
-    log: silentLogger,
-  });
-  return { app, repository: repo, events };
+  return buildTestApp(repository ?? (await sampleRepository()), { config: overrides });
 }
+
+const sampleRequests = new Map<string, string>();
+
+/** The request body a bundled sample ships (samples/<name>/request.json), as text. */
+export function sampleRequestText(name: 'iris' | 'house-price'): string {
+  let text = sampleRequests.get(name);
+  if (text === undefined) {
+    text = readFileSync(path.join(SAMPLES_DIR, name, 'request.json'), 'utf8');
+    sampleRequests.set(name, text);
+  }
+  return text;
+}
+
+/**
+ * The same, parsed: a fresh object per call, so a test may change it. Untyped on purpose, as
+ * JSON.parse is: tests reshape it freely into valid and invalid requests.
+ */
+// biome-ignore lint/suspicious/noExplicitAny: a JSON fixture that tests reshape at will.
+export function sampleRequest(name: 'iris' | 'house-price'): any {
+  return JSON.parse(sampleRequestText(name));
+}
+
+export const SAMPLES_DIR = path.join(__dirname, '..', '..', 'samples');
 
 export function postJson(path: string, body: unknown, headers: Record<string, string> = {}) {
   return {

@@ -1,5 +1,5 @@
 import type { AddressInfo } from 'node:net';
-import { createLocalServer } from '../../functions/local/server';
+import { createLocalServer } from '../../functions/local/handler';
 import { json, postJson, removeTempDirs, sampleApp, type TestApp } from '../support/fixtures';
 import { houseRequest, IRIS_FEATURES, irisRequest } from './support';
 

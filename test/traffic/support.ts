@@ -1,21 +1,12 @@
-import { readFileSync } from 'node:fs';
-import path from 'node:path';
 import { housePriceModel, IRIS_FEATURES, irisModel } from '../../scripts/lib/sample-models';
-import { type App, createApp } from '../../shared/app';
-import { type Config, parseConfig } from '../../shared/config';
+import type { Config } from '../../shared/config';
 import { packageModel } from '../../shared/control/packaging';
 import { type DeploymentConfig, promote } from '../../shared/repository/deployment';
 import type { ModelRepository } from '../../shared/repository/repository';
-import { silentLogger } from '../../shared/telemetry/log';
-import type { RequestMetricEvent } from '../../shared/telemetry/metric-event';
-import { sampleRepository } from '../support/fixtures';
-import { seededRandom } from '../support/random';
+import { buildTestApp, sampleRepository, sampleRequest, type TestApp } from '../support/fixtures';
 
-export const samplesDir = path.join(__dirname, '..', '..', 'samples');
-export const irisRequest = JSON.parse(readFileSync(path.join(samplesDir, 'iris', 'request.json'), 'utf8'));
-export const houseRequest = JSON.parse(
-  readFileSync(path.join(samplesDir, 'house-price', 'request.json'), 'utf8'),
-);
+export const irisRequest = sampleRequest('iris');
+export const houseRequest = sampleRequest('house-price');
 export { IRIS_FEATURES };
 
 /**
@@ -35,11 +26,7 @@ export async function twoVersionRepository(): Promise<ModelRepository> {
   return repository;
 }
 
-export interface TrafficApp {
-  app: App;
-  repository: ModelRepository;
-  events: RequestMetricEvent[];
-}
+export type TrafficApp = TestApp;
 
 /** An app over `repository` with a seeded random source and a TTL of 0 (config changes apply at once). */
 export function trafficApp(
@@ -47,16 +34,7 @@ export function trafficApp(
   overrides: Partial<Config> = {},
   seed = 7,
 ): TrafficApp {
-  const events: RequestMetricEvent[] = [];
-  const config = { ...parseConfig({}), deploymentTtlMs: 0, ...overrides, repository: repository.store.url };
-  const app = createApp({
-    config,
-    store: repository.store,
-    metrics: (event) => events.push(event),
-    log: silentLogger,
-    random: seededRandom(seed),
-  });
-  return { app, repository, events };
+  return buildTestApp(repository, { config: { deploymentTtlMs: 0, ...overrides }, seed });
 }
 
 export async function deploy(

@@ -4,7 +4,7 @@
  */
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { createLocalServer, parseTarget } from '../../functions/local/server';
+import { createLocalServer, parseTarget } from '../../functions/local/handler';
 import { removeTempDirs, sampleApp, type TestApp } from '../support/fixtures';
 import { seededRandom } from '../support/random';
 

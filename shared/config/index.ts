@@ -1,10 +1,13 @@
 import os from 'node:os';
 import path from 'node:path';
-import { ConfigError } from './errors';
-import { parseCorsOrigins } from './http/cors';
-import { isStage, STAGE_RULE } from './repository/names';
-import { parseSecurityConfig, type SecurityConfig } from './security/config';
-import type { StoreSettings } from './store/types';
+import { ConfigError } from '../errors';
+import { parseCorsOrigins } from '../http/cors';
+import { isStage, STAGE_RULE } from '../repository/names';
+import type { SecurityConfig } from '../security/settings';
+import type { S3Credentials } from '../store/s3-reader';
+import type { StoreSettings } from '../store/types';
+import { type Env, readBoolean, readChoice, readNumber, readString, readUrl } from './env';
+import { parseSecurityConfig } from './security';
 
 /** Security settings (auth, rate limits, input limits, model signing): shared/security/config.ts. */
 export interface Config extends SecurityConfig {
@@ -33,9 +36,9 @@ export interface Config extends SecurityConfig {
   shadowMode: 'background' | 'inline';
   /** Browser origins allowed by CORS (CORS_ORIGINS); empty = CORS off. */
   corsOrigins: string[];
+  /** CloudWatch namespace of the EMF metrics (POWERTOOLS_METRICS_NAMESPACE, as Powertools names it). */
+  metricsNamespace: string;
 }
-
-type Env = Readonly<Record<string, string | undefined>>;
 
 /**
  * Reads and validates every setting once, at cold start. A bad value stops the process with the
@@ -74,13 +77,14 @@ export function parseConfig(env: Env, cwd = process.cwd()): Config {
       stage === 'local' ? 'background' : 'inline',
     ),
     corsOrigins: readCorsOrigins(env),
+    metricsNamespace: readMetricsNamespace(env),
     ...parseSecurityConfig(env, stage),
   };
 }
 
 /**
- * Object-store settings that do not fit in the repository URL. Credentials themselves are left to
- * each SDK's default chain (see the README); only what selects or reaches an endpoint is read here.
+ * Object-store settings that do not fit in the repository URL. Credentials are left to each SDK's
+ * default chain (see the README), except S3 keys in the environment, which the SDK-free reader takes.
  */
 export function parseStoreSettings(env: Env): StoreSettings {
   const settings: StoreSettings = {};
@@ -110,30 +114,21 @@ export function parseStoreSettings(env: Env): StoreSettings {
   if (gcsEndpoint !== undefined) settings.gcsApiEndpoint = gcsEndpoint;
   const project = env['GOOGLE_CLOUD_PROJECT']?.trim();
   if (project) settings.gcsProjectId = project;
+  const s3Credentials = environmentCredentials(env);
+  if (s3Credentials !== undefined) settings.s3Credentials = s3Credentials;
   return settings;
 }
 
-function readUrl(env: Env, name: string): string | undefined {
-  const raw = env[name]?.trim();
-  if (raw === undefined || raw === '') return undefined;
-  let url: URL;
-  try {
-    url = new URL(raw);
-  } catch {
-    throw new ConfigError(name, `expected an http(s) URL, got ${JSON.stringify(raw)}`);
-  }
-  if (url.protocol !== 'http:' && url.protocol !== 'https:') {
-    throw new ConfigError(name, `expected an http(s) URL, got ${JSON.stringify(raw)}`);
-  }
-  return raw.replace(/\/+$/, '');
-}
-
-function readBoolean(env: Env, name: string): boolean | undefined {
-  const raw = env[name]?.trim().toLowerCase();
-  if (raw === undefined || raw === '') return undefined;
-  if (raw === 'true' || raw === '1') return true;
-  if (raw === 'false' || raw === '0') return false;
-  throw new ConfigError(name, `expected true or false, got ${JSON.stringify(env[name])}`);
+/**
+ * Credentials for the reader when the SDK's default chain would take them from the environment:
+ * both keys set and no AWS_PROFILE (which makes the SDK skip the environment for the profile).
+ */
+export function environmentCredentials(env: Env): S3Credentials | undefined {
+  const accessKeyId = env['AWS_ACCESS_KEY_ID']?.trim();
+  const secretAccessKey = env['AWS_SECRET_ACCESS_KEY']?.trim();
+  if (!accessKeyId || !secretAccessKey || env['AWS_PROFILE']?.trim()) return undefined;
+  const sessionToken = env['AWS_SESSION_TOKEN']?.trim();
+  return { accessKeyId, secretAccessKey, ...(sessionToken ? { sessionToken } : {}) };
 }
 
 function readCorsOrigins(env: Env): string[] {
@@ -142,36 +137,14 @@ function readCorsOrigins(env: Env): string[] {
   return parsed;
 }
 
-function readString(env: Env, name: string, fallback: string): string {
-  const value = env[name]?.trim();
-  return value === undefined || value === '' ? fallback : value;
-}
-
-function readChoice<const T extends string>(env: Env, name: string, choices: readonly T[], fallback: T): T {
-  const value = readString(env, name, fallback);
-  if (!(choices as readonly string[]).includes(value)) {
-    throw new ConfigError(name, `must be one of ${choices.join(', ')}, got ${JSON.stringify(value)}`);
-  }
-  return value as T;
-}
-
-function readNumber(
-  env: Env,
-  name: string,
-  fallback: number,
-  rule: { min: number; max: number; integer?: boolean },
-): number {
-  const raw = env[name]?.trim();
-  if (raw === undefined || raw === '') return fallback;
-  const value = Number(raw);
-  if (!Number.isFinite(value) || (rule.integer === true && !Number.isInteger(value))) {
+function readMetricsNamespace(env: Env): string {
+  const namespace = readString(env, 'POWERTOOLS_METRICS_NAMESPACE', 'modelfleet');
+  // CloudWatch's rule for namespaces; a bad one would drop every metric line silently.
+  if (!/^[0-9A-Za-z.\-_/#:]{1,255}$/.test(namespace)) {
     throw new ConfigError(
-      name,
-      `expected ${rule.integer ? 'an integer' : 'a number'}, got ${JSON.stringify(raw)}`,
+      'POWERTOOLS_METRICS_NAMESPACE',
+      `must be 1-255 letters, digits or . - _ / # :, got ${JSON.stringify(namespace)}`,
     );
   }
-  if (value < rule.min || value > rule.max) {
-    throw new ConfigError(name, `must be between ${rule.min} and ${rule.max}, got ${value}`);
-  }
-  return value;
+  return namespace;
 }

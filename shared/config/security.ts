@@ -1,40 +1,9 @@
-import { createPublicKey, type KeyObject } from 'node:crypto';
+import { createPublicKey } from 'node:crypto';
 import { ConfigError } from '../errors';
-import { type ApiKeyEntry, isScope, parseApiKeys, SCOPES, type Scope } from './api-keys';
-import { parseSigningKeys } from './signing-keys';
-
-type Env = Readonly<Record<string, string | undefined>>;
-
-export interface JwtSettings {
-  /** Where the IdP publishes its keys (fetched lazily, cached by jose), or a static public key. */
-  jwksUrl?: string;
-  publicKeyPem?: string;
-  issuer: string;
-  audience: string;
-  algorithms: string[];
-  clockToleranceSeconds: number;
-}
-
-export interface BucketSettings {
-  /** Tokens added per second; 0 turns the limiter off. */
-  ratePerSecond: number;
-  burst: number;
-}
-
-export interface SecurityConfig {
-  /** false only on the local stage with no credentials configured. */
-  authRequired: boolean;
-  apiKeys: ApiKeyEntry[];
-  jwt?: JwtSettings;
-  rateLimitPerKey: BucketSettings;
-  rateLimitPerClient: BucketSettings;
-  maxJsonDepth: number;
-  maxBatchRows: number;
-  signingKeys: ReadonlyMap<string, KeyObject>;
-  requireSignedModels: boolean;
-  /** Scopes of callers the platform authenticated (AWS IAM); empty: such callers need a key too. */
-  platformCallerScopes: Scope[];
-}
+import { isScope, parseApiKeys, SCOPES, type Scope } from '../security/api-keys';
+import type { JwtSettings, SecurityConfig } from '../security/settings';
+import { parseSigningKeys } from '../security/signing-keys';
+import { type Env, readBoolean, readNumber } from './env';
 
 const DEFAULT_JWT_ALGORITHMS = ['RS256', 'PS256', 'ES256', 'EdDSA'];
 const ASYMMETRIC = /^(RS|PS|ES)(256|384|512)$|^EdDSA$|^Ed25519$/;
@@ -45,26 +14,26 @@ export function parseSecurityConfig(env: Env, stage: string): SecurityConfig {
   const apiKeys = parseApiKeys(env['API_KEYS']);
   const jwt = parseJwt(env);
   const signingKeys = parseSigningKeys(env['MODEL_SIGNING_KEYS']);
-  const requireSignedModels = readBool(env, 'REQUIRE_SIGNED_MODELS', false);
+  const requireSignedModels = readBoolean(env, 'REQUIRE_SIGNED_MODELS') ?? false;
   if (requireSignedModels && signingKeys.size === 0) {
     throw new ConfigError('REQUIRE_SIGNED_MODELS', 'is true but MODEL_SIGNING_KEYS names no public key');
   }
-  const keyRate = readNumber(env, 'RATE_LIMIT_KEY_RPS', local ? 0 : 100, 0, 1e6);
-  const clientRate = readNumber(env, 'RATE_LIMIT_CLIENT_RPS', local ? 0 : 50, 0, 1e6);
+  const keyRate = readNumber(env, 'RATE_LIMIT_KEY_RPS', local ? 0 : 100, { min: 0, max: 1e6 });
+  const clientRate = readNumber(env, 'RATE_LIMIT_CLIENT_RPS', local ? 0 : 50, { min: 0, max: 1e6 });
   return {
     authRequired: !local || apiKeys.length > 0 || jwt !== undefined,
     apiKeys,
     ...(jwt === undefined ? {} : { jwt }),
     rateLimitPerKey: {
       ratePerSecond: keyRate,
-      burst: readNumber(env, 'RATE_LIMIT_KEY_BURST', Math.max(1, keyRate * 2), 1, 1e7),
+      burst: readNumber(env, 'RATE_LIMIT_KEY_BURST', Math.max(1, keyRate * 2), { min: 1, max: 1e7 }),
     },
     rateLimitPerClient: {
       ratePerSecond: clientRate,
-      burst: readNumber(env, 'RATE_LIMIT_CLIENT_BURST', Math.max(1, clientRate * 2), 1, 1e7),
+      burst: readNumber(env, 'RATE_LIMIT_CLIENT_BURST', Math.max(1, clientRate * 2), { min: 1, max: 1e7 }),
     },
-    maxJsonDepth: readNumber(env, 'MAX_JSON_DEPTH', 64, 2, 10_000, true),
-    maxBatchRows: readNumber(env, 'MAX_BATCH_ROWS', 10_000, 1, 1e9, true),
+    maxJsonDepth: readNumber(env, 'MAX_JSON_DEPTH', 64, { min: 2, max: 10_000, integer: true }),
+    maxBatchRows: readNumber(env, 'MAX_BATCH_ROWS', 10_000, { min: 1, max: 1e9, integer: true }),
     signingKeys,
     requireSignedModels,
     platformCallerScopes: parseScopeList(env, 'PLATFORM_CALLER_SCOPES', 'predict+feedback+admin'),
@@ -141,36 +110,6 @@ function parseJwt(env: Env): JwtSettings | undefined {
     issuer,
     audience,
     algorithms,
-    clockToleranceSeconds: readNumber(env, 'JWT_CLOCK_TOLERANCE_SECONDS', 5, 0, 300),
+    clockToleranceSeconds: readNumber(env, 'JWT_CLOCK_TOLERANCE_SECONDS', 5, { min: 0, max: 300 }),
   };
-}
-
-function readBool(env: Env, name: string, fallback: boolean): boolean {
-  const raw = env[name]?.trim().toLowerCase();
-  if (raw === undefined || raw === '') return fallback;
-  if (raw === 'true' || raw === '1') return true;
-  if (raw === 'false' || raw === '0') return false;
-  throw new ConfigError(name, `expected true or false, got ${JSON.stringify(env[name])}`);
-}
-
-function readNumber(
-  env: Env,
-  name: string,
-  fallback: number,
-  min: number,
-  max: number,
-  integer = false,
-): number {
-  const raw = env[name]?.trim();
-  if (raw === undefined || raw === '') return fallback;
-  const value = Number(raw);
-  if (!Number.isFinite(value) || (integer && !Number.isInteger(value))) {
-    throw new ConfigError(
-      name,
-      `expected ${integer ? 'an integer' : 'a number'}, got ${JSON.stringify(raw)}`,
-    );
-  }
-  if (value < min || value > max)
-    throw new ConfigError(name, `must be between ${min} and ${max}, got ${value}`);
-  return value;
 }
