@@ -1,4 +1,4 @@
-/** modelfleet's local server (functions/local/server.ts) on a bench repository; prints its port. */
+/** modelfleet's local server (functions/local/handler.ts) on a bench repository; prints its port. */
 import type { AddressInfo } from 'node:net';
 import { createLocalServer } from '../../functions/local/handler';
 import { createApp } from '../../shared/app';

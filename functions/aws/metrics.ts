@@ -31,7 +31,7 @@ export function powertoolsSink(metrics: Metrics): MetricSink {
     // Two dimension sets: the event's own and, through the empty set, the stage-wide one. One
     // `addDimensions` call per set prints the same document as an `addDimension` per name followed
     // by `addDimensions({})` (same sets, same key order), with two fewer Powertools calls, each of
-    // which copies its stores and reads process.env (test/conformance/metric-formats.test.ts).
+    // which copies its stores and reads process.env (test/telemetry/metric-formats.test.ts).
     const own: Record<string, string> = {};
     for (const name of Object.keys(set.dimensions)) {
       if (name !== 'stage') own[name] = set.dimensions[name] as string;

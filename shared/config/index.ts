@@ -9,7 +9,7 @@ import type { StoreSettings } from '../store/types';
 import { type Env, readBoolean, readChoice, readNumber, readString, readUrl } from './env';
 import { parseSecurityConfig } from './security';
 
-/** Security settings (auth, rate limits, input limits, model signing): shared/security/config.ts. */
+/** Security settings (auth, rate limits, input limits, model signing): shared/config/security.ts. */
 export interface Config extends SecurityConfig {
   /** Deployment stage whose `<model>/deployments/<stage>.json` decides what is served. */
   stage: string;

@@ -70,7 +70,7 @@ export const manifestSchema = z.strictObject({
   metrics: z.record(z.string(), z.number()).optional(),
   source: z.record(z.string(), z.string()).optional(),
   createdAt: z.iso.datetime(),
-  /** Optional Ed25519 signature over the manifest (shared/signing.ts, `modelfleet sign`). */
+  /** Optional Ed25519 signature over the manifest (shared/security/signing.ts, `modelfleet sign`). */
   attestation: attestationSchema.optional(),
 });
 

@@ -2,7 +2,7 @@ import { createPublicKey, type KeyObject } from 'node:crypto';
 import { ConfigError } from '../errors';
 import { KEY_ID_PATTERN } from '../repository/names';
 
-// Apart from shared/signing.ts (which needs zod for attestations) because parseConfig reads the
+// Apart from shared/security/signing.ts (whose manifests need zod) because parseConfig reads the
 // keys at cold start, and loading zod there would put ≈ 80 ms in front of the first S3 read.
 
 /** `MODEL_SIGNING_KEYS`: JSON `{"keyId": "<PEM, or base64 of the raw 32-byte key or of its DER>"}`. */

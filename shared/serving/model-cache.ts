@@ -46,7 +46,7 @@ export class ModelCache {
     options: {
       disk?: ArtifactDiskCache;
       log?: Logger;
-      /** Signature policy (shared/signing.ts); throws IntegrityError before the artifact is trusted. */
+      /** Signature policy (shared/security/signing.ts); throws IntegrityError before the artifact is trusted. */
       verifyManifest?: (manifest: Manifest) => void;
     } = {},
   ) {

@@ -6,8 +6,8 @@ import { SAMPLES_DIR } from '../../scripts/lib/samples';
 import { parseManifest } from '../../shared/repository/manifest';
 import { ModelRepository } from '../../shared/repository/repository';
 import { openStore } from '../../shared/store';
+import { closeFakeGcs, irisPackage, repositoryLocation } from '../storage/stores';
 import { removeTempDirs, tempDir } from '../support/fixtures';
-import { closeFakeGcs, irisPackage, repositoryLocation } from './stores';
 
 afterAll(async () => {
   await closeFakeGcs();

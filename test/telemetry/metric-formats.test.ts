@@ -18,9 +18,9 @@ import {
   toCloudLoggingEntry,
   toEmfMetricSet,
 } from '../../shared/telemetry/metric-formats';
+import { azureFunctions } from '../conformance/targets';
 import { removeTempDirs, sampleRepository, sampleRequestText } from '../support/fixtures';
 import { notFoundEvent, successEvent } from '../support/metric-events';
-import { azureFunctions } from './targets';
 
 let repository: ModelRepository;
 beforeAll(async () => {

@@ -3,7 +3,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { run, UsageError } from '../../scripts/cli';
 import { removeTempDirs } from '../support/fixtures';
-import { twoVersionRepository } from './support';
+import { twoVersionRepository } from '../traffic/support';
 
 afterAll(removeTempDirs);
 

@@ -1,7 +1,7 @@
 import type { AddressInfo } from 'node:net';
 import { createLocalServer } from '../../functions/local/handler';
 import { json, postJson, removeTempDirs, sampleApp, type TestApp } from '../support/fixtures';
-import { houseRequest, IRIS_FEATURES, irisRequest } from './support';
+import { houseRequest, IRIS_FEATURES, irisRequest } from '../traffic/support';
 
 let shared: TestApp;
 beforeAll(async () => {

@@ -1,7 +1,7 @@
 /**
  * The AWS sink makes as few Powertools calls as it can; the document Powertools prints must stay
  * byte for byte the one of the plain call sequence (one addDimension per dimension, then the
- * empty set), which test/conformance/metric-formats.test.ts checks against infra/aws/metrics.json.
+ * empty set), which test/telemetry/metric-formats.test.ts checks against infra/aws/metrics.json.
  */
 import { type Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
 import { createMetrics, powertoolsSink } from '../../functions/aws/metrics';
