@@ -1,5 +1,6 @@
 import type { ModelRepository } from '../../shared/repository/repository';
 import { hashApiKey } from '../../shared/security/api-keys';
+import { stagedApp, startStaged } from '../infra/staged';
 import { removeTempDirs, sampleApp, sampleRepository } from '../support/fixtures';
 import { type Started, startUntil } from '../support/processes';
 import { CASES, CORS_ORIGIN, type ConformanceCase, MAX_BODY_BYTES } from './cases';
@@ -76,7 +77,23 @@ const TARGETS: Record<string, () => Promise<Send>> = {
     expect(base).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
     return withApiKey(overHttp(base));
   },
+  // The packages `npm run deploy:azure` / `deploy:gcp` upload (scripts/stage-function.cjs): the
+  // bundle as built, loaded as each platform loads it (test/infra/staged.ts), not the sources.
+  'Azure Functions, staged package (host stand-in over HTTP)': async () => stagedTarget('azure'),
+  'GCP functions-framework, staged package (--source <staged folder>)': async () => stagedTarget('gcp'),
 };
+
+async function stagedTarget(cloud: 'azure' | 'gcp'): Promise<Send> {
+  const started = await startStaged(cloud, (await stagedApp(cloud)).dir, {
+    MODEL_REPOSITORY: repository.store.url,
+    MODELFLEET_STAGE: SETTINGS.stage,
+    MAX_BODY_BYTES: String(MAX_BODY_BYTES),
+    CORS_ORIGINS: CORS_ORIGIN,
+    API_KEYS: `conformance:predict+feedback+admin:${hashApiKey(CONFORMANCE_KEY)}`,
+  });
+  cleanups.push(started.stop);
+  return withApiKey(overHttp(started.base));
+}
 
 function check(reply: Reply, c: ConformanceCase): void {
   const { expect: want } = c;

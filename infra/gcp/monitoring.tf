@@ -1,0 +1,320 @@
+# Log-based metrics from the one structured line each request writes (functions/gcp/handler.ts,
+# shared/telemetry/metric-formats.ts toCloudLoggingEntry): jsonPayload carries the figures, the
+# entry's labels the dimensions. test/infra/gcp.test.ts checks every field named here against it.
+
+locals {
+  # The function's Cloud Run service has the function's name.
+  request_lines = "resource.type=\"cloud_run_revision\" AND resource.labels.service_name=\"${var.name}\" AND jsonPayload.type=\"modelfleet.request\""
+  metric_labels = {
+    model    = "EXTRACT(labels.model)"
+    variant  = "EXTRACT(labels.variant)"
+    version  = "EXTRACT(labels.version)"
+    stage    = "EXTRACT(labels.stage)"
+    revision = "EXTRACT(resource.labels.revision_name)"
+  }
+  per_variant  = ["metric.label.model", "metric.label.variant", "metric.label.version"]
+  per_revision = ["metric.label.revision"]
+  metric_type  = "logging.googleapis.com/user"
+}
+
+resource "google_logging_metric" "requests" {
+  name   = "${var.name}_requests"
+  filter = local.request_lines
+  metric_descriptor {
+    metric_kind = "DELTA"
+    value_type  = "INT64"
+    unit        = "1"
+    dynamic "labels" {
+      for_each = local.metric_labels
+      content {
+        key        = labels.key
+        value_type = "STRING"
+      }
+    }
+  }
+  label_extractors = local.metric_labels
+}
+
+# Server errors only (status >= 500 is severity ERROR); 4xx are the client's and never count.
+resource "google_logging_metric" "errors" {
+  name   = "${var.name}_errors"
+  filter = "${local.request_lines} AND severity=\"ERROR\""
+  metric_descriptor {
+    metric_kind = "DELTA"
+    value_type  = "INT64"
+    unit        = "1"
+    dynamic "labels" {
+      for_each = local.metric_labels
+      content {
+        key        = labels.key
+        value_type = "STRING"
+      }
+    }
+  }
+  label_extractors = local.metric_labels
+}
+
+# Latency of warm requests: a cold start's model load says nothing about the model version.
+resource "google_logging_metric" "warm_latency" {
+  name            = "${var.name}_warm_latency"
+  filter          = "${local.request_lines} AND labels.coldStart=\"false\""
+  value_extractor = "EXTRACT(jsonPayload.latencyMs)"
+  metric_descriptor {
+    metric_kind = "DELTA"
+    value_type  = "DISTRIBUTION"
+    unit        = "ms"
+    dynamic "labels" {
+      for_each = local.metric_labels
+      content {
+        key        = labels.key
+        value_type = "STRING"
+      }
+    }
+  }
+  label_extractors = local.metric_labels
+  bucket_options {
+    exponential_buckets {
+      num_finite_buckets = 64
+      growth_factor      = 1.2
+      scale              = 1
+    }
+  }
+}
+
+resource "google_logging_metric" "cold_starts" {
+  name   = "${var.name}_cold_starts"
+  filter = "${local.request_lines} AND labels.coldStart=\"true\""
+  metric_descriptor {
+    metric_kind = "DELTA"
+    value_type  = "INT64"
+    unit        = "1"
+    dynamic "labels" {
+      for_each = local.metric_labels
+      content {
+        key        = labels.key
+        value_type = "STRING"
+      }
+    }
+  }
+  label_extractors = local.metric_labels
+}
+
+# ---- Model rollouts: alert policy → Pub/Sub → the guard rolls the canary back ----
+
+resource "google_pubsub_topic" "rollout_alerts" {
+  name       = "${var.name}-rollout-alerts"
+  depends_on = [google_project_service.apis]
+}
+
+resource "google_pubsub_topic_iam_member" "monitoring_publishes" {
+  topic  = google_pubsub_topic.rollout_alerts.id
+  role   = "roles/pubsub.publisher"
+  member = "serviceAccount:${local.monitoring_agent}"
+}
+
+resource "google_monitoring_notification_channel" "rollback" {
+  display_name = "${var.name} rollout guard (Pub/Sub)"
+  type         = "pubsub"
+  labels = {
+    topic = google_pubsub_topic.rollout_alerts.id
+  }
+}
+
+# Pushed to the guard with an OIDC token of the invoker account: the incident names the model,
+# variant and version (metric labels), and the guard rolls that canary back without waiting for
+# the next scheduled evaluation.
+resource "google_pubsub_subscription" "guard_push" {
+  count                = local.guard_enabled ? 1 : 0
+  name                 = "${var.name}-rollout-alerts-to-guard"
+  topic                = google_pubsub_topic.rollout_alerts.id
+  ack_deadline_seconds = 120
+  push_config {
+    push_endpoint = google_cloudfunctions2_function.guard[0].service_config[0].uri
+    oidc_token {
+      service_account_email = google_service_account.invoker.email
+      audience              = google_cloudfunctions2_function.guard[0].service_config[0].uri
+    }
+  }
+  retry_policy {
+    minimum_backoff = "10s"
+    maximum_backoff = "300s"
+  }
+  expiration_policy {
+    ttl = ""
+  }
+}
+
+resource "google_service_account_iam_member" "pubsub_signs_push_tokens" {
+  service_account_id = google_service_account.invoker.name
+  role               = "roles/iam.serviceAccountTokenCreator"
+  member             = "serviceAccount:${local.pubsub_agent}"
+}
+
+resource "google_monitoring_alert_policy" "variant_error_rate" {
+  display_name = "${var.name} ${var.stage}: variant error rate"
+  combiner     = "OR"
+  severity     = "CRITICAL"
+  conditions {
+    display_name = "server errors / requests per model variant > ${var.alert_error_rate}"
+    condition_threshold {
+      filter             = "metric.type=\"${local.metric_type}/${google_logging_metric.errors.name}\" AND resource.type=\"cloud_run_revision\""
+      denominator_filter = "metric.type=\"${local.metric_type}/${google_logging_metric.requests.name}\" AND resource.type=\"cloud_run_revision\""
+      comparison         = "COMPARISON_GT"
+      threshold_value    = var.alert_error_rate
+      duration           = "${var.alert_window_seconds}s"
+      aggregations {
+        alignment_period     = "60s"
+        per_series_aligner   = "ALIGN_DELTA"
+        cross_series_reducer = "REDUCE_SUM"
+        group_by_fields      = local.per_variant
+      }
+      denominator_aggregations {
+        alignment_period     = "60s"
+        per_series_aligner   = "ALIGN_DELTA"
+        cross_series_reducer = "REDUCE_SUM"
+        group_by_fields      = local.per_variant
+      }
+      trigger {
+        count = 1
+      }
+    }
+  }
+  notification_channels = [google_monitoring_notification_channel.rollback.id]
+  alert_strategy {
+    auto_close = "1800s"
+  }
+  documentation {
+    mime_type = "text/markdown"
+    content   = "A model variant of stage ${var.stage} returns server errors. The rollout guard rolls a running canary back (Pub/Sub ${google_pubsub_topic.rollout_alerts.name}); see infra/gcp/README.md."
+  }
+}
+
+resource "google_monitoring_alert_policy" "variant_latency_p99" {
+  display_name = "${var.name} ${var.stage}: variant warm p99 latency"
+  combiner     = "OR"
+  severity     = "ERROR"
+  conditions {
+    display_name = "warm p99 per model variant > ${var.alert_latency_p99_ms} ms"
+    condition_threshold {
+      filter          = "metric.type=\"${local.metric_type}/${google_logging_metric.warm_latency.name}\" AND resource.type=\"cloud_run_revision\""
+      comparison      = "COMPARISON_GT"
+      threshold_value = var.alert_latency_p99_ms
+      duration        = "${var.alert_window_seconds}s"
+      aggregations {
+        alignment_period     = "60s"
+        per_series_aligner   = "ALIGN_DELTA"
+        cross_series_reducer = "REDUCE_PERCENTILE_99"
+        group_by_fields      = local.per_variant
+      }
+      trigger {
+        count = 1
+      }
+    }
+  }
+  notification_channels = [google_monitoring_notification_channel.rollback.id]
+  alert_strategy {
+    auto_close = "1800s"
+  }
+  documentation {
+    mime_type = "text/markdown"
+    content   = "A model variant of stage ${var.stage} is slow on warm requests. The rollout guard rolls a running canary back; see infra/gcp/README.md."
+  }
+}
+
+# ---- Code rollouts: per-revision error rate → a person (README.md, "Code rollout") ----
+
+resource "google_monitoring_notification_channel" "operator" {
+  display_name = "${var.name} operator"
+  type         = "email"
+  labels = {
+    email_address = var.operator_email
+  }
+}
+
+resource "google_monitoring_alert_policy" "revision_error_rate" {
+  display_name = "${var.name} ${var.stage}: revision error rate"
+  combiner     = "OR"
+  severity     = "CRITICAL"
+  conditions {
+    display_name = "server errors / requests per Cloud Run revision > ${var.alert_error_rate}"
+    condition_threshold {
+      filter             = "metric.type=\"${local.metric_type}/${google_logging_metric.errors.name}\" AND resource.type=\"cloud_run_revision\""
+      denominator_filter = "metric.type=\"${local.metric_type}/${google_logging_metric.requests.name}\" AND resource.type=\"cloud_run_revision\""
+      comparison         = "COMPARISON_GT"
+      threshold_value    = var.alert_error_rate
+      duration           = "${var.alert_window_seconds}s"
+      aggregations {
+        alignment_period     = "60s"
+        per_series_aligner   = "ALIGN_DELTA"
+        cross_series_reducer = "REDUCE_SUM"
+        group_by_fields      = local.per_revision
+      }
+      denominator_aggregations {
+        alignment_period     = "60s"
+        per_series_aligner   = "ALIGN_DELTA"
+        cross_series_reducer = "REDUCE_SUM"
+        group_by_fields      = local.per_revision
+      }
+      trigger {
+        count = 1
+      }
+    }
+  }
+  notification_channels = [google_monitoring_notification_channel.operator.id]
+  alert_strategy {
+    auto_close = "1800s"
+  }
+  documentation {
+    mime_type = "text/markdown"
+    content   = "A revision of ${var.name} returns server errors. During a code canary: send its traffic back to the previous revision (infra/gcp/README.md, step 5)."
+  }
+}
+
+# ---- Dashboard ----
+
+locals {
+  variant_chart = {
+    for key, chart in {
+      requests = { title = "Requests per variant (/min)", metric = google_logging_metric.requests.name, aligner = "ALIGN_DELTA", reducer = "REDUCE_SUM" }
+      errors   = { title = "Server errors per variant (/min)", metric = google_logging_metric.errors.name, aligner = "ALIGN_DELTA", reducer = "REDUCE_SUM" }
+      p99      = { title = "Warm p99 latency per variant (ms)", metric = google_logging_metric.warm_latency.name, aligner = "ALIGN_DELTA", reducer = "REDUCE_PERCENTILE_99" }
+      cold     = { title = "Cold starts per revision (/min)", metric = google_logging_metric.cold_starts.name, aligner = "ALIGN_DELTA", reducer = "REDUCE_SUM" }
+      } : key => {
+      title = chart.title
+      xyChart = {
+        dataSets = [{
+          plotType = "LINE"
+          timeSeriesQuery = {
+            timeSeriesFilter = {
+              filter = "metric.type=\"${local.metric_type}/${chart.metric}\" AND resource.type=\"cloud_run_revision\""
+              aggregation = {
+                alignmentPeriod    = "60s"
+                perSeriesAligner   = chart.aligner
+                crossSeriesReducer = chart.reducer
+                groupByFields      = key == "cold" ? local.per_revision : local.per_variant
+              }
+            }
+          }
+        }]
+      }
+    }
+  }
+}
+
+resource "google_monitoring_dashboard" "modelfleet" {
+  dashboard_json = jsonencode({
+    displayName = "${var.name} ${var.stage}"
+    mosaicLayout = {
+      columns = 12
+      tiles = [
+        for index, key in ["requests", "errors", "p99", "cold"] : {
+          xPos   = (index % 2) * 6
+          yPos   = floor(index / 2) * 4
+          width  = 6
+          height = 4
+          widget = local.variant_chart[key]
+        }
+      ]
+    }
+  })
+}
