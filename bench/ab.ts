@@ -42,14 +42,28 @@ interface Build {
 }
 
 function load(dist: string): Build {
-  const from = <T>(file: string) => require(path.join(dist, file)) as T;
+  // The first of the files that exists: builds from before the core moved into rooms name them
+  // by their old paths.
+  const from = <T>(...files: string[]) => {
+    for (const file of files) {
+      try {
+        return require(path.join(dist, file)) as T;
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code !== 'MODULE_NOT_FOUND') throw err;
+      }
+    }
+    throw new Error(`${dist} has none of ${files.join(', ')}`);
+  };
+  const handler = from<{ createHandler?: typeof createHandler }>('functions/aws/handler');
   return {
     createApp: from<{ createApp: typeof createApp }>('shared/app').createApp,
     parseConfig: from<{ parseConfig: typeof parseConfig }>('shared/config').parseConfig,
-    createHandler: from<{ createHandler: typeof createHandler }>('functions/aws/handler').createHandler,
+    createHandler:
+      handler.createHandler ??
+      from<{ createHandler: typeof createHandler }>('functions/aws/middy-handler').createHandler,
     aws: from<typeof awsMetrics>('functions/aws/metrics'),
-    metrics: from<typeof metrics>('shared/telemetry/metric-event'),
-    log: from<typeof log>('shared/telemetry/log'),
+    metrics: from<typeof metrics>('shared/telemetry/metric-event', 'shared/metrics'),
+    log: from<typeof log>('shared/telemetry/log', 'shared/log'),
   };
 }
 
