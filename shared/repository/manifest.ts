@@ -1,6 +1,6 @@
 import * as z from 'zod';
-import { attestationSchema } from '../security/signing';
 import { DATATYPES } from '../tensor/datatypes';
+import { KEY_ID, SIGNATURE_ALGORITHM } from './integrity';
 import { parseWith } from './validation';
 
 export const MANIFEST_SCHEMA = 'modelfleet/manifest@1';
@@ -21,6 +21,15 @@ export const modelNameSchema = z
   .refine((name) => !name.includes('..'), 'must not contain ".."');
 
 export const versionSchema = z.number().int().positive();
+
+/** An Ed25519 signature over the manifest (shared/security/signing.ts, `modelfleet sign`). */
+export const attestationSchema = z.strictObject({
+  keyId: z.string().regex(KEY_ID, 'must be 1-128 letters, digits, "_", ".", ":" or "-"'),
+  algorithm: z.literal(SIGNATURE_ALGORITHM),
+  /** base64 of the 64-byte Ed25519 signature over `signedText(manifest)` (./integrity.ts). */
+  value: z.string().regex(/^[A-Za-z0-9+/]{86}==$/, 'must be a base64 Ed25519 signature'),
+});
+export type Attestation = z.infer<typeof attestationSchema>;
 
 const tensorSpecSchema = z.strictObject({
   name: z.string().min(1),

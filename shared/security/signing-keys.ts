@@ -1,10 +1,11 @@
 import { createPublicKey, type KeyObject } from 'node:crypto';
 import { ConfigError } from '../errors';
+import { KEY_ID } from '../repository/integrity';
 
 // Apart from shared/signing.ts (which needs zod for attestations) because parseConfig reads the
 // keys at cold start, and loading zod there would put ≈ 80 ms in front of the first S3 read.
 
-export const KEY_ID = /^[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}$/;
+export { KEY_ID };
 
 /** `MODEL_SIGNING_KEYS`: JSON `{"keyId": "<PEM, or base64 of the raw 32-byte key or of its DER>"}`. */
 export function parseSigningKeys(

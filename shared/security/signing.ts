@@ -1,9 +1,11 @@
 import { createPrivateKey, type KeyObject, sign, verify } from 'node:crypto';
-import * as z from 'zod';
 import { IntegrityError } from '../errors';
+import { KEY_ID, SIGNATURE_ALGORITHM, signedText } from '../repository/integrity';
 import type { Manifest } from '../repository/manifest';
-import { KEY_ID } from './signing-keys';
 
+export { canonicalJson, SIGNATURE_ALGORITHM } from '../repository/integrity';
+
+export { type Attestation, attestationSchema } from '../repository/manifest';
 export { parseSigningKeys, publicKeyFrom } from './signing-keys';
 
 /**
@@ -12,34 +14,8 @@ export { parseSigningKeys, publicKeyFrom } from './signing-keys';
  * compare-and-swap, and the attestation itself. So a changed artifact fails the sha256 check and a
  * changed manifest fails the signature.
  */
-export const SIGNATURE_ALGORITHM = 'Ed25519';
-const DOMAIN = 'modelfleet/manifest-signature@1\n';
-
-export const attestationSchema = z.strictObject({
-  keyId: z.string().regex(KEY_ID, 'must be 1-128 letters, digits, "_", ".", ":" or "-"'),
-  algorithm: z.literal(SIGNATURE_ALGORITHM),
-  /** base64 of the 64-byte Ed25519 signature over `signedBytes(manifest)`. */
-  value: z.string().regex(/^[A-Za-z0-9+/]{86}==$/, 'must be a base64 Ed25519 signature'),
-});
-export type Attestation = z.infer<typeof attestationSchema>;
-
-/** JSON with object keys sorted at every level, so that the bytes do not depend on key order. */
-export function canonicalJson(value: unknown): string {
-  if (Array.isArray(value))
-    return `[${value.map((v) => canonicalJson(v === undefined ? null : v)).join(',')}]`;
-  if (value !== null && typeof value === 'object') {
-    const entries = Object.keys(value)
-      .filter((key) => (value as Record<string, unknown>)[key] !== undefined)
-      .sort()
-      .map((key) => `${JSON.stringify(key)}:${canonicalJson((value as Record<string, unknown>)[key])}`);
-    return `{${entries.join(',')}}`;
-  }
-  return JSON.stringify(value);
-}
-
 export function signedBytes(manifest: Manifest): Buffer {
-  const { version: _version, attestation: _attestation, ...covered } = manifest;
-  return Buffer.from(DOMAIN + canonicalJson(covered), 'utf8');
+  return Buffer.from(signedText(manifest), 'utf8');
 }
 
 export function signManifest(manifest: Manifest, privateKey: KeyObject, keyId: string): Manifest {
