@@ -12,8 +12,11 @@ import { projectRoot } from './paths';
 
 export const EDGE_MODULE = 'modelfleet-edge.mjs';
 export const EDGE_NODE_MODULE = 'modelfleet-edge.cjs';
-/** The WASM file the browser bundle loads (onnxruntime-web's WebGPU build, which also runs on CPU). */
-export const BROWSER_WASM = ['ort-wasm-simd-threaded.asyncify.wasm'];
+/**
+ * What the browser bundle loads beside it: onnxruntime-web's WebGPU build (which also runs on the
+ * CPU) fetches its Emscripten glue and WASM from `env.wasm.wasmPaths` when that is set.
+ */
+export const BROWSER_WASM = ['ort-wasm-simd-threaded.asyncify.mjs', 'ort-wasm-simd-threaded.asyncify.wasm'];
 /** Node's build loads its WASM through the Emscripten glue, so both files go beside it. */
 export const NODE_WASM = ['ort-wasm-simd-threaded.mjs', 'ort-wasm-simd-threaded.wasm'];
 
@@ -80,4 +83,32 @@ function copyWasm(files: readonly string[], outDir: string): string[] {
     copyFileSync(path.join(ortDist(), file), target);
     return target;
   });
+}
+
+/** The example page (examples/edge/) into `outDir`; it imports the module beside it. */
+export async function buildEdgePage(outDir: string): Promise<void> {
+  mkdirSync(outDir, { recursive: true });
+  const examples = path.join(projectRoot(), 'examples', 'edge');
+  await build({
+    entryPoints: [path.join(examples, 'page.ts')],
+    outfile: path.join(outDir, 'page.js'),
+    bundle: true,
+    format: 'esm',
+    platform: 'browser',
+    target: ['es2022'],
+    minify: true,
+    logLevel: 'silent',
+    plugins: [
+      {
+        name: 'edge-module-beside',
+        setup(builder) {
+          builder.onResolve({ filter: /\/edge\/browser$/ }, () => ({
+            path: `./${EDGE_MODULE}`,
+            external: true,
+          }));
+        },
+      },
+    ],
+  });
+  copyFileSync(path.join(examples, 'index.html'), path.join(outDir, 'index.html'));
 }
