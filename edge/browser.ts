@@ -3,7 +3,7 @@
  * browser has it. The WASM file is loaded from this module's own folder (no CDN).
  */
 import * as ort from 'onnxruntime-web';
-import { browserCacheStore } from './fetch-cache';
+import { browserCacheStore, type FetchLike } from './fetch-cache';
 import { type EdgeModel, type LoadOptions, loadModel } from './model';
 
 export type { EdgeModel, InferResponse, LoadOptions, Verification } from './model';
@@ -17,19 +17,27 @@ export interface BrowserLoadOptions extends LoadOptions {
   wasmPaths?: string;
   /** Keep verified copies in the Cache API for offline use (default true). */
   offline?: boolean;
+  /** Where documents and the artifact are read from (default: fetch). */
+  fetch?: FetchLike;
+  /**
+   * onnxruntime-web's WASM itself, for pages that cannot fetch it (file://); the Emscripten glue
+   * then comes from the bundle.
+   */
+  wasmBinary?: Uint8Array;
 }
 
 export async function load(options: BrowserLoadOptions): Promise<EdgeModel> {
   const moduleUrl = typeof __modelfleetEdgeUrl === 'string' ? __modelfleetEdgeUrl : undefined;
   const wasmPaths =
     options.wasmPaths ?? (moduleUrl === undefined ? undefined : new URL('./', moduleUrl).href);
-  if (wasmPaths !== undefined) ort.env.wasm.wasmPaths = wasmPaths;
+  if (options.wasmBinary !== undefined) ort.env.wasm.wasmBinary = options.wasmBinary;
+  else if (wasmPaths !== undefined) ort.env.wasm.wasmPaths = wasmPaths;
   // Threads need a cross-origin-isolated page (SharedArrayBuffer); one thread works on any host.
   ort.env.wasm.numThreads = isolated() ? Math.min(4, navigatorOf()?.hardwareConcurrency ?? 1) : 1;
   const store = options.offline === false ? undefined : await browserCacheStore();
   return loadModel(options, {
     ort,
-    fetch: (url, init) => fetch(url, init),
+    fetch: options.fetch ?? ((url, init) => fetch(url, init)),
     ...(store === undefined ? {} : { store }),
     executionProviders: navigatorOf()?.gpu === undefined ? ['wasm'] : ['webgpu', 'wasm'],
   });

@@ -5,6 +5,9 @@
  */
 import { type EdgeModel, load } from '../../edge/browser';
 
+/** onnxruntime-web's WASM as export-edge copies it beside the module. */
+const WASM_FILE = 'ort-wasm-simd-threaded.asyncify.wasm';
+
 interface ExportIndex {
   stage: string;
   models: { name: string; version?: number; description?: string }[];
@@ -20,7 +23,33 @@ const requestBox = $<HTMLTextAreaElement>('request');
 const runButton = $<HTMLButtonElement>('run');
 const resultBox = $<HTMLDivElement>('result');
 
-const repository = new URL('./models/', location.href).href;
+const pageBase = new URL('./', location.href).href;
+const repository = new URL('./models/', pageBase).href;
+
+/**
+ * From file:// a page may neither fetch nor import modules, so `export-edge` also writes
+ * edge-files.js (classic script): the folder's files as base64, read here instead of fetched.
+ */
+const embedded = (globalThis as { modelfleetEdgeFiles?: Record<string, string> }).modelfleetEdgeFiles;
+
+function embeddedBytes(relative: string): Uint8Array | undefined {
+  const base64 = embedded?.[relative];
+  if (base64 === undefined) return undefined;
+  const binary = atob(base64);
+  const bytes = new Uint8Array(binary.length);
+  for (let i = 0; i < binary.length; i++) bytes[i] = binary.charCodeAt(i);
+  return bytes;
+}
+
+async function readFromFolder(url: string): Promise<Response> {
+  if (embedded === undefined) return fetch(url);
+  const bytes = url.startsWith(pageBase) ? embeddedBytes(url.slice(pageBase.length)) : undefined;
+  return bytes === undefined
+    ? new Response(null, { status: 404 })
+    : new Response(bytes as Uint8Array<ArrayBuffer>);
+}
+
+let wasmBinary: Uint8Array | undefined;
 let index: ExportIndex | undefined;
 let current: EdgeModel | undefined;
 
@@ -49,6 +78,8 @@ async function pick(): Promise<void> {
       ...(entry.version === undefined ? {} : { version: entry.version }),
       ...(user === '' ? {} : { stickyKey: user }),
       ...(index.signingKeys === undefined ? {} : { signingKeys: index.signingKeys }),
+      ...(embedded === undefined ? {} : { fetch: readFromFolder, offline: false }),
+      ...(wasmBinary === undefined ? {} : { wasmBinary }),
     });
   } catch (err) {
     statusBox.textContent = '';
@@ -86,7 +117,8 @@ async function run(): Promise<void> {
 }
 
 async function start(): Promise<void> {
-  const response = await fetch('./models/index.json');
+  if (embedded !== undefined) wasmBinary = embeddedBytes(WASM_FILE);
+  const response = await readFromFolder(new URL('./models/index.json', pageBase).href);
   if (!response.ok) throw new Error(`models/index.json: HTTP ${response.status}`);
   index = (await response.json()) as ExportIndex;
   for (const model of index.models) {

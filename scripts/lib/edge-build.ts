@@ -1,4 +1,4 @@
-import { copyFileSync, mkdirSync, statSync } from 'node:fs';
+import { copyFileSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { build, type Plugin } from 'esbuild';
 import { projectRoot } from './paths';
@@ -110,5 +110,42 @@ export async function buildEdgePage(outDir: string): Promise<void> {
       },
     ],
   });
+  // The same page with the module inlined as one classic script, for file:// (see index.html).
+  await build({
+    entryPoints: [path.join(examples, 'page.ts')],
+    outfile: path.join(outDir, 'page-file.js'),
+    bundle: true,
+    format: 'iife',
+    platform: 'browser',
+    target: ['es2022'],
+    minify: true,
+    legalComments: 'none',
+    logLevel: 'silent',
+    banner: { js: 'const __modelfleetEdgeUrl = undefined;' },
+    plugins: [onnxruntimeAs(path.join(ortDist(), 'ort.webgpu.bundle.min.mjs'))],
+  });
   copyFileSync(path.join(examples, 'index.html'), path.join(outDir, 'index.html'));
+}
+
+/**
+ * edge-files.js: every file under models/ and the WASM as base64, for the page opened from
+ * file://, where it can neither fetch nor import. The page still verifies them as fetched ones.
+ */
+export function writeEmbeddedFiles(outDir: string): number {
+  const files: Record<string, string> = {};
+  const add = (relative: string) => {
+    files[relative] = readFileSync(path.join(outDir, ...relative.split('/'))).toString('base64');
+  };
+  const walk = (relative: string) => {
+    for (const entry of readdirSync(path.join(outDir, relative), { withFileTypes: true })) {
+      const child = `${relative}/${entry.name}`;
+      if (entry.isDirectory()) walk(child);
+      else add(child);
+    }
+  };
+  walk('models');
+  for (const wasm of BROWSER_WASM.filter((file) => file.endsWith('.wasm'))) add(wasm);
+  const file = path.join(outDir, 'edge-files.js');
+  writeFileSync(file, `globalThis.modelfleetEdgeFiles = ${JSON.stringify(files)};\n`);
+  return statSync(file).size;
 }

@@ -5,7 +5,7 @@ import { deployedVersions } from '../../shared/repository/deployment';
 import { artifactKey, deploymentKey, manifestKey } from '../../shared/repository/layout';
 import { artifactMismatch, type ModelRepository } from '../../shared/repository/repository';
 import { parseSigningKeys } from '../../shared/security/signing-keys';
-import { buildEdgeBrowser, buildEdgePage, type EdgeBuild } from './edge-build';
+import { buildEdgeBrowser, buildEdgePage, type EdgeBuild, writeEmbeddedFiles } from './edge-build';
 
 /**
  * `modelfleet export-edge <model> [version] --out DIR`: a static folder that any static host or CDN
@@ -44,6 +44,8 @@ export async function exportEdge(
 ): Promise<EdgeExport> {
   const { model, stage, out } = target;
   const models = path.join(out, 'models');
+  // Everything is read and checked before anything is written: a refused export leaves the folder as it was.
+  const writes: [key: string, data: string | Uint8Array][] = [];
   let versions: number[];
   if (target.version === undefined) {
     const read = await repository.readDeployment(model, stage);
@@ -53,7 +55,7 @@ export async function exportEdge(
       );
     }
     versions = deployedVersions({ ...read.config, shadow: undefined });
-    writeAt(models, deploymentKey(model, stage), `${JSON.stringify(read.config, null, 2)}\n`);
+    writes.push([deploymentKey(model, stage), `${JSON.stringify(read.config, null, 2)}\n`]);
   } else {
     versions = [target.version];
   }
@@ -72,12 +74,12 @@ export async function exportEdge(
     if (mismatch !== undefined) throw new Error(`refusing to export: ${mismatch}`);
     description ??= manifest.description;
     // The bytes as published: the edge parses and verifies them as the server does.
-    writeAt(models, manifestKey(model, version), manifestBytes);
-    writeAt(models, artifactKey(model, version), artifact);
+    writes.push([manifestKey(model, version), manifestBytes], [artifactKey(model, version), artifact]);
   }
+  const index = readIndex(path.join(models, EDGE_INDEX), stage);
+  for (const [key, data] of writes) writeAt(models, key, data);
   const module = await buildEdgeBrowser(out);
   await buildEdgePage(out);
-  const index = readIndex(path.join(models, EDGE_INDEX), stage);
   const entry = {
     name: model,
     ...(target.version === undefined ? {} : { version: target.version }),
@@ -86,6 +88,7 @@ export async function exportEdge(
   index.models = [...index.models.filter((m) => m.name !== model), entry];
   if (target.signingKeys !== undefined) index.signingKeys = target.signingKeys;
   writeAt(models, EDGE_INDEX, `${JSON.stringify(index, null, 2)}\n`);
+  writeEmbeddedFiles(out);
   return { out, model, versions, stage, module };
 }
 

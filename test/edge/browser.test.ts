@@ -1,6 +1,8 @@
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { type BrowserContext, chromium, type Page } from 'playwright-core';
+import { writeEmbeddedFiles } from '../../scripts/lib/edge-build';
 import { exportEdge } from '../../scripts/lib/edge-commands';
 import type { Manifest } from '../../shared/repository/manifest';
 import { compareOutputs } from '../../shared/tensor/compare';
@@ -111,12 +113,26 @@ describe('the edge example page in headless Chromium', () => {
     expect(server.requests).toContainEqual({ path: '/models/iris/1/model.onnx', status: 304 });
   }, 60_000);
 
+  it('works from file:// with no server at all', async () => {
+    await page.goto(pathToFileURL(path.join(out, 'index.html')).href);
+    expect(await settled()).toBe('ready');
+    const manifest = manifestOf('iris');
+    expect(await verification()).toMatchObject({ sha256: manifest.artifact.sha256, sampleChecked: true });
+    await page.click('#run');
+    await page.waitForFunction(`${STATE} === 'predicted'`);
+    const outputs = JSON.parse((await page.textContent('#outputs')) ?? '[]');
+    expect(compareOutputs(manifest.sample?.outputs ?? [], outputs, manifest.sample?.tolerance ?? 0)).toEqual(
+      [],
+    );
+    await page.screenshot({ path: path.join(ARTIFACTS, 'edge-file-url.png'), fullPage: true });
+  }, 60_000);
+
   it('refuses a tampered artifact with a visible error, and runs nothing', async () => {
     const file = path.join(out, 'models', 'iris', '1', 'model.onnx');
     const bytes = readFileSync(file);
     bytes[bytes.length - 5] = (bytes[bytes.length - 5] ?? 0) ^ 0xff;
     writeFileSync(file, bytes);
-    await page.reload();
+    await page.goto(`${server.origin}/index.html`);
     expect(await settled()).toMatch(/^error: /);
     const error = page.locator('#error');
     expect(await error.isVisible()).toBe(true);
@@ -125,10 +141,18 @@ describe('the edge example page in headless Chromium', () => {
     );
     expect(await page.isDisabled('#run')).toBe(true);
     await page.screenshot({ path: path.join(ARTIFACTS, 'edge-tampered.png'), fullPage: true });
+
+    // The copy embedded for file:// is verified the same way.
+    writeEmbeddedFiles(out);
+    await page.goto(pathToFileURL(path.join(out, 'index.html')).href);
+    expect(await settled()).toMatch(/^error: refused: iris version 1: model\.onnx sha256 is /);
   }, 60_000);
 
   it('fetched nothing but the static folder (no CDN, no other host)', () => {
-    expect(pageRequests.filter((url) => !url.startsWith(`${server.origin}/`))).toEqual([]);
+    const folder = pathToFileURL(out).href;
+    expect(
+      pageRequests.filter((url) => !url.startsWith(`${server.origin}/`) && !url.startsWith(`${folder}/`)),
+    ).toEqual([]);
     expect(server.requests.map((r) => r.path)).toEqual(
       expect.arrayContaining([
         '/index.html',
