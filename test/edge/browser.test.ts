@@ -113,6 +113,20 @@ describe('the edge example page in headless Chromium', () => {
     expect(server.requests).toContainEqual({ path: '/models/iris/1/model.onnx', status: 304 });
   }, 60_000);
 
+  it('loads from the kept, re-verified copies when the network is gone', async () => {
+    await context.setOffline(true);
+    try {
+      const source = await page.evaluate(`(async () => {
+        const edge = await import('/modelfleet-edge.mjs');
+        const model = await edge.load({ repository: location.origin + '/models/', model: 'iris', stage: 'local' });
+        return model.verification.artifactSource;
+      })()`);
+      expect(source).toBe('offline');
+    } finally {
+      await context.setOffline(false);
+    }
+  }, 60_000);
+
   it('works from file:// with no server at all', async () => {
     await page.goto(pathToFileURL(path.join(out, 'index.html')).href);
     expect(await settled()).toBe('ready');

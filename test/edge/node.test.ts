@@ -44,6 +44,9 @@ beforeAll(async () => {
 
 afterAll(removeTempDirs);
 
+const IRIS_REQUEST = path.join(__dirname, '..', '..', 'samples', 'iris', 'request.json');
+const repositoryUrl = () => repository.store.url;
+
 function runEdge(jobs: Job[]): JobResult[] {
   const file = path.join(tempDir('modelfleet-edge-jobs-'), 'jobs.json');
   writeFileSync(file, JSON.stringify({ module: edgeModule, jobs }));
@@ -115,6 +118,20 @@ describe('modelfleet-edge on Node with the WASM backend', () => {
       }
     });
   }, 120_000);
+});
+
+describe('modelfleet-edge loads one version by its manifest URL', () => {
+  it('runs it as the pinned variant', () => {
+    const manifestUrl = new URL('iris/1/manifest.json', `${new URL(repositoryUrl()).href}/`).href;
+    const [result] = runEdge([
+      { load: { manifestUrl }, request: JSON.parse(readFileSync(IRIS_REQUEST, 'utf8')) },
+    ]);
+    expect(result).toMatchObject({
+      ok: true,
+      info: { name: 'iris', version: 1, variant: 'pinned' },
+      response: { model_version: '1', parameters: { variant: 'pinned' } },
+    });
+  }, 60_000);
 });
 
 describe('modelfleet-edge picks the variant the server picks', () => {
