@@ -5,9 +5,11 @@
  * starts the init; the rest of the modules load after `require` returns).
  */
 import { execFileSync, spawnSync } from 'node:child_process';
-import { mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { gzipSync } from 'node:zlib';
+import { buildEdgeBrowser, buildEdgeNode } from '../scripts/lib/edge-build';
 import { summarize } from './stats';
 
 export interface PackageRow {
@@ -88,6 +90,35 @@ export function measurePackages(root: string, repositoryDir: string, loads: numb
       });
     }
     return rows;
+  } finally {
+    rmSync(out, { recursive: true, force: true });
+  }
+}
+
+export interface EdgeModuleRow {
+  build: 'browser' | 'node';
+  file: string;
+  bytes: number;
+  gzipBytes: number;
+  /** onnxruntime-web's glue and WASM loaded beside the module (not part of its size). */
+  wasmBytes: number;
+}
+
+/** Size of the modelfleet-edge bundles (issue 20), without and beside their WASM files. */
+export async function measureEdgeModules(): Promise<EdgeModuleRow[]> {
+  const out = mkdtempSync(path.join(os.tmpdir(), 'modelfleet-edge-size-'));
+  try {
+    const builds = [
+      { build: 'browser' as const, result: await buildEdgeBrowser(path.join(out, 'browser')) },
+      { build: 'node' as const, result: await buildEdgeNode(path.join(out, 'node')) },
+    ];
+    return builds.map(({ build, result }) => ({
+      build,
+      file: path.basename(result.module),
+      bytes: result.moduleBytes,
+      gzipBytes: gzipSync(readFileSync(result.module)).byteLength,
+      wasmBytes: result.wasm.reduce((sum, file) => sum + statSync(file).size, 0),
+    }));
   } finally {
     rmSync(out, { recursive: true, force: true });
   }

@@ -15,7 +15,7 @@ import { projectRoot } from '../scripts/lib/paths';
 import { type ColdRow, measureColdStart } from './cold-start';
 import type { LatencyResult } from './latency';
 import { BENCH_SECURITY_ENV, benchRepository, cnnModel, jsonRequest, tabularModel } from './models';
-import { measurePackages, type PackageRow } from './package-size';
+import { measureEdgeModules, measurePackages, type PackageRow } from './package-size';
 import { formatMs, markdownTable, ratio } from './stats';
 import { measureThroughput, type ServerSpec, type ThroughputRow } from './throughput';
 
@@ -303,6 +303,22 @@ async function main(): Promise<void> {
             `${(r.unpackedBytes / 2 ** 20).toFixed(1)} MiB`,
             formatMs(r.moduleLoadMs),
             r.readyMs === undefined ? 'n/a' : formatMs(r.readyMs),
+          ]),
+        )}`,
+      );
+    }
+    if (!skip.has('edge')) {
+      const rows = await measureEdgeModules();
+      const kib = (bytes: number) => `${(bytes / 1024).toFixed(1)} KiB`;
+      sections.push(
+        `## 6. modelfleet-edge module (esbuild, minified browser build; onnxruntime-web included, WASM beside it)\n\n${markdownTable(
+          ['build', 'module', 'size', 'gzip', 'WASM + glue beside it (not counted)'],
+          rows.map((r) => [
+            r.build,
+            r.file,
+            kib(r.bytes),
+            kib(r.gzipBytes),
+            `${(r.wasmBytes / 2 ** 20).toFixed(1)} MiB`,
           ]),
         )}`,
       );

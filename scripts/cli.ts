@@ -20,6 +20,7 @@ import {
 import { ARTIFACT_FILE, MANIFEST_FILE, type Manifest, parseManifest } from '../shared/repository/manifest';
 import { ModelRepository, type VersionPackage } from '../shared/repository/repository';
 import { openStore, StoreUnavailableError } from '../shared/store';
+import { EDGE_USAGE, runEdgeCommand } from './lib/edge-commands';
 import {
   formatDeployment,
   formatManifest,
@@ -65,7 +66,7 @@ commands:
 repository URLs: file:///path (or a path), s3://bucket/prefix, az://account/container/prefix,
   gs://bucket/prefix — endpoints and credentials: see the README.
 
-${SECURITY_USAGE}
+${SECURITY_USAGE}${EDGE_USAGE}
 common options:
   --repository URL   model repository (default: $MODEL_REPOSITORY or ./model-repository)
   --stage STAGE      deployment stage (default: $MODELFLEET_STAGE or local)
@@ -138,6 +139,9 @@ export async function run(
     new ModelRepository(openStore(repositoryUrl, parseStoreSettings(env), '--repository'));
   const output = (human: string, data: unknown) =>
     print(values.json === true ? JSON.stringify(data, null, 2) : human);
+  const usage = (message: string): never => {
+    throw new UsageError(message);
+  };
 
   switch (command) {
     case 'package': {
@@ -247,6 +251,8 @@ export async function run(
       return;
     }
     default:
+      if (await runEdgeCommand(command, args, { values, env, repository, stage, output, fail: usage }))
+        return;
       if (
         await runSecurityCommand(command, args, values, print, (message) => {
           throw new UsageError(message);

@@ -41,6 +41,17 @@ export function modelHeaders(model: string, target: Target): Record<string, stri
   };
 }
 
+/** An OIP infer response body (the edge module returns it as is; HTTP adds binary outputs). */
+export function oipResponseBody(result: InferResult) {
+  return {
+    model_name: result.model.name,
+    model_version: String(result.model.version),
+    id: result.call.id ?? result.requestId,
+    parameters: { variant: result.target.variant },
+    outputs: result.outputs,
+  };
+}
+
 /** What names the model, version and variant in the body of the non-OIP formats. */
 function identity(result: InferResult) {
   return {
@@ -60,17 +71,7 @@ export const OIP: PayloadFormat = {
       : parseBinaryBody(request, limits),
   parse: parseInferRequest,
   // OIP outputs may be asked for as binary tensors; the other formats are always JSON.
-  respond: (_body, result, headers) =>
-    inferResponse(
-      {
-        model_name: result.model.name,
-        model_version: String(result.model.version),
-        id: result.call.id ?? result.requestId,
-        parameters: { variant: result.target.variant },
-        outputs: result.outputs,
-      },
-      headers,
-    ),
+  respond: (_body, result, headers) => inferResponse(oipResponseBody(result), headers),
 };
 
 export const MLFLOW: PayloadFormat = {

@@ -1,10 +1,11 @@
 import * as z from 'zod';
 import { DATATYPES } from '../tensor/datatypes';
+import { SIGNATURE_ALGORITHM } from './integrity';
 import { KEY_ID_PATTERN, MODEL_NAME_PATTERN } from './names';
 import { parseWith } from './validation';
 
 export const MANIFEST_SCHEMA = 'modelfleet/manifest@1';
-export const SIGNATURE_ALGORITHM = 'Ed25519';
+export { SIGNATURE_ALGORITHM };
 
 import { ARTIFACT_FILE } from './layout';
 
@@ -22,6 +23,15 @@ export const modelNameSchema = z
 
 export const versionSchema = z.number().int().positive();
 
+/** An Ed25519 signature over the manifest (shared/security/signing.ts, `modelfleet sign`). */
+export const attestationSchema = z.strictObject({
+  keyId: z.string().regex(KEY_ID_PATTERN, 'must be 1-128 letters, digits, "_", ".", ":" or "-"'),
+  algorithm: z.literal(SIGNATURE_ALGORITHM),
+  /** base64 of the 64-byte Ed25519 signature over `signedText(manifest)` (./integrity.ts). */
+  value: z.string().regex(/^[A-Za-z0-9+/]{86}==$/, 'must be a base64 Ed25519 signature'),
+});
+export type Attestation = z.infer<typeof attestationSchema>;
+
 const tensorSpecSchema = z.strictObject({
   name: z.string().min(1),
   datatype: z.enum(DATATYPES),
@@ -34,14 +44,6 @@ const sampleTensorSchema = z.looseObject({
   shape: z.array(z.number().int().nonnegative()),
   data: z.array(z.unknown()),
 });
-
-export const attestationSchema = z.strictObject({
-  keyId: z.string().regex(KEY_ID_PATTERN, 'must be 1-128 letters, digits, "_", ".", ":" or "-"'),
-  algorithm: z.literal(SIGNATURE_ALGORITHM),
-  /** base64 of the 64-byte Ed25519 signature over `signedBytes(manifest)`. */
-  value: z.string().regex(/^[A-Za-z0-9+/]{86}==$/, 'must be a base64 Ed25519 signature'),
-});
-export type Attestation = z.infer<typeof attestationSchema>;
 
 export const manifestSchema = z.strictObject({
   schema: z.literal(MANIFEST_SCHEMA),

@@ -7,6 +7,7 @@ import {
   deployedVersions,
   parseDeployment,
 } from './deployment';
+import { artifactProblem } from './integrity';
 import { artifactKey, deploymentKey, manifestKey } from './layout';
 import { ARTIFACT_FILE, MANIFEST_FILE, type Manifest, ManifestError, parseManifest } from './manifest';
 import { isModelName, isVersion } from './names';
@@ -197,15 +198,7 @@ export function sha256Hex(bytes: Uint8Array): string {
 }
 
 export function artifactMismatch(manifest: Manifest, artifact: Uint8Array): string | undefined {
-  const where = `${manifest.name} version ${manifest.version}`;
-  if (artifact.byteLength !== manifest.artifact.bytes) {
-    return `${where}: ${ARTIFACT_FILE} has ${artifact.byteLength} bytes, the manifest says ${manifest.artifact.bytes}`;
-  }
-  const actual = sha256Hex(artifact);
-  if (actual !== manifest.artifact.sha256) {
-    return `${where}: ${ARTIFACT_FILE} sha256 is ${actual}, the manifest says ${manifest.artifact.sha256}`;
-  }
-  return undefined;
+  return artifactProblem(manifest, artifact.byteLength, () => sha256Hex(artifact));
 }
 
 function parseJson(body: Buffer, key: string): unknown {

@@ -1,12 +1,12 @@
 import { createPrivateKey, type KeyObject, sign, verify } from 'node:crypto';
 import { IntegrityError } from '../errors';
-import { type Attestation, type Manifest, SIGNATURE_ALGORITHM } from '../repository/manifest';
-
-export type { Attestation };
-export { SIGNATURE_ALGORITHM };
-
+import { SIGNATURE_ALGORITHM, signedText } from '../repository/integrity';
+import type { Manifest } from '../repository/manifest';
 import { KEY_ID_PATTERN } from '../repository/names';
 
+export { canonicalJson, SIGNATURE_ALGORITHM } from '../repository/integrity';
+
+export { type Attestation, attestationSchema } from '../repository/manifest';
 export { parseSigningKeys, publicKeyFrom } from './signing-keys';
 
 /**
@@ -15,25 +15,8 @@ export { parseSigningKeys, publicKeyFrom } from './signing-keys';
  * compare-and-swap, and the attestation itself. So a changed artifact fails the sha256 check and a
  * changed manifest fails the signature.
  */
-const DOMAIN = 'modelfleet/manifest-signature@1\n';
-
-/** JSON with object keys sorted at every level, so that the bytes do not depend on key order. */
-export function canonicalJson(value: unknown): string {
-  if (Array.isArray(value))
-    return `[${value.map((v) => canonicalJson(v === undefined ? null : v)).join(',')}]`;
-  if (value !== null && typeof value === 'object') {
-    const entries = Object.keys(value)
-      .filter((key) => (value as Record<string, unknown>)[key] !== undefined)
-      .sort()
-      .map((key) => `${JSON.stringify(key)}:${canonicalJson((value as Record<string, unknown>)[key])}`);
-    return `{${entries.join(',')}}`;
-  }
-  return JSON.stringify(value);
-}
-
 export function signedBytes(manifest: Manifest): Buffer {
-  const { version: _version, attestation: _attestation, ...covered } = manifest;
-  return Buffer.from(DOMAIN + canonicalJson(covered), 'utf8');
+  return Buffer.from(signedText(manifest), 'utf8');
 }
 
 export function signManifest(manifest: Manifest, privateKey: KeyObject, keyId: string): Manifest {

@@ -5,6 +5,7 @@ import {
   type StickyConfig,
   type Variant,
 } from '../repository/deployment';
+import { pointOfDigest, stickyHashInput, stickyKeyValue } from './sticky-hash';
 
 /** What a request is served by, decided before any model is loaded. */
 export interface RouteDecision {
@@ -31,9 +32,7 @@ export interface Target {
  * weights stay put, and the last variant (the canary) owns [1 - w, 1), which only grows as w rises.
  */
 export function stickyPoint(key: string, experiment: string): number {
-  const digest = createHash('sha256').update(experiment).update('\u0000').update(key).digest();
-  // 48 bits are plenty of resolution for weights in whole percent, and exact in a double.
-  return digest.readUIntBE(0, 6) / 2 ** 48;
+  return pointOfDigest(createHash('sha256').update(stickyHashInput(key, experiment)).digest());
 }
 
 /**
@@ -58,8 +57,6 @@ export function routeRequest(
   return decision;
 }
 
-const MAX_KEY_LENGTH = 256;
-
 /**
  * The routing key of a request: a header, or a body field found at the top level or inside the
  * request's `parameters` (OIP) or `params` (MLflow). Strings and finite numbers count; anything
@@ -71,20 +68,13 @@ export function stickyKeyOf(
   body: unknown,
 ): string | undefined {
   if (sticky === undefined) return undefined;
-  if (sticky.from === 'header') return usableKey(headers[sticky.key.toLowerCase()]);
+  if (sticky.from === 'header') return stickyKeyValue(headers[sticky.key.toLowerCase()]);
   if (body === null || typeof body !== 'object' || Array.isArray(body)) return undefined;
   const record = body as Record<string, unknown>;
   for (const holder of [record, record['parameters'], record['params']]) {
     if (holder === null || typeof holder !== 'object' || Array.isArray(holder)) continue;
-    const key = usableKey((holder as Record<string, unknown>)[sticky.key]);
+    const key = stickyKeyValue((holder as Record<string, unknown>)[sticky.key]);
     if (key !== undefined) return key;
   }
   return undefined;
-}
-
-function usableKey(value: unknown): string | undefined {
-  if (typeof value === 'number' && Number.isFinite(value)) return String(value);
-  if (typeof value !== 'string') return undefined;
-  const trimmed = value.trim();
-  return trimmed === '' || trimmed.length > MAX_KEY_LENGTH ? undefined : trimmed;
 }
