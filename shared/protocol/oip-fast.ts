@@ -1,4 +1,4 @@
-import { APPROXIMATION_BOUND, NumericData } from '../tensor/numeric-data';
+import { NumericData } from '../tensor/numeric-data';
 
 /**
  * A JSON reader for OIP infer requests that parses `inputs[i].data` number arrays straight into a

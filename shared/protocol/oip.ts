@@ -10,7 +10,6 @@ import {
   elementCount,
   formatShape,
   parseShape,
-  type TensorData,
   typeName,
 } from '../tensor/tensor';
 import { binaryDataSize, binaryOutputNames, binarySectionOf, decodeBinaryInput } from './binary';

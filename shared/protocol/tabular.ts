@@ -15,7 +15,7 @@ import {
   type TensorSpec,
   typeName,
 } from '../tensor/tensor';
-import type { InferCall, InferInput, ModelSignature, OutputTensor } from '../tensor/types';
+import type { InferInput, ModelSignature, OutputTensor } from '../tensor/types';
 import type { Limits } from './oip';
 
 export function isPlainObject(value: unknown): value is Record<string, unknown> {

@@ -9,7 +9,7 @@ import {
 } from './deployment';
 import { artifactProblem } from './integrity';
 import { artifactKey, deploymentKey, manifestKey } from './layout';
-import { ARTIFACT_FILE, MANIFEST_FILE, type Manifest, ManifestError, parseManifest } from './manifest';
+import { ARTIFACT_FILE, type Manifest, ManifestError, parseManifest } from './manifest';
 import { isModelName, isVersion } from './names';
 
 export { DEPLOYMENTS_DIR, deploymentKey } from './layout';

@@ -1,5 +1,3 @@
-import { readFileSync } from 'node:fs';
-import path from 'node:path';
 import { sampleRequest } from '../support/fixtures';
 
 /**
@@ -26,7 +24,6 @@ export interface ConformanceCase {
   };
 }
 
-const samples = path.join(__dirname, '..', '..', 'samples');
 const iris = sampleRequest('iris');
 const house = sampleRequest('house-price');
 const irisInput = iris.inputs[0];

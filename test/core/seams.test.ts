@@ -1,5 +1,3 @@
-import { readFileSync } from 'node:fs';
-import path from 'node:path';
 import type { ServeRequest } from '../../shared/http/request';
 import { setShadow } from '../../shared/repository/deployment';
 import {
@@ -15,7 +13,6 @@ import {
 // hardened body checks (7); the fast JSON reader (8) with the number-range policy (7).
 afterAll(removeTempDirs);
 
-const samplesDir = path.join(__dirname, '..', '..', 'samples');
 const irisRequest = sampleRequest('iris');
 const irisRows: number[] = irisRequest.inputs[0].data;
 

@@ -17,7 +17,6 @@ import {
 
 afterAll(removeTempDirs);
 
-const samplesDir = path.join(__dirname, '..', '..', 'samples');
 const irisRequest = sampleRequest('iris');
 const houseRequest = sampleRequest('house-price');
 

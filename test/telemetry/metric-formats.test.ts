@@ -1,5 +1,3 @@
-import { readFileSync } from 'node:fs';
-import path from 'node:path';
 import type { APIGatewayProxyEventV2, Context } from 'aws-lambda';
 import { createHandler } from '../../functions/aws/handler';
 import { createMetrics, powertoolsSink } from '../../functions/aws/metrics';
