@@ -93,6 +93,9 @@ export class DeploymentsCache {
       this.entries.set(model, { config, etag: '', checkedAt: this.now() });
       return config;
     }
+    // Outside `local` a predict client learns no more than for a model that does not exist: the
+    // hint would name models that are published but not released.
+    if (this.stage !== 'local') throw new NotFoundError(`model "${model}" not found`);
     throw new NotFoundError(
       `model "${model}" is not deployed on stage "${this.stage}"; promote a version (modelfleet promote ${model} <version> --stage ${this.stage})`,
     );
