@@ -52,7 +52,7 @@ export function parseConfig(env: Env, cwd = process.cwd()): Config {
     stage,
     repository: readString(env, 'MODEL_REPOSITORY', path.join(cwd, 'model-repository')),
     store: parseStoreSettings(env),
-    artifactCacheDir: readString(env, 'ARTIFACT_CACHE_DIR', path.join(os.tmpdir(), 'modelfleet-cache')),
+    artifactCacheDir: readString(env, 'ARTIFACT_CACHE_DIR', defaultCacheDir()),
     artifactCacheBytes:
       readNumber(env, 'ARTIFACT_CACHE_MB', 512, { min: 0, max: 1024 * 1024, integer: true }) * 1024 * 1024,
     deploymentTtlMs:
@@ -78,6 +78,16 @@ export function parseConfig(env: Env, cwd = process.cwd()): Config {
     corsOrigins: readCorsOrigins(env),
     ...parseSecurityConfig(env, stage),
   };
+}
+
+/**
+ * Per user, so two users of one host never share (or can pre-create) each other's cache; the
+ * cache also refuses a folder it does not own (shared/serving/artifact-cache.ts).
+ */
+function defaultCacheDir(): string {
+  const uid = process.getuid?.();
+  const user = uid ?? os.userInfo().username.replace(/[^\w.-]/g, '_');
+  return path.join(os.tmpdir(), `modelfleet-cache-${user}`);
 }
 
 /**

@@ -197,11 +197,11 @@ describe('validation errors', () => {
     expect((await app.handle(postJson('/v2/models/..%2Fetc/infer', irisRequest))).status).toBe(400);
   });
 
-  it('names a model that exists but is not deployed on the stage', async () => {
+  it('answers a model that exists but is not deployed like one that does not (the hint is for local only)', async () => {
     const { app } = await sampleApp({ stage: 'prod' });
     const response = await app.handle(postJson('/v2/models/iris/infer', irisRequest));
     expect(response.status).toBe(404);
-    expect(json(response)['error']).toContain('not deployed on stage "prod"');
+    expect(json(response)['error']).toBe('model "iris" not found');
   });
 
   it('turns data the graph refuses (an index out of range) into a 400, not a 500', async () => {
