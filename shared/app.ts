@@ -52,6 +52,13 @@ export interface App {
    * one metric event. `request` carries what was read (method, path, headers), without a body.
    */
   reject(request: ServeRequest, err: unknown): ServeResponse;
+  /**
+   * What can be decided from the method, path and headers alone (route, credentials, rate limits),
+   * for adapters that read the body themselves: they call it before reading one, so a request
+   * that will be refused costs no body. Throws the refusal; `handle` then skips these checks for
+   * the same request object.
+   */
+  admit(request: ServeRequest): Promise<void>;
   /** Loads, verifies and warms up the stage's deployed versions; await it before serving. */
   preload(): Promise<PreloadReport>;
   /**
@@ -299,6 +306,15 @@ export function createApp(options: AppOptions): App {
     return response;
   };
 
+  const admitted = new WeakSet<ServeRequest>();
+  const admit = async (request: ServeRequest): Promise<void> => {
+    if (preflightResponse(config.corsOrigins, request) !== undefined) return;
+    const match = matchRoute(routes, request.method.toUpperCase(), request.path);
+    const params = match.route.params?.(request) ?? match.params;
+    await guard.check(request, match.route.name, params);
+    admitted.add(request);
+  };
+
   const handle = async (request: ServeRequest): Promise<ServeResponse> => {
     const started = performance.now();
     const requestId = requestIdOf(request);
@@ -317,7 +333,7 @@ export function createApp(options: AppOptions): App {
         // The guard sees the same model and version the handler serves: a version pinned in an
         // MLflow query string needs the admin scope just like one in an OIP path.
         const params = match.route.params?.(request) ?? match.params;
-        const checked = guard.check(request, routeName, params);
+        const checked = admitted.has(request) ? undefined : guard.check(request, routeName, params);
         // Only JWT verification is asynchronous: API-key requests skip an await here.
         if (checked instanceof Promise) await checked;
         response = await match.route.run(ctx, params);
@@ -367,6 +383,7 @@ export function createApp(options: AppOptions): App {
     repository,
     handle,
     reject,
+    admit,
     settled,
     preload: () => preloadStage(repository, deployments, cache, log),
   };

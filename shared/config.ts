@@ -32,6 +32,12 @@ export interface Config extends SecurityConfig {
   shadowMode: 'background' | 'inline';
   /** Browser origins allowed by CORS (CORS_ORIGINS); empty = CORS off. */
   corsOrigins: string[];
+  /**
+   * Proxies in front of the server that append to X-Forwarded-For (TRUSTED_PROXY_HOPS): the client
+   * address is the entry this many from the right; 0 ignores the header (the socket's peer). Not
+   * used on AWS, whose events carry the address. See defaultProxyHops.
+   */
+  trustedProxyHops: number;
 }
 
 type Env = Readonly<Record<string, string | undefined>>;
@@ -76,8 +82,23 @@ export function parseConfig(env: Env, cwd = process.cwd()): Config {
       stage === 'local' ? 'background' : 'inline',
     ),
     corsOrigins: readCorsOrigins(env),
+    trustedProxyHops: readNumber(env, 'TRUSTED_PROXY_HOPS', defaultProxyHops(env), {
+      min: 0,
+      max: 10,
+      integer: true,
+    }),
     ...parseSecurityConfig(env, stage),
   };
+}
+
+/**
+ * One hop where the platform's own front end is known to append the peer it saw, and nothing else
+ * can reach the server: Cloud Run and Cloud Functions gen 2 (K_SERVICE, set by the platform) and
+ * Azure Functions / App Service (WEBSITE_INSTANCE_ID). Anywhere else (the framework or the image
+ * run directly, a workstation) X-Forwarded-For is whatever the client wrote: trust none.
+ */
+function defaultProxyHops(env: Env): number {
+  return env['K_SERVICE']?.trim() || env['WEBSITE_INSTANCE_ID']?.trim() ? 1 : 0;
 }
 
 /**
