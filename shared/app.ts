@@ -23,6 +23,7 @@ import { ArtifactDiskCache } from './serving/artifact-cache';
 import { DataPlane, type Target } from './serving/dataplane';
 import { type LoadedModel, ModelCache } from './serving/model-cache';
 import { type PreloadReport, preloadStage, vetDeployment } from './serving/preload';
+import { readiness } from './serving/readiness';
 import { type ModelStore, openStore } from './store';
 import { createLogger, describeError, type Logger } from './telemetry/log';
 import { jsonLineSink, type MetricSink, type RequestMetricEvent } from './telemetry/metric-event';
@@ -62,8 +63,8 @@ export interface App {
   /** Loads, verifies and warms up the stage's deployed versions; await it before serving. */
   preload(): Promise<PreloadReport>;
   /**
-   * Resolves when work left running after responses has finished: background shadows and the
-   * disk-cache copies of loaded versions.
+   * Resolves when work left running after responses has finished: background shadows, deployment
+   * revalidations and the disk-cache copies of loaded versions.
    */
   settled(): Promise<void>;
 }
@@ -109,6 +110,7 @@ export function createApp(options: AppOptions): App {
     log,
     options.now,
     async (model, next) => void (await vetDeployment(cache, model, next, log)),
+    config.deploymentRevalidateMs,
   );
   const dataPlane = new DataPlane(deployments, cache, options.random ?? Math.random);
   let coldStart = true;
@@ -198,10 +200,7 @@ export function createApp(options: AppOptions): App {
       name: 'ready',
       method: 'GET',
       pattern: /^\/v2\/health\/ready$/,
-      run: async () => {
-        await repository.listModels();
-        return jsonResponse(200, { ready: true });
-      },
+      run: async () => readiness(deployments, cache, preloadState),
     },
     { name: 'infer', method: 'POST', pattern: route('/v2/models/{model}/infer'), run: infer },
     {
@@ -375,18 +374,24 @@ export function createApp(options: AppOptions): App {
   const background = new Set<Promise<void>>();
   const settled = async (): Promise<void> => {
     while (background.size > 0) await Promise.allSettled([...background]);
+    await deployments.refreshed();
     await cache.flushed();
   };
 
-  return {
-    config,
-    repository,
-    handle,
-    reject,
-    admit,
-    settled,
-    preload: () => preloadStage(repository, deployments, cache, log),
+  // Until a started preload has finished the instance is not ready (withPreload holds requests).
+  const preloadState = { running: false, failed: false };
+  const preload = async (): Promise<PreloadReport> => {
+    preloadState.running = true;
+    try {
+      const report = await preloadStage(repository, deployments, cache, log);
+      preloadState.failed = report.failed.length > 0;
+      return report;
+    } finally {
+      preloadState.running = false;
+    }
   };
+
+  return { config, repository, handle, reject, admit, settled, preload };
 }
 
 let isoMs = Number.NaN;

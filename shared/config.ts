@@ -3,7 +3,7 @@ import path from 'node:path';
 import { ConfigError } from './errors';
 import { parseCorsOrigins } from './http/cors';
 import { parseSecurityConfig, type SecurityConfig } from './security/config';
-import type { StoreSettings } from './store/types';
+import { DEFAULT_STORE_DEADLINES, type StoreDeadlines, type StoreSettings } from './store/types';
 
 /** Security settings (auth, rate limits, input limits, model signing): shared/security/config.ts. */
 export interface Config extends SecurityConfig {
@@ -15,6 +15,11 @@ export interface Config extends SecurityConfig {
   store: StoreSettings;
   /** How long a deployment config is trusted before it is revalidated with the store. */
   deploymentTtlMs: number;
+  /**
+   * Deadline of one revalidation (it runs in the background while requests keep the cached
+   * config); past it the last good config keeps serving and the next TTL tries again.
+   */
+  deploymentRevalidateMs: number;
   /** Local folder where downloaded artifacts are kept between requests (and warm restarts). */
   artifactCacheDir: string;
   /** Upper bound of that folder; least recently used versions are removed beyond it (0 = off). */
@@ -63,6 +68,11 @@ export function parseConfig(env: Env, cwd = process.cwd()): Config {
       readNumber(env, 'ARTIFACT_CACHE_MB', 512, { min: 0, max: 1024 * 1024, integer: true }) * 1024 * 1024,
     deploymentTtlMs:
       readNumber(env, 'DEPLOYMENT_TTL_SECONDS', stage === 'local' ? 2 : 30, { min: 0, max: 3600 }) * 1000,
+    deploymentRevalidateMs: readNumber(env, 'DEPLOYMENT_REVALIDATE_TIMEOUT_MS', 3000, {
+      min: 100,
+      max: 60_000,
+      integer: true,
+    }),
     maxLoadedModels: readNumber(env, 'MAX_LOADED_MODELS', 8, { min: 1, max: 1000, integer: true }),
     maxBodyBytes: readNumber(env, 'MAX_BODY_BYTES', 6 * 1024 * 1024, {
       min: 1024,
@@ -116,7 +126,7 @@ function defaultCacheDir(): string {
  * each SDK's default chain (see the README); only what selects or reaches an endpoint is read here.
  */
 export function parseStoreSettings(env: Env): StoreSettings {
-  const settings: StoreSettings = {};
+  const settings: StoreSettings = { deadlines: parseStoreDeadlines(env) };
   const s3Endpoint = readUrl(env, 'S3_ENDPOINT');
   if (s3Endpoint !== undefined) settings.s3Endpoint = s3Endpoint;
   const forcePathStyle = readBoolean(env, 'S3_FORCE_PATH_STYLE');
@@ -144,6 +154,28 @@ export function parseStoreSettings(env: Env): StoreSettings {
   const project = env['GOOGLE_CLOUD_PROJECT']?.trim();
   if (project) settings.gcsProjectId = project;
   return settings;
+}
+
+/** STORE_CONNECT_TIMEOUT_MS, STORE_FIRST_BYTE_TIMEOUT_MS, STORE_TIMEOUT_MS, STORE_RETRY_BUDGET. */
+function parseStoreDeadlines(env: Env): StoreDeadlines {
+  const ms = { min: 100, max: 15 * 60_000, integer: true };
+  const deadlines: StoreDeadlines = {
+    connectMs: readNumber(env, 'STORE_CONNECT_TIMEOUT_MS', DEFAULT_STORE_DEADLINES.connectMs, ms),
+    firstByteMs: readNumber(env, 'STORE_FIRST_BYTE_TIMEOUT_MS', DEFAULT_STORE_DEADLINES.firstByteMs, ms),
+    totalMs: readNumber(env, 'STORE_TIMEOUT_MS', DEFAULT_STORE_DEADLINES.totalMs, ms),
+    retryTokens: readNumber(env, 'STORE_RETRY_BUDGET', DEFAULT_STORE_DEADLINES.retryTokens, {
+      min: 0,
+      max: 1000,
+      integer: true,
+    }),
+  };
+  if (deadlines.connectMs > deadlines.totalMs || deadlines.firstByteMs > deadlines.totalMs) {
+    throw new ConfigError(
+      'STORE_TIMEOUT_MS',
+      `must be at least STORE_CONNECT_TIMEOUT_MS and STORE_FIRST_BYTE_TIMEOUT_MS, got ${deadlines.totalMs}`,
+    );
+  }
+  return deadlines;
 }
 
 function readUrl(env: Env, name: string): string | undefined {

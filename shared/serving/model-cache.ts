@@ -76,11 +76,11 @@ export class ModelCache {
    * The model when it is already loaded (not loading, not failed), marked most recently used;
    * else undefined and the caller awaits `get`. Saves the hot path an await per request.
    */
-  peek(name: string, version: number): LoadedModel | undefined {
+  peek(name: string, version: number, touch = true): LoadedModel | undefined {
     const key = `${name}@${version}`;
     const existing = this.entries.get(key);
     const model = existing === undefined ? undefined : this.loaded.get(existing);
-    if (existing !== undefined && model !== undefined) this.touch(key, existing);
+    if (touch && existing !== undefined && model !== undefined) this.touch(key, existing);
     return model;
   }
 

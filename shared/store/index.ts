@@ -43,6 +43,7 @@ export function openStore(
         bucket: host,
         ...(readCredentials === undefined ? {} : { readCredentials }),
         prefix: segments.join('/'),
+        ...(settings.deadlines === undefined ? {} : { deadlines: settings.deadlines }),
         ...(settings.s3Region === undefined ? {} : { region: settings.s3Region }),
         ...(settings.s3Endpoint === undefined ? {} : { endpoint: settings.s3Endpoint }),
         ...(settings.s3ForcePathStyle === undefined ? {} : { forcePathStyle: settings.s3ForcePathStyle }),
@@ -65,6 +66,7 @@ export function openStore(
         account: host,
         container,
         prefix: prefix.join('/'),
+        ...(settings.deadlines === undefined ? {} : { deadlines: settings.deadlines }),
         ...(settings.azureConnectionString === undefined
           ? {}
           : { connectionString: settings.azureConnectionString }),
@@ -80,6 +82,7 @@ export function openStore(
       return new GcsModelStore({
         bucket: host,
         prefix: segments.join('/'),
+        ...(settings.deadlines === undefined ? {} : { deadlines: settings.deadlines }),
         ...(settings.gcsApiEndpoint === undefined ? {} : { apiEndpoint: settings.gcsApiEndpoint }),
         ...(settings.gcsProjectId === undefined ? {} : { projectId: settings.gcsProjectId }),
       });

@@ -79,7 +79,11 @@ describe('Open Inference Protocol routes', () => {
     const server = json(await app.handle(get('/v2')));
     expect(server).toMatchObject({ name: 'modelfleet' });
     expect((await app.handle(get('/v2/health/live'))).status).toBe(200);
-    expect(json(await app.handle(get('/v2/health/ready')))).toEqual({ ready: true });
+    expect(json(await app.handle(get('/v2/health/ready')))).toEqual({
+      ready: true,
+      versions: { loaded: 0, expected: 0 },
+      store: 'not-checked',
+    });
     const meta = json(await app.handle(get('/v2/models/iris')));
     expect(meta).toMatchObject({
       name: 'iris',
