@@ -14,6 +14,7 @@ import { ArtifactDiskCache } from './serving/artifact-cache';
 import { DataPlane } from './serving/dataplane';
 import { ModelCache } from './serving/model-cache';
 import { type PreloadReport, preloadStage, vetDeployment } from './serving/preload';
+import { readiness } from './serving/readiness';
 import { type ModelStore, openStore } from './store';
 import { createLogger, type Logger } from './telemetry/log';
 import { jsonLineSink, type MetricSink } from './telemetry/metric-event';
@@ -43,11 +44,18 @@ export interface App {
    * one metric event. `request` carries what was read (method, path, headers), without a body.
    */
   reject(request: ServeRequest, err: unknown): ServeResponse;
+  /**
+   * What can be decided from the method, path and headers alone (route, credentials, rate limits),
+   * for adapters that read the body themselves: they call it before reading one, so a request
+   * that will be refused costs no body. Throws the refusal; `handle` then skips these checks for
+   * the same request object.
+   */
+  admit(request: ServeRequest): Promise<void>;
   /** Loads, verifies and warms up the stage's deployed versions; await it before serving. */
   preload(): Promise<PreloadReport>;
   /**
-   * Resolves when work left running after responses has finished: background shadows and the
-   * disk-cache copies of loaded versions.
+   * Resolves when work left running after responses has finished: background shadows, deployment
+   * revalidations and the disk-cache copies of loaded versions.
    */
   settled(): Promise<void>;
 }
@@ -72,9 +80,12 @@ export function createApp(options: AppOptions): App {
     async (model, next) => void (await vetDeployment(cache, model, next, log)),
   );
   const dataPlane = new DataPlane(deployments, cache, options.random ?? Math.random, config);
+  // Until a started preload has finished the instance is not ready (withPreload holds requests).
+  const preloadState = { running: false, failed: false };
+  const ready: Handler = async () => readiness(deployments, cache, preloadState);
   const pipeline = createPipeline({
     ...config,
-    routes: apiRoutes(dataPlane, repository, config),
+    routes: apiRoutes(dataPlane, repository, config, ready),
     authorize: (request, routeName, params) => guard.check(request, routeName, params),
     metrics: options.metrics ?? jsonLineSink,
     log,
@@ -84,11 +95,22 @@ export function createApp(options: AppOptions): App {
     repository,
     handle: pipeline.handle,
     reject: pipeline.reject,
+    admit: pipeline.admit,
     settled: async () => {
       await pipeline.settled();
+      await deployments.refreshed();
       await cache.flushed();
     },
-    preload: () => preloadStage(repository, deployments, cache, log),
+    preload: async () => {
+      preloadState.running = true;
+      try {
+        const report = await preloadStage(repository, deployments, cache, log);
+        preloadState.failed = report.failed.length > 0;
+        return report;
+      } finally {
+        preloadState.running = false;
+      }
+    },
   };
 }
 
@@ -99,6 +121,7 @@ function apiRoutes(
   dataPlane: DataPlane,
   repository: ModelRepository,
   config: Config,
+  stageReady: Handler,
 ): Route<RequestContext>[] {
   const infer = inferRoute(dataPlane, config, OIP);
   const tfServing = inferRoute(dataPlane, config, TF_SERVING);
@@ -119,10 +142,7 @@ function apiRoutes(
       jsonResponse(200, { name: SERVER_NAME, version: SERVER_VERSION, extensions: [BINARY_EXTENSION] }),
     ),
     get('live', '/v2/health/live', async () => jsonResponse(200, { live: true })),
-    get('ready', '/v2/health/ready', async () => {
-      await repository.listModels();
-      return jsonResponse(200, { ready: true });
-    }),
+    get('ready', '/v2/health/ready', stageReady),
     post('infer', '/v2/models/{model}/infer', infer),
     post('infer', '/v2/models/{model}/versions/{version}/infer', infer),
     {

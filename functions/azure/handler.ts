@@ -1,7 +1,7 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
 import type { HttpHandler, HttpRequest, HttpResponseInit, InvocationContext } from '@azure/functions';
 import type { App } from '../../shared/app';
-import { clientAddressFromForwardedFor } from '../../shared/http/client-address';
+import { clientAddress } from '../../shared/http/client-address';
 import { lowerCaseHeaders, type ServeRequest, type ServeResponse } from '../../shared/http/request';
 import type { MetricSink } from '../../shared/telemetry/metric-event';
 import { toAzureLogRecord } from '../../shared/telemetry/metric-formats';
@@ -24,11 +24,12 @@ export const invocationLogSink: MetricSink = (event) => {
 export function createAzureHandler(app: App): HttpHandler {
   return (request, context) =>
     invocations.run(context, async () =>
-      toHttpResponseInit(await app.handle(await fromHttpRequest(request))),
+      toHttpResponseInit(await app.handle(await fromHttpRequest(request, app.config.trustedProxyHops))),
     );
 }
 
-export async function fromHttpRequest(request: HttpRequest): Promise<ServeRequest> {
+/** `proxyHops`: TRUSTED_PROXY_HOPS, 1 under the Functions host (shared/config.ts). */
+export async function fromHttpRequest(request: HttpRequest, proxyHops: number): Promise<ServeRequest> {
   const url = new URL(request.url);
   const headers = lowerCaseHeaders(Object.fromEntries(request.headers));
   const bytes = request.body === null ? undefined : new Uint8Array(await request.arrayBuffer());
@@ -38,7 +39,7 @@ export async function fromHttpRequest(request: HttpRequest): Promise<ServeReques
     query: Object.fromEntries(url.searchParams),
     headers,
     body: bytes === undefined || bytes.byteLength === 0 ? undefined : bytes,
-    sourceIp: clientAddressFromForwardedFor(headers['x-forwarded-for']),
+    sourceIp: clientAddress(headers['x-forwarded-for'], proxyHops, undefined),
   };
 }
 

@@ -1,7 +1,7 @@
 import type { IncomingMessage } from 'node:http';
 import type { HttpFunction, Request } from '@google-cloud/functions-framework';
 import type { App } from '../../shared/app';
-import { clientAddressFromForwardedFor } from '../../shared/http/client-address';
+import { clientAddress } from '../../shared/http/client-address';
 import { lowerCaseHeaders, type ServeRequest, type ServeResponse } from '../../shared/http/request';
 import type { MetricSink } from '../../shared/telemetry/metric-event';
 import { toCloudLoggingEntry } from '../../shared/telemetry/metric-formats';
@@ -14,7 +14,7 @@ export const cloudLoggingSink: MetricSink = (event) => {
 
 export function createGcpFunction(app: App): HttpFunction {
   return async (req, res) => {
-    const response: ServeResponse = await app.handle(fromFrameworkRequest(req));
+    const response: ServeResponse = await app.handle(fromFrameworkRequest(req, app.config.trustedProxyHops));
     // writeHead/end rather than express's send: no charset or ETag rewriting of the core's headers.
     res.writeHead(response.status, response.headers).end(response.body);
   };
@@ -22,9 +22,10 @@ export function createGcpFunction(app: App): HttpFunction {
 
 /**
  * A request as the core sees it, before its body: also what is known of one the framework failed
- * before the function ran (raw-body.ts). `target` is the path and query as received.
+ * before the function ran (raw-body.ts). `target` is the path and query as received; `proxyHops`
+ * is TRUSTED_PROXY_HOPS (shared/http/client-address.ts).
  */
-export function withoutBody(req: IncomingMessage, target = req.url ?? '/'): ServeRequest {
+export function withoutBody(req: IncomingMessage, proxyHops: number, target = req.url ?? '/'): ServeRequest {
   const url = new URL(target, 'http://localhost');
   const headers = lowerCaseHeaders(req.headers);
   const contentType = originalContentType(req);
@@ -36,12 +37,12 @@ export function withoutBody(req: IncomingMessage, target = req.url ?? '/'): Serv
     query: Object.fromEntries(url.searchParams),
     headers,
     // Not req.ip: the framework trusts every proxy, so that is the client-forgeable first entry.
-    sourceIp: clientAddressFromForwardedFor(headers['x-forwarded-for']) ?? req.socket.remoteAddress,
+    sourceIp: clientAddress(headers['x-forwarded-for'], proxyHops, req.socket.remoteAddress),
   };
 }
 
-export function fromFrameworkRequest(req: Request): ServeRequest {
-  const request = withoutBody(req, req.originalUrl);
+export function fromFrameworkRequest(req: Request, proxyHops: number): ServeRequest {
+  const request = withoutBody(req, proxyHops, req.originalUrl);
   // rawBody is the bytes as sent (set by the framework's parsers); req.body is never used.
   const body = req.rawBody;
   if (body !== undefined && body.length > 0) request.body = body;

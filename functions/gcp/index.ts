@@ -15,5 +15,9 @@ const { config, ready } = startServing(process.env, (serve) => {
   app = serve(cloudLoggingSink);
   return createGcpFunction(app);
 });
-installRawBodyMode(config.exposeInternals, (req, err) => app?.reject(withoutBody(req), err));
+installRawBodyMode(
+  config.exposeInternals,
+  (req, err) => app?.reject(withoutBody(req, config.trustedProxyHops), err),
+  config.maxBodyBytes,
+);
 http('modelfleet', async (request, response) => (await ready)(request, response));

@@ -10,13 +10,45 @@ import { BadRequestError, PayloadTooLargeError } from '../../shared/errors';
 import { fallbackResponse, rejectOrFallback } from '../../shared/http/finish';
 import { lowerCaseHeaders, type ServeRequest, type ServeResponse } from '../../shared/http/request';
 
+export interface LocalServerLimits {
+  /** Until the headers are in (Node: 60 s). */
+  headersTimeoutMs: number;
+  /** Until the whole request is in, body included (Node: 300 s, which let a stalled upload hold a connection 5 min). */
+  requestTimeoutMs: number;
+  /** A socket with no traffic for this long is closed, mid-request or between requests. */
+  idleTimeoutMs: number;
+  /** Connections beyond this are closed at once. */
+  maxConnections: number;
+}
+
+export const LOCAL_SERVER_LIMITS: LocalServerLimits = {
+  headersTimeoutMs: 15_000,
+  requestTimeoutMs: 30_000,
+  idleTimeoutMs: 65_000,
+  maxConnections: 1024,
+};
+
 /** The local HTTP adapter: node:http request → ServeRequest → core → node:http response. */
-export function createLocalServer(app: App): Server {
-  const server = createServer((req, res) => {
-    void serve(app, req, res);
-  });
+export function createLocalServer(app: App, limits: Partial<LocalServerLimits> = {}): Server {
+  const { headersTimeoutMs, requestTimeoutMs, idleTimeoutMs, maxConnections } = {
+    ...LOCAL_SERVER_LIMITS,
+    ...limits,
+  };
+  const server = createServer(
+    {
+      headersTimeout: headersTimeoutMs,
+      requestTimeout: requestTimeoutMs,
+      // Node checks those two timeouts on this interval (30 s by default): too coarse for them.
+      connectionsCheckingInterval: Math.max(100, Math.min(headersTimeoutMs, requestTimeoutMs) / 4),
+    },
+    (req, res) => {
+      void serve(app, req, res);
+    },
+  );
   // Keep-alive connections outliving the default 5 s confuse some load generators; match common proxies.
-  server.keepAliveTimeout = 65_000;
+  server.keepAliveTimeout = idleTimeoutMs;
+  server.timeout = idleTimeoutMs;
+  server.maxConnections = maxConnections;
   // Requests Node's parser refuses never reach the core: answer them in the same JSON error shape.
   server.on('clientError', (err: NodeJS.ErrnoException, socket) => {
     if (!socket.writable || err.code === 'ECONNRESET') return void socket.destroy();
@@ -35,7 +67,7 @@ export function createLocalServer(app: App): Server {
 async function serve(app: App, req: IncomingMessage, res: ServerResponse): Promise<void> {
   let response: ServeResponse;
   try {
-    response = await app.handle(await fromIncomingMessage(req, app.config.maxBodyBytes));
+    response = await app.handle(await admitAndRead(app, req, res));
   } catch (err) {
     // Reading the request failed (body over the limit, bad target): the core still answers it
     // with a request id, its headers and a metric event.
@@ -43,6 +75,36 @@ async function serve(app: App, req: IncomingMessage, res: ServerResponse): Promi
   }
   res.writeHead(response.status, response.headers);
   res.end(response.body);
+}
+
+/**
+ * Route, method, credentials, rate limits and the declared length are checked from the headers
+ * before a byte of the body is read: a refused request never holds its body in memory, and the
+ * connection is closed rather than left for the client to fill.
+ */
+async function admitAndRead(app: App, req: IncomingMessage, res: ServerResponse): Promise<ServeRequest> {
+  const target = parseTarget(req.url ?? '/');
+  if (target === undefined) throw refuse(res, new BadRequestError('the request target is not a valid URL'));
+  const request = withoutBody(req, target);
+  const declared = Number(req.headers['content-length']);
+  const limit = app.config.maxBodyBytes;
+  try {
+    await app.admit(request);
+    if (declared > limit) {
+      throw new PayloadTooLargeError(`request body is more than the limit of ${limit} bytes`);
+    }
+  } catch (err) {
+    throw refuse(res, err);
+  }
+  const body = await readBody(req, limit);
+  if (body !== undefined) request.body = body;
+  return request;
+}
+
+/** The refusal, sent with `connection: close`: the unread body is not waited for. */
+function refuse(res: ServerResponse, err: unknown): unknown {
+  res.shouldKeepAlive = false;
+  return err;
 }
 
 /** What is known of a request before its body is read. */
@@ -77,10 +139,7 @@ export function parseTarget(target: string): Target | undefined {
   }
 }
 
-export function fromIncomingMessage(req: IncomingMessage, maxBodyBytes: number): Promise<ServeRequest> {
-  const target = parseTarget(req.url ?? '/');
-  if (target === undefined)
-    return Promise.reject(new BadRequestError('the request target is not a valid URL'));
+function readBody(req: IncomingMessage, maxBodyBytes: number): Promise<Buffer | undefined> {
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
     let size = 0;
@@ -101,10 +160,7 @@ export function fromIncomingMessage(req: IncomingMessage, maxBodyBytes: number):
     req.on('error', reject);
     req.on('end', () => {
       if (size > maxBodyBytes) return;
-      const request = withoutBody(req, target);
-      request.body =
-        chunks.length === 0 ? undefined : chunks.length === 1 ? chunks[0] : Buffer.concat(chunks);
-      resolve(request);
+      resolve(chunks.length === 0 ? undefined : chunks.length === 1 ? chunks[0] : Buffer.concat(chunks));
     });
   });
 }

@@ -5,7 +5,7 @@ import { parseCorsOrigins } from '../http/cors';
 import { isStage, STAGE_RULE } from '../repository/names';
 import type { SecurityConfig } from '../security/settings';
 import type { S3Credentials } from '../store/s3-reader';
-import type { StoreSettings } from '../store/types';
+import { DEFAULT_STORE_DEADLINES, type StoreDeadlines, type StoreSettings } from '../store/types';
 import { type Env, readBoolean, readChoice, readNumber, readString, readUrl } from './env';
 import { parseSecurityConfig } from './security';
 
@@ -19,6 +19,11 @@ export interface Config extends SecurityConfig {
   store: StoreSettings;
   /** How long a deployment config is trusted before it is revalidated with the store. */
   deploymentTtlMs: number;
+  /**
+   * Deadline of one revalidation (it runs in the background while requests keep the cached
+   * config); past it the last good config keeps serving and the next TTL tries again.
+   */
+  deploymentRevalidateMs: number;
   /** Local folder where downloaded artifacts are kept between requests (and warm restarts). */
   artifactCacheDir: string;
   /** Upper bound of that folder; least recently used versions are removed beyond it (0 = off). */
@@ -38,6 +43,12 @@ export interface Config extends SecurityConfig {
   corsOrigins: string[];
   /** CloudWatch namespace of the EMF metrics (POWERTOOLS_METRICS_NAMESPACE, as Powertools names it). */
   metricsNamespace: string;
+  /**
+   * Proxies in front of the server that append to X-Forwarded-For (TRUSTED_PROXY_HOPS): the client
+   * address is the entry this many from the right; 0 ignores the header (the socket's peer). Not
+   * used on AWS, whose events carry the address. See defaultProxyHops.
+   */
+  trustedProxyHops: number;
 }
 
 /**
@@ -53,11 +64,16 @@ export function parseConfig(env: Env, cwd = process.cwd()): Config {
     stage,
     repository: readString(env, 'MODEL_REPOSITORY', path.join(cwd, 'model-repository')),
     store: parseStoreSettings(env),
-    artifactCacheDir: readString(env, 'ARTIFACT_CACHE_DIR', path.join(os.tmpdir(), 'modelfleet-cache')),
+    artifactCacheDir: readString(env, 'ARTIFACT_CACHE_DIR', defaultCacheDir()),
     artifactCacheBytes:
       readNumber(env, 'ARTIFACT_CACHE_MB', 512, { min: 0, max: 1024 * 1024, integer: true }) * 1024 * 1024,
     deploymentTtlMs:
       readNumber(env, 'DEPLOYMENT_TTL_SECONDS', stage === 'local' ? 2 : 30, { min: 0, max: 3600 }) * 1000,
+    deploymentRevalidateMs: readNumber(env, 'DEPLOYMENT_REVALIDATE_TIMEOUT_MS', 3000, {
+      min: 100,
+      max: 60_000,
+      integer: true,
+    }),
     maxLoadedModels: readNumber(env, 'MAX_LOADED_MODELS', 8, { min: 1, max: 1000, integer: true }),
     maxBodyBytes: readNumber(env, 'MAX_BODY_BYTES', 6 * 1024 * 1024, {
       min: 1024,
@@ -78,16 +94,42 @@ export function parseConfig(env: Env, cwd = process.cwd()): Config {
     ),
     corsOrigins: readCorsOrigins(env),
     metricsNamespace: readMetricsNamespace(env),
+    trustedProxyHops: readNumber(env, 'TRUSTED_PROXY_HOPS', defaultProxyHops(env), {
+      min: 0,
+      max: 10,
+      integer: true,
+    }),
     ...parseSecurityConfig(env, stage),
   };
 }
 
 /**
- * Object-store settings that do not fit in the repository URL. Credentials are left to each SDK's
- * default chain (see the README), except S3 keys in the environment, which the SDK-free reader takes.
+ * One hop where the platform's own front end is known to append the peer it saw, and nothing else
+ * can reach the server: Cloud Run and Cloud Functions gen 2 (K_SERVICE, set by the platform) and
+ * Azure Functions / App Service (WEBSITE_INSTANCE_ID). Anywhere else (the framework or the image
+ * run directly, a workstation) X-Forwarded-For is whatever the client wrote: trust none.
+ */
+function defaultProxyHops(env: Env): number {
+  return env['K_SERVICE']?.trim() || env['WEBSITE_INSTANCE_ID']?.trim() ? 1 : 0;
+}
+
+/**
+ * Per user, so two users of one host never share (or can pre-create) each other's cache; the
+ * cache also refuses a folder it does not own (shared/serving/artifact-cache.ts).
+ */
+function defaultCacheDir(): string {
+  const uid = process.getuid?.();
+  const user = uid ?? os.userInfo().username.replace(/[^\w.-]/g, '_');
+  return path.join(os.tmpdir(), `modelfleet-cache-${user}`);
+}
+
+/**
+ * Object-store settings that do not fit in the repository URL, and the deadlines of store calls.
+ * Credentials are left to each SDK's default chain (see the README), except S3 keys in the
+ * environment, which the SDK-free reader takes.
  */
 export function parseStoreSettings(env: Env): StoreSettings {
-  const settings: StoreSettings = {};
+  const settings: StoreSettings = { deadlines: parseStoreDeadlines(env) };
   const s3Endpoint = readUrl(env, 'S3_ENDPOINT');
   if (s3Endpoint !== undefined) settings.s3Endpoint = s3Endpoint;
   const forcePathStyle = readBoolean(env, 'S3_FORCE_PATH_STYLE');
@@ -129,6 +171,28 @@ export function environmentCredentials(env: Env): S3Credentials | undefined {
   if (!accessKeyId || !secretAccessKey || env['AWS_PROFILE']?.trim()) return undefined;
   const sessionToken = env['AWS_SESSION_TOKEN']?.trim();
   return { accessKeyId, secretAccessKey, ...(sessionToken ? { sessionToken } : {}) };
+}
+
+/** STORE_CONNECT_TIMEOUT_MS, STORE_FIRST_BYTE_TIMEOUT_MS, STORE_TIMEOUT_MS, STORE_RETRY_BUDGET. */
+function parseStoreDeadlines(env: Env): StoreDeadlines {
+  const ms = { min: 100, max: 15 * 60_000, integer: true };
+  const deadlines: StoreDeadlines = {
+    connectMs: readNumber(env, 'STORE_CONNECT_TIMEOUT_MS', DEFAULT_STORE_DEADLINES.connectMs, ms),
+    firstByteMs: readNumber(env, 'STORE_FIRST_BYTE_TIMEOUT_MS', DEFAULT_STORE_DEADLINES.firstByteMs, ms),
+    totalMs: readNumber(env, 'STORE_TIMEOUT_MS', DEFAULT_STORE_DEADLINES.totalMs, ms),
+    retryTokens: readNumber(env, 'STORE_RETRY_BUDGET', DEFAULT_STORE_DEADLINES.retryTokens, {
+      min: 0,
+      max: 1000,
+      integer: true,
+    }),
+  };
+  if (deadlines.connectMs > deadlines.totalMs || deadlines.firstByteMs > deadlines.totalMs) {
+    throw new ConfigError(
+      'STORE_TIMEOUT_MS',
+      `must be at least STORE_CONNECT_TIMEOUT_MS and STORE_FIRST_BYTE_TIMEOUT_MS, got ${deadlines.totalMs}`,
+    );
+  }
+  return deadlines;
 }
 
 function readCorsOrigins(env: Env): string[] {

@@ -26,6 +26,8 @@ export interface PipelineOptions extends FinishSettings {
 export interface Pipeline {
   handle(request: ServeRequest): Promise<ServeResponse>;
   reject(request: ServeRequest, err: unknown): ServeResponse;
+  /** Route, credentials and rate limits from the headers alone; `handle` then skips them. */
+  admit(request: ServeRequest): Promise<void>;
   /** Resolves when background work left by earlier responses has finished. */
   settled(): Promise<void>;
 }
@@ -38,6 +40,7 @@ export function createPipeline(options: PipelineOptions): Pipeline {
   const { routes, metrics, log } = options;
   const finisher = new ResponseFinisher(options, log);
   const background = new BackgroundWork(log);
+  const admitted = new WeakSet<ServeRequest>();
 
   const respond = async (ctx: RequestContext): Promise<{ response: ServeResponse; routeName: string }> => {
     const { request } = ctx;
@@ -47,7 +50,9 @@ export function createPipeline(options: PipelineOptions): Pipeline {
     // The guard sees the same model and version the handler serves: a version pinned in an
     // MLflow query string needs the admin scope just like one in an OIP path.
     const params = match.route.params?.(request) ?? match.params;
-    const authorized = options.authorize(request, match.route.name, params);
+    const authorized = admitted.has(request)
+      ? undefined
+      : options.authorize(request, match.route.name, params);
     // Only JWT verification is asynchronous: API-key requests skip an await here.
     if (authorized instanceof Promise) await authorized;
     return { response: await match.route.run(ctx, params), routeName: match.route.name };
@@ -93,7 +98,14 @@ export function createPipeline(options: PipelineOptions): Pipeline {
     return response;
   };
 
-  return { handle, reject, settled: () => background.settled() };
+  const admit = async (request: ServeRequest): Promise<void> => {
+    if (preflightResponse(options.corsOrigins, request) !== undefined) return;
+    const match = matchRoute(routes, request.method.toUpperCase(), request.path);
+    await options.authorize(request, match.route.name, match.route.params?.(request) ?? match.params);
+    admitted.add(request);
+  };
+
+  return { handle, reject, admit, settled: () => background.settled() };
 }
 
 /** Work that runs after its response is written (background shadows), awaited by `settled`. */

@@ -8,7 +8,7 @@
 
 import { BadRequestError, PayloadTooLargeError } from '../errors';
 import { jsonResponse, type ServeRequest, type ServeResponse } from '../http/request';
-import { type BodyLimits, vetJson } from '../security/body';
+import { type BodyLimits, checkJsonDepth, vetJson } from '../security/body';
 import { BYTES_PER_ELEMENT, type Datatype } from '../tensor/datatypes';
 import { formatShape, type TensorData, typeName } from '../tensor/tensor';
 import type { OutputTensor } from '../tensor/types';
@@ -86,6 +86,7 @@ export function parseBinaryBody(request: ServeRequest, limits: BodyLimits): unkn
   }
   if (headerLength === 0) throw new BadRequestError(`${INFERENCE_HEADER} header: the JSON header is empty`);
   const text = Buffer.from(bytes.buffer, bytes.byteOffset, headerLength).toString('utf8');
+  checkJsonDepth(text, limits.maxJsonDepth);
   let body: unknown;
   try {
     body = parseOipBody(text) ?? JSON.parse(text);
@@ -148,6 +149,7 @@ export function decodeBinaryInput(
   // should not stay referenced by a tensor.
   const target = newTypedArray(datatype, count);
   new Uint8Array(target.buffer, target.byteOffset, target.byteLength).set(bytes);
+  if (datatype === 'FP32' || datatype === 'FP64' || datatype === 'FP16') checkFinite(target, datatype, where);
   if (datatype === 'BOOL') {
     const flags = target as Uint8Array;
     for (let i = 0; i < flags.length; i++) {
@@ -158,6 +160,33 @@ export function decodeBinaryInput(
   }
   return target;
 }
+
+/**
+ * The same policy as JSON data (SECURITY.md, "Hostile input"): no NaN or ±Infinity reaches a model,
+ * whichever encoding carried it.
+ */
+function checkFinite(values: Exclude<TensorData, string[]>, datatype: Datatype, where: string): void {
+  if (datatype === 'FP16') {
+    const bits = values as Uint16Array;
+    for (let i = 0; i < bits.length; i++) {
+      // Exponent all ones: ±Infinity or NaN in IEEE half precision.
+      if (((bits[i] as number) & 0x7c00) === 0x7c00) throw notFinite(i, where, datatype);
+    }
+    return;
+  }
+  const floats = values as Float32Array | Float64Array;
+  for (let i = 0; i < floats.length; i++) {
+    if (!Number.isFinite(floats[i])) throw notFinite(i, where, datatype);
+  }
+}
+
+function notFinite(index: number, where: string, datatype: Datatype): BadRequestError {
+  return new BadRequestError(
+    `${where}: binary ${datatype} element ${index} is NaN or Infinity; only finite numbers are accepted`,
+  );
+}
+
+const strictUtf8 = new TextDecoder('utf-8', { fatal: true });
 
 function decodeBinaryStrings(bytes: Uint8Array, count: number, where: string): string[] {
   const out: string[] = [];
@@ -174,7 +203,12 @@ function decodeBinaryStrings(bytes: Uint8Array, count: number, where: string): s
         `${where}: binary BYTES element ${out.length} claims ${length} bytes, only ${bytes.byteLength - offset} left`,
       );
     }
-    out.push(Buffer.from(bytes.buffer, bytes.byteOffset + offset, length).toString('utf8'));
+    try {
+      out.push(strictUtf8.decode(bytes.subarray(offset, offset + length)));
+    } catch {
+      // Replacing bad bytes with U+FFFD would hand the model a string the client never sent.
+      throw new BadRequestError(`${where}: binary BYTES element ${out.length} is not valid UTF-8`);
+    }
     offset += length;
   }
   if (out.length !== count) {

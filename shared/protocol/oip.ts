@@ -94,6 +94,7 @@ function parseRequestedOutputs(raw: unknown, model: ModelSignature): string[] {
   if (!Array.isArray(raw)) throw new BadRequestError(`outputs: expected an array, got ${typeName(raw)}`);
   if (raw.length === 0) return [...model.outputs.keys()];
   const names: string[] = [];
+  const seen = new Set<string>();
   raw.forEach((entry: unknown, index) => {
     const name =
       entry !== null && typeof entry === 'object' ? (entry as Record<string, unknown>)['name'] : undefined;
@@ -103,8 +104,9 @@ function parseRequestedOutputs(raw: unknown, model: ModelSignature): string[] {
         `outputs[${index}].name: model "${model.name}" has no output "${name}"; its outputs are ${[...model.outputs.keys()].join(', ')}`,
       );
     }
-    if (names.includes(name))
+    if (seen.has(name))
       throw new BadRequestError(`outputs[${index}].name: output "${name}" is requested twice`);
+    seen.add(name);
     names.push(name);
   });
   return names;

@@ -53,7 +53,8 @@ export function inputsFromColumns(
       `${where}: unknown column ${quoteList(unknown)}; model "${model.name}" takes ${describeInputs(model)}`,
     );
   }
-  const unknown = names.filter((name) => !features.includes(name));
+  const featureSet = new Set(features);
+  const unknown = names.filter((name) => !featureSet.has(name));
   if (unknown.length > 0) {
     throw new BadRequestError(
       `${where}: unknown column ${quoteList(unknown)}; model "${model.name}" takes the columns ${features.join(', ')}`,
@@ -79,7 +80,7 @@ export function inputsFromColumns(
           `${where}["${feature}"][${row}]: expected a single value, got ${typeName(cell)}`,
         );
       }
-      flat[row * width + column] = floatMissing(single, cell);
+      flat[row * width + column] = cell;
     }
   });
   inputs.set(single.name, {
@@ -106,8 +107,7 @@ function tensorFromCells(
   shape = fitTrailingOnes(spec, shape);
   checkLimit(shape, where, limits);
   checkShape(spec, shape, where);
-  const data = cells.map((cell) => floatMissing(spec, cell));
-  return { name: spec.name, shape, data: decodeTensorData(spec.datatype, shape, data, where) };
+  return { name: spec.name, shape, data: decodeTensorData(spec.datatype, shape, cells, where) };
 }
 
 /** One input from a nested array whose first axis is the batch. */
@@ -276,13 +276,10 @@ function checkLimit(shape: readonly number[], where: string, limits: Limits): vo
   }
 }
 
-// pandas writes a missing float as null (NaN); float models may impute it, integer ones cannot.
-function floatMissing(spec: TensorSpec, cell: unknown): unknown {
-  return cell === null && (spec.datatype === 'FP32' || spec.datatype === 'FP64') ? Number.NaN : cell;
-}
-
+/** The first few names: a client can send 100,000 unknown columns, the message stays short. */
 function quoteList(names: readonly string[]): string {
-  return names.map((name) => `"${name}"`).join(', ');
+  const shown = names.slice(0, 5).map((name) => `"${name.length > 60 ? `${name.slice(0, 60)}…` : name}"`);
+  return names.length > 5 ? `${shown.join(', ')} and ${names.length - 5} more` : shown.join(', ');
 }
 
 function describeInputs(model: ModelSignature): string {

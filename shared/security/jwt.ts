@@ -39,6 +39,11 @@ export function createJwtVerifier(settings: JwtSettings): JwtVerifier {
     } catch (err) {
       throw jwtError(err);
     }
+    // jose checks exp and nbf but not an iat ahead of the clock: a token minted for later use
+    // (or by an issuer with a wrong clock) is not valid yet.
+    if (typeof payload.iat === 'number' && payload.iat > Date.now() / 1000 + settings.clockToleranceSeconds) {
+      throw new UnauthorizedError('bearer token claim "iat" is not valid: it was issued in the future');
+    }
     return { subject: String(payload.sub), scopes: scopesOf(payload) };
   };
 }

@@ -16,15 +16,35 @@ interface IndexEntry {
 }
 
 /**
+ * Why `dir` cannot be trusted with artifacts, or undefined when it is private to this user: a
+ * real folder (not a link), owned by this user, not writable by group or others. Created 0700.
+ */
+export async function checkPrivateFolder(dir: string): Promise<string | undefined> {
+  await fs.mkdir(dir, { recursive: true, mode: 0o700 });
+  const stat = await fs.lstat(dir);
+  if (!stat.isDirectory()) return `${dir} is not a folder (a link or a file)`;
+  const uid = process.getuid?.();
+  if (uid !== undefined && stat.uid !== uid)
+    return `${dir} is owned by uid ${stat.uid}, not this user (${uid})`;
+  if ((stat.mode & 0o022) !== 0) {
+    return `${dir} is writable by other users (mode ${(stat.mode & 0o777).toString(8)})`;
+  }
+  return undefined;
+}
+
+/**
  * Downloaded versions on local disk (`/tmp` on functions), so a new session after an LRU eviction
  * or an instance restart on a warm sandbox does not download again. Versions are immutable, so an
- * entry never goes stale; callers still re-check the sha256 of what they read back. The folder is
+ * entry never goes stale; callers use an entry only when its artifact's sha256 equals the one in the
+ * manifest read from the store (a planted copy agrees with its own manifest, not with the store's). The folder is
  * bounded in bytes: the least recently used versions are removed first. A disk failure is logged
  * and treated as a miss; it never fails a request.
  */
 export class ArtifactDiskCache {
   private index: Map<string, IndexEntry> | undefined;
   private scanning: Promise<Map<string, IndexEntry>> | undefined;
+  /** Whether the folder is ours alone; settled once, on first use. */
+  private trusted: Promise<boolean> | undefined;
 
   constructor(
     readonly dir: string,
@@ -36,8 +56,33 @@ export class ArtifactDiskCache {
     return this.maxBytes > 0;
   }
 
+  /**
+   * Creates the folder private (0700) or checks the one that is there. On a shared host another
+   * user could pre-create it and plant versions; a folder that someone else owns or can write to
+   * is refused: the cache stays off (every load downloads) and the reason is logged once.
+   */
+  private usable(): Promise<boolean> {
+    if (!this.enabled) return Promise.resolve(false);
+    this.trusted ??= checkPrivateFolder(this.dir).then(
+      (problem) => {
+        if (problem === undefined) return true;
+        this.log.error('artifact disk cache refused; versions are downloaded instead', {
+          folder: this.dir,
+          problem,
+          fix: 'remove the folder, or set ARTIFACT_CACHE_DIR to a folder only this user can write',
+        });
+        return false;
+      },
+      (err: unknown) => {
+        this.log.warn('artifact disk cache unavailable', { folder: this.dir, ...describeError(err) });
+        return false;
+      },
+    );
+    return this.trusted;
+  }
+
   async read(storeUrl: string, model: string, version: number): Promise<CachedVersion | undefined> {
-    if (!this.enabled) return undefined;
+    if (!(await this.usable())) return undefined;
     const folder = this.folderOf(storeUrl, model, version);
     try {
       const artifact = await fs.readFile(path.join(folder, ARTIFACT_FILE));
@@ -65,7 +110,7 @@ export class ArtifactDiskCache {
 
   async write(storeUrl: string, model: string, version: number, entry: CachedVersion): Promise<void> {
     const bytes = entry.artifact.byteLength + (entry.manifest?.byteLength ?? 0);
-    if (!this.enabled || bytes > this.maxBytes) return;
+    if (bytes > this.maxBytes || !(await this.usable())) return;
     const folder = this.folderOf(storeUrl, model, version);
     // Written to a sibling folder and renamed into place, so a reader never sees half a version.
     const temp = `${folder}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;

@@ -13,7 +13,16 @@ export async function runInference(
   const feeds: Record<string, ort.Tensor> = {};
   for (const [name, input] of call.inputs) {
     const spec = model.inputs.get(name);
-    if (spec !== undefined) feeds[name] = new ort.Tensor(toOrtType(spec.datatype), input.data, input.shape);
+    if (spec === undefined) continue;
+    try {
+      feeds[name] = new ort.Tensor(toOrtType(spec.datatype), input.data, input.shape);
+    } catch (err) {
+      // The request's shape and data: the client's to fix, and never a 500 that feeds the
+      // rollback alarms (parseShape bounds every dimension, so this is a last line).
+      throw new BadRequestError(`inputs: "${name}" cannot be made into a tensor: ${firstLine(err)}`, {
+        cause: err,
+      });
+    }
   }
   const started = performance.now();
   let results: ort.InferenceSession.OnnxValueMapType;

@@ -59,11 +59,11 @@ export class ModelCache {
    * The model when it is already loaded (not loading, not failed), marked most recently used;
    * else undefined and the caller awaits `get`. Saves the hot path an await per request.
    */
-  peek(name: string, version: number): LoadedModel | undefined {
+  peek(name: string, version: number, touch = true): LoadedModel | undefined {
     const key = `${name}@${version}`;
     const existing = this.entries.get(key);
     const model = existing === undefined ? undefined : this.loaded.get(existing);
-    if (existing !== undefined && model !== undefined) this.touch(key, existing);
+    if (touch && existing !== undefined && model !== undefined) this.touch(key, existing);
     return model;
   }
 
@@ -192,20 +192,39 @@ export class ModelCache {
     });
   }
 
-  /** Manifest and artifact from the disk cache when it holds an intact copy, else from the store. */
+  /**
+   * Manifest from the store; the artifact from the disk cache when its sha256 is the one that
+   * manifest names, else from the store. The cached manifest is never trusted: a copy planted in
+   * the folder agrees with itself, not with the store. A version without a manifest (Triton
+   * layout) has nothing to check a copy against, so it is always downloaded.
+   */
   private async fetch(name: string, version: number): Promise<FetchedVersion> {
     const cached = await this.disk?.read(this.repository.store.url, name, version);
-    if (cached !== undefined) {
-      const manifest =
-        cached.manifest === undefined ? undefined : parseCachedManifest(cached.manifest, name, version);
-      const intact =
-        manifest === undefined
-          ? cached.manifest === undefined
-          : artifactMismatch(manifest, cached.artifact) === undefined;
-      if (intact) {
-        return { source: 'disk', manifest, manifestBytes: cached.manifest, artifact: cached.artifact };
-      }
+    if (cached === undefined || cached.manifest === undefined) return this.download(name, version);
+    let manifestBytes: Buffer | undefined;
+    try {
+      manifestBytes = await this.repository.readManifestBytes(name, version);
+    } catch (err) {
+      throw unreadable(name, version, err);
     }
+    if (manifestBytes === undefined) return this.download(name, version);
+    let manifest: Manifest;
+    try {
+      manifest = this.repository.parseManifestBytes(name, version, manifestBytes);
+    } catch (err) {
+      throw unreadable(name, version, err);
+    }
+    if (artifactMismatch(manifest, cached.artifact) === undefined) {
+      return { source: 'disk', manifest, manifestBytes, artifact: cached.artifact };
+    }
+    this.log.warn('artifact disk cache holds a copy that does not match the store; downloading', {
+      model: name,
+      version,
+    });
+    return this.download(name, version);
+  }
+
+  private async download(name: string, version: number): Promise<FetchedVersion> {
     this.downloads += 1;
     // The artifact is requested alongside the manifest: one round trip less on a cold start. Its
     // outcome is only looked at once the manifest is known (the same errors, in the same order, as
@@ -226,24 +245,29 @@ export class ModelCache {
       });
       return { source: 'store', manifest, manifestBytes, artifact };
     } catch (err) {
-      if (err instanceof NotFoundError) throw err;
-      if (err instanceof ManifestError) {
-        throw new IntegrityError(
-          `model "${name}" version ${version} has an invalid manifest and will not be served`,
-          {
-            cause: err,
-          },
-        );
-      }
-      throw new ServiceUnavailableError(
-        `model "${name}" version ${version} could not be read from the repository`,
-        {
-          cause: err,
-          retryAfterSeconds: 5,
-        },
-      );
+      throw unreadable(name, version, err);
     }
   }
+}
+
+/** A failed read of a version, as the client sees it: gone (404), invalid (integrity) or unavailable. */
+function unreadable(name: string, version: number, err: unknown): Error {
+  if (err instanceof NotFoundError) return err;
+  if (err instanceof ManifestError) {
+    return new IntegrityError(
+      `model "${name}" version ${version} has an invalid manifest and will not be served`,
+      {
+        cause: err,
+      },
+    );
+  }
+  return new ServiceUnavailableError(
+    `model "${name}" version ${version} could not be read from the repository`,
+    {
+      cause: err,
+      retryAfterSeconds: 5,
+    },
+  );
 }
 
 interface FetchedVersion {
@@ -251,15 +275,6 @@ interface FetchedVersion {
   manifest: Manifest | undefined;
   manifestBytes: Buffer | undefined;
   artifact: Buffer;
-}
-
-function parseCachedManifest(bytes: Buffer, name: string, version: number): Manifest | undefined {
-  try {
-    const manifest = parseManifest(JSON.parse(bytes.toString('utf8')), 'cached manifest');
-    return manifest.name === name && manifest.version === version ? manifest : undefined;
-  } catch {
-    return undefined;
-  }
 }
 
 /**

@@ -1,13 +1,22 @@
 import { DefaultAzureCredential } from '@azure/identity';
-import { BlobServiceClient, type ContainerClient, RestError } from '@azure/storage-blob';
+import {
+  BlobServiceClient,
+  type ContainerClient,
+  RestError,
+  type StoragePipelineOptions,
+} from '@azure/storage-blob';
 import {
   childListPrefix,
   conditionFailed,
+  DEFAULT_STORE_DEADLINES,
   type GetOptions,
   type GetResult,
   joinKey,
   type ModelStore,
   type PutOptions,
+  RetryBudget,
+  readWithinDeadline,
+  type StoreDeadlines,
   StoreUnavailableError,
 } from './types';
 
@@ -21,6 +30,8 @@ export interface AzureStoreOptions {
   endpoint?: string;
   /** Bodies at least this large are uploaded as staged blocks. */
   blockSizeBytes?: number;
+  /** Deadlines and retry budget of reads (shared/config.ts). */
+  deadlines?: StoreDeadlines;
 }
 
 const DEFAULT_BLOCK_SIZE = 8 * 1024 * 1024;
@@ -34,40 +45,59 @@ const DEFAULT_BLOCK_SIZE = 8 * 1024 * 1024;
 export class AzureBlobModelStore implements ModelStore {
   readonly url: string;
   readonly container: ContainerClient;
+  /** The same container for reads: no SDK retries (the budget decides) and a per-try timeout. */
+  private readonly reads: ContainerClient;
   private readonly prefix: string;
   private readonly blockSize: number;
+  private readonly deadlines: StoreDeadlines;
+  private readonly budget: RetryBudget;
 
   constructor(options: AzureStoreOptions) {
     this.prefix = options.prefix.replace(/^\/+|\/+$/g, '');
     this.blockSize = Math.max(1024 * 1024, options.blockSizeBytes ?? DEFAULT_BLOCK_SIZE);
     this.url = `az://${options.account}/${options.container}${this.prefix === '' ? '' : `/${this.prefix}`}`;
-    const retryOptions = { maxTries: 2, retryDelayInMs: 200, maxRetryDelayInMs: 1000 };
-    const service =
+    this.deadlines = options.deadlines ?? DEFAULT_STORE_DEADLINES;
+    this.budget = new RetryBudget(this.deadlines.retryTokens);
+    const credential = options.connectionString === undefined ? new DefaultAzureCredential() : undefined;
+    const service = (retryOptions: StoragePipelineOptions['retryOptions']) =>
       options.connectionString !== undefined
         ? BlobServiceClient.fromConnectionString(options.connectionString, { retryOptions })
         : new BlobServiceClient(
             options.endpoint ?? `https://${options.account}.blob.core.windows.net`,
-            new DefaultAzureCredential(),
+            credential,
             { retryOptions },
           );
-    this.container = service.getContainerClient(options.container);
+    this.container = service({
+      maxTries: 2,
+      retryDelayInMs: 200,
+      maxRetryDelayInMs: 1000,
+    }).getContainerClient(options.container);
+    this.reads = service({ maxTries: 1, tryTimeoutInMs: this.deadlines.totalMs }).getContainerClient(
+      options.container,
+    );
   }
 
   async get(key: string, options: GetOptions = {}): Promise<GetResult> {
+    const blob = this.reads.getBlobClient(this.keyOf(key));
     try {
-      const response = await this.container
-        .getBlobClient(this.keyOf(key))
-        .download(
-          0,
-          undefined,
-          options.ifNoneMatch === undefined ? {} : { conditions: { ifNoneMatch: options.ifNoneMatch } },
-        );
-      const body = await readAll(response.readableStreamBody);
-      return { status: 'ok', body, etag: response.etag ?? '' };
+      return await readWithinDeadline(this.deadlines, this.budget, `GET ${key}`, async (abortSignal) => {
+        try {
+          const response = await blob.download(0, undefined, {
+            abortSignal,
+            ...(options.ifNoneMatch === undefined
+              ? {}
+              : { conditions: { ifNoneMatch: options.ifNoneMatch } }),
+          });
+          const body = await readAll(response.readableStreamBody);
+          return { status: 'ok', body, etag: response.etag ?? '' } as const;
+        } catch (err) {
+          const status = statusOf(err);
+          if (status === 304) return { status: 'not-modified', etag: options.ifNoneMatch ?? '' } as const;
+          if (status === 404) return { status: 'not-found' } as const;
+          throw err;
+        }
+      });
     } catch (err) {
-      const status = statusOf(err);
-      if (status === 304) return { status: 'not-modified', etag: options.ifNoneMatch ?? '' };
-      if (status === 404) return { status: 'not-found' };
       throw new StoreUnavailableError(`${this.url}: ${key}`, err);
     }
   }
@@ -113,12 +143,22 @@ export class AzureBlobModelStore implements ModelStore {
     const listPrefix = childListPrefix(this.prefix, prefix);
     const names = new Set<string>();
     try {
-      for await (const item of this.container.listBlobsByHierarchy('/', { prefix: listPrefix })) {
-        const name = item.name.slice(listPrefix.length).replace(/\/$/, '');
-        if (name !== '') names.add(name);
-      }
+      await readWithinDeadline(this.deadlines, this.budget, `LIST ${listPrefix}`, async (abortSignal) => {
+        names.clear();
+        try {
+          for await (const item of this.reads.listBlobsByHierarchy('/', {
+            prefix: listPrefix,
+            abortSignal,
+          })) {
+            const name = item.name.slice(listPrefix.length).replace(/\/$/, '');
+            if (name !== '') names.add(name);
+          }
+        } catch (err) {
+          if (statusOf(err) !== 404) throw err;
+          names.clear();
+        }
+      });
     } catch (err) {
-      if (statusOf(err) === 404) return [];
       throw new StoreUnavailableError(`${this.url}: ${prefix}`, err);
     }
     return [...names].sort();

@@ -2,12 +2,16 @@ import { type Bucket, Storage } from '@google-cloud/storage';
 import {
   childListPrefix,
   conditionFailed,
+  DEFAULT_STORE_DEADLINES,
   type GetOptions,
   type GetResult,
   joinKey,
   type ModelStore,
   PreconditionFailedError,
   type PutOptions,
+  RetryBudget,
+  readWithinDeadline,
+  type StoreDeadlines,
   StoreUnavailableError,
 } from './types';
 
@@ -19,6 +23,8 @@ export interface GcsStoreOptions {
   projectId?: string;
   /** Bodies at least this large use a resumable upload in chunks of this size (multiple of 256 KiB). */
   chunkSizeBytes?: number;
+  /** Deadlines and retry budget of reads (shared/config.ts). */
+  deadlines?: StoreDeadlines;
 }
 
 const DEFAULT_CHUNK_SIZE = 8 * 1024 * 1024;
@@ -32,8 +38,12 @@ const DEFAULT_CHUNK_SIZE = 8 * 1024 * 1024;
 export class GcsModelStore implements ModelStore {
   readonly url: string;
   readonly bucket: Bucket;
+  /** The same bucket for reads: no library retries (the budget decides) and a per-request timeout. */
+  private readonly reads: Bucket;
   private readonly prefix: string;
   private readonly chunkSize: number;
+  private readonly deadlines: StoreDeadlines;
+  private readonly budget: RetryBudget;
 
   constructor(options: GcsStoreOptions) {
     this.prefix = options.prefix.replace(/^\/+|\/+$/g, '');
@@ -43,16 +53,38 @@ export class GcsModelStore implements ModelStore {
       Math.ceil((options.chunkSizeBytes ?? DEFAULT_CHUNK_SIZE) / quarter) * quarter,
     );
     this.url = `gs://${options.bucket}${this.prefix === '' ? '' : `/${this.prefix}`}`;
-    const storage = new Storage({
+    this.deadlines = options.deadlines ?? DEFAULT_STORE_DEADLINES;
+    this.budget = new RetryBudget(this.deadlines.retryTokens);
+    const common = {
       ...(options.apiEndpoint === undefined ? {} : { apiEndpoint: options.apiEndpoint }),
       ...(options.projectId === undefined ? {} : { projectId: options.projectId }),
+    };
+    const storage = new Storage({
+      ...common,
       retryOptions: { maxRetries: 1, maxRetryDelay: 2, totalTimeout: 15 },
     });
     this.bucket = storage.bucket(options.bucket);
+    const reads = new Storage({
+      ...common,
+      retryOptions: { autoRetry: false },
+      timeout: this.deadlines.totalMs,
+    });
+    this.reads = reads.bucket(options.bucket);
   }
 
   async get(key: string, options: GetOptions = {}): Promise<GetResult> {
-    const file = this.bucket.file(this.keyOf(key));
+    try {
+      return await readWithinDeadline(this.deadlines, this.budget, `GET ${key}`, () =>
+        this.getOnce(key, options),
+      );
+    } catch (err) {
+      if (statusOf(err) === 404) return { status: 'not-found' };
+      throw new StoreUnavailableError(`${this.url}: ${key}`, err);
+    }
+  }
+
+  private async getOnce(key: string, options: GetOptions): Promise<GetResult> {
+    const file = this.reads.file(this.keyOf(key));
     try {
       if (options.ifNoneMatch !== undefined) {
         // The JSON API has no If-None-Match on media: an unchanged generation is seen in the metadata,
@@ -78,7 +110,7 @@ export class GcsModelStore implements ModelStore {
       return { status: 'ok', body: Buffer.concat(chunks), etag: generation };
     } catch (err) {
       if (statusOf(err) === 404) return { status: 'not-found' };
-      throw new StoreUnavailableError(`${this.url}: ${key}`, err);
+      throw err;
     }
   }
 
@@ -117,12 +149,19 @@ export class GcsModelStore implements ModelStore {
     let pageToken: string | undefined;
     try {
       do {
-        const [files, , response] = await this.bucket.getFiles({
-          prefix: listPrefix,
-          delimiter: '/',
-          autoPaginate: false,
-          ...(pageToken === undefined ? {} : { pageToken }),
-        });
+        const token = pageToken;
+        const [files, , response] = await readWithinDeadline(
+          this.deadlines,
+          this.budget,
+          `LIST ${listPrefix}`,
+          () =>
+            this.reads.getFiles({
+              prefix: listPrefix,
+              delimiter: '/',
+              autoPaginate: false,
+              ...(token === undefined ? {} : { pageToken: token }),
+            }),
+        );
         for (const file of files) {
           const name = file.name.slice(listPrefix.length);
           if (name !== '') names.add(name);

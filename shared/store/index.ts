@@ -42,6 +42,7 @@ export function openStore(
         bucket: host,
         ...(readCredentials === undefined ? {} : { readCredentials }),
         prefix: segments.join('/'),
+        ...(settings.deadlines === undefined ? {} : { deadlines: settings.deadlines }),
         ...(settings.s3Region === undefined ? {} : { region: settings.s3Region }),
         ...(settings.s3Endpoint === undefined ? {} : { endpoint: settings.s3Endpoint }),
         ...(settings.s3ForcePathStyle === undefined ? {} : { forcePathStyle: settings.s3ForcePathStyle }),
@@ -64,6 +65,7 @@ export function openStore(
         account: host,
         container,
         prefix: prefix.join('/'),
+        ...(settings.deadlines === undefined ? {} : { deadlines: settings.deadlines }),
         ...(settings.azureConnectionString === undefined
           ? {}
           : { connectionString: settings.azureConnectionString }),
@@ -79,6 +81,7 @@ export function openStore(
       return new GcsModelStore({
         bucket: host,
         prefix: segments.join('/'),
+        ...(settings.deadlines === undefined ? {} : { deadlines: settings.deadlines }),
         ...(settings.gcsApiEndpoint === undefined ? {} : { apiEndpoint: settings.gcsApiEndpoint }),
         ...(settings.gcsProjectId === undefined ? {} : { projectId: settings.gcsProjectId }),
       });

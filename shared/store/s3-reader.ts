@@ -1,6 +1,7 @@
 import http, { type IncomingMessage } from 'node:http';
 import https from 'node:https';
 import { type AwsCredentials, canonicalQuery, escapeUri, signingKey, signRequest } from './sigv4';
+import { DEFAULT_STORE_DEADLINES, RetryBudget, type StoreDeadlines } from './types';
 
 /**
  * The serving path's S3 reads (GetObject, ListObjectsV2) over node:http with a SigV4 signature made
@@ -18,8 +19,8 @@ export interface S3ReaderOptions {
   /** An S3-compatible endpoint; AWS's regional endpoint when absent. */
   endpoint?: string;
   forcePathStyle?: boolean;
-  /** A socket idle for this long fails the request (then it is retried once). */
-  timeoutMs?: number;
+  /** Connect, first-byte and total deadlines, and the retry budget (shared/config.ts). */
+  deadlines?: StoreDeadlines;
 }
 
 export interface S3ReadResponse {
@@ -53,7 +54,8 @@ export class S3ObjectReader {
   /** Path prefix before the key: `/bucket` in path style, empty for virtual-hosted buckets. */
   private readonly bucketPath: string;
   private readonly agent: http.Agent;
-  private readonly timeoutMs: number;
+  private readonly deadlines: StoreDeadlines;
+  private readonly budget: RetryBudget;
   /** The signing key depends only on the day; computing it once a day saves four HMACs a request. */
   private signingKey: { day: string; key: Buffer } | undefined;
 
@@ -68,7 +70,8 @@ export class S3ObjectReader {
     const Agent = endpoint.protocol === 'http:' ? http.Agent : https.Agent;
     // Keep-alive: every request after the first skips the TCP (and TLS) handshake.
     this.agent = new Agent({ keepAlive: true, maxSockets: 32 });
-    this.timeoutMs = options.timeoutMs ?? 30_000;
+    this.deadlines = options.deadlines ?? DEFAULT_STORE_DEADLINES;
+    this.budget = new RetryBudget(this.deadlines.retryTokens);
   }
 
   /** GetObject; 200, 304 and 404 are answers, anything else an S3RequestError. */
@@ -105,30 +108,58 @@ export class S3ObjectReader {
     return `${this.bucketPath}/${key.split('/').map(escapeUri).join('/')}`;
   }
 
+  /**
+   * One call within the total deadline; a dropped connection, a missed deadline, a 5xx or a 429
+   * is retried once if the retry budget allows and time is left (the SDK's maxAttempts: 2, bounded).
+   */
   private async send(
     path: string,
     query: Record<string, string>,
     extra: Record<string, string>,
   ): Promise<S3ReadResponse> {
+    const deadlineAt = performance.now() + this.deadlines.totalMs;
+    let failure: { response: S3ReadResponse } | { error: unknown };
     try {
-      const response = await this.sendOnce(path, query, extra);
-      if (response.status < 500 && response.status !== 429) return response;
-    } catch {
-      // A dropped connection or a timeout: one more try, as the SDK's maxAttempts: 2 did.
+      const response = await this.sendOnce(path, query, extra, deadlineAt);
+      if (response.status < 500 && response.status !== 429) {
+        this.budget.succeeded();
+        return response;
+      }
+      failure = { response };
+    } catch (error) {
+      failure = { error };
+    }
+    if (deadlineAt - performance.now() <= RETRY_DELAY_MS || !this.budget.take()) {
+      if ('response' in failure) return failure.response;
+      throw failure.error;
     }
     await new Promise((resolve) => setTimeout(resolve, RETRY_DELAY_MS));
-    return this.sendOnce(path, query, extra);
+    const response = await this.sendOnce(path, query, extra, deadlineAt);
+    if (response.status < 500 && response.status !== 429) this.budget.succeeded();
+    return response;
   }
 
   private sendOnce(
     path: string,
     query: Record<string, string>,
     extra: Record<string, string>,
+    deadlineAt: number,
   ): Promise<S3ReadResponse> {
     const search = canonicalQuery(query);
     const headers = this.sign('GET', path, search, extra);
     const transport = this.base.protocol === 'http:' ? http : https;
+    const { connectMs, firstByteMs } = this.deadlines;
     return new Promise((resolve, reject) => {
+      const timers: NodeJS.Timeout[] = [];
+      const fail = (message: string) => () => request.destroy(new Error(message));
+      const arm = (ms: number, message: string) => {
+        const timer = setTimeout(fail(message), Math.max(0, ms));
+        timers.push(timer);
+        return timer;
+      };
+      const done = () => {
+        for (const timer of timers) clearTimeout(timer);
+      };
       const request = transport.request(
         {
           protocol: this.base.protocol,
@@ -138,14 +169,24 @@ export class S3ObjectReader {
           path: search === '' ? path : `${path}?${search}`,
           headers,
           agent: this.agent,
-          timeout: this.timeoutMs,
         },
-        (response) => readResponse(response).then(resolve, reject),
+        (response) => {
+          clearTimeout(firstByte);
+          readResponse(response).then(resolve, reject).finally(done);
+        },
       );
-      request.on('timeout', () =>
-        request.destroy(new Error(`no answer from S3 within ${this.timeoutMs} ms`)),
-      );
-      request.on('error', reject);
+      arm(deadlineAt - performance.now(), `S3 call not finished within ${this.deadlines.totalMs} ms`);
+      const firstByte = arm(firstByteMs, `no answer from S3 within ${firstByteMs} ms`);
+      request.on('socket', (socket) => {
+        // Only a new socket connects; a kept-alive one is ready at once.
+        if (!socket.connecting) return;
+        const connect = arm(connectMs, `no connection to S3 within ${connectMs} ms`);
+        socket.once('connect', () => clearTimeout(connect));
+      });
+      request.on('error', (err) => {
+        done();
+        reject(err);
+      });
       request.end();
     });
   }
@@ -189,6 +230,10 @@ function readResponse(response: IncomingMessage): Promise<S3ReadResponse> {
       received += chunk.byteLength;
     });
     response.on('error', reject);
+    // A request destroyed mid-body (a deadline) closes the response without an end.
+    response.on('close', () => {
+      if (!response.complete) reject(new Error(`S3 answer cut short after ${received} bytes`));
+    });
     response.on('end', () => {
       // A connection cut mid-body ends the stream early; sha256 would catch it too, later and vaguer.
       if (response.statusCode === 200 && expected !== undefined && expected !== received) {

@@ -3,11 +3,15 @@ import { type S3Credentials, S3ObjectReader } from './s3-reader';
 import {
   childListPrefix,
   conditionFailed,
+  DEFAULT_STORE_DEADLINES,
   type GetOptions,
   type GetResult,
   joinKey,
   type ModelStore,
   type PutOptions,
+  RetryBudget,
+  readWithinDeadline,
+  type StoreDeadlines,
   StoreUnavailableError,
 } from './types';
 
@@ -27,6 +31,8 @@ export interface S3StoreOptions {
    * them, reads use the SDK and its default credential chain.
    */
   readCredentials?: S3Credentials;
+  /** Deadlines of reads (both paths) and connections (SDK), and the reader's retry budget. */
+  deadlines?: StoreDeadlines;
 }
 
 const DEFAULT_PART_SIZE = 8 * 1024 * 1024;
@@ -46,6 +52,9 @@ export class S3ModelStore implements ModelStore {
   private readonly bucket: string;
   private readonly prefix: string;
   private readonly partSize: number;
+  private readonly deadlines: StoreDeadlines;
+  /** The SDK retries within its own quota: no second layer of retries on top. */
+  private readonly budget = new RetryBudget(0);
 
   constructor(private readonly options: S3StoreOptions) {
     this.bucket = options.bucket;
@@ -62,7 +71,9 @@ export class S3ModelStore implements ModelStore {
             credentials: options.readCredentials,
             ...(options.endpoint === undefined ? {} : { endpoint: options.endpoint }),
             ...(options.forcePathStyle === undefined ? {} : { forcePathStyle: options.forcePathStyle }),
+            ...(options.deadlines === undefined ? {} : { deadlines: options.deadlines }),
           });
+    this.deadlines = options.deadlines ?? DEFAULT_STORE_DEADLINES;
   }
 
   /** The SDK client, created (and the SDK loaded) on first use. */
@@ -73,8 +84,14 @@ export class S3ModelStore implements ModelStore {
         region: this.options.region ?? 'us-east-1',
         ...(this.options.endpoint === undefined ? {} : { endpoint: this.options.endpoint }),
         forcePathStyle: this.options.forcePathStyle ?? false,
-        // Fail over to stale-if-error quickly rather than retrying for seconds on a cold path.
+        // One retry, drawn from the SDK's retry quota (its standard mode's budget: retries stop
+        // while calls keep failing); reads also stop at the total deadline (readWithinDeadline).
         maxAttempts: 2,
+        // A store that accepts connections and then says nothing fails the call, not the request.
+        requestHandler: {
+          connectionTimeout: this.deadlines.connectMs,
+          requestTimeout: this.deadlines.totalMs,
+        },
       });
     }
     return this.sdkClient;
@@ -89,15 +106,25 @@ export class S3ModelStore implements ModelStore {
     if (this.reader !== undefined) return this.readerGet(this.reader, key, options);
     const { GetObjectCommand } = sdk();
     try {
-      const result = await this.client.send(
-        new GetObjectCommand({
-          Bucket: this.bucket,
-          Key: this.keyOf(key),
-          ...(options.ifNoneMatch === undefined ? {} : { IfNoneMatch: options.ifNoneMatch }),
-        }),
-      );
-      const body = Buffer.from((await result.Body?.transformToByteArray()) ?? new Uint8Array());
-      return { status: 'ok', body, etag: result.ETag ?? '' };
+      return await readWithinDeadline(this.deadlines, this.budget, `GET ${key}`, async (abortSignal) => {
+        try {
+          const result = await this.client.send(
+            new GetObjectCommand({
+              Bucket: this.bucket,
+              Key: this.keyOf(key),
+              ...(options.ifNoneMatch === undefined ? {} : { IfNoneMatch: options.ifNoneMatch }),
+            }),
+            { abortSignal },
+          );
+          const body = Buffer.from((await result.Body?.transformToByteArray()) ?? new Uint8Array());
+          return { status: 'ok', body, etag: result.ETag ?? '' } as const;
+        } catch (err) {
+          const status = statusOf(err);
+          if (status === 304) return { status: 'not-modified', etag: options.ifNoneMatch ?? '' } as const;
+          if (status === 404 || nameOf(err) === 'NoSuchKey') return { status: 'not-found' } as const;
+          throw err;
+        }
+      });
     } catch (err) {
       const status = statusOf(err);
       if (status === 304) return { status: 'not-modified', etag: options.ifNoneMatch ?? '' };
@@ -174,13 +201,21 @@ export class S3ModelStore implements ModelStore {
     const { ListObjectsV2Command } = sdk();
     let token: string | undefined;
     do {
-      const page = await this.client.send(
-        new ListObjectsV2Command({
-          Bucket: this.bucket,
-          Prefix: listPrefix,
-          ...(delimiter === undefined ? {} : { Delimiter: delimiter }),
-          ...(token === undefined ? {} : { ContinuationToken: token }),
-        }),
+      const continuation = token;
+      const page = await readWithinDeadline(
+        this.deadlines,
+        this.budget,
+        `LIST ${listPrefix}`,
+        (abortSignal) =>
+          this.client.send(
+            new ListObjectsV2Command({
+              Bucket: this.bucket,
+              Prefix: listPrefix,
+              ...(delimiter === undefined ? {} : { Delimiter: delimiter }),
+              ...(continuation === undefined ? {} : { ContinuationToken: continuation }),
+            }),
+            { abortSignal },
+          ),
       );
       addChildren(
         names,

@@ -1,5 +1,5 @@
 import { ServiceUnavailableError } from '../errors';
-import type { S3Credentials } from './s3-reader';
+import type { AwsCredentials as S3Credentials } from './sigv4';
 
 /**
  * The one interface every object-store driver implements. Keys are '/'-separated and relative to
@@ -72,6 +72,8 @@ export function joinKey(...parts: string[]): string {
  * Parsed from the environment once by `parseStoreSettings` in shared/config/.
  */
 export interface StoreSettings {
+  /** Deadlines and retry budget of store calls; each driver's defaults when absent. */
+  deadlines?: StoreDeadlines;
   s3Endpoint?: string;
   s3ForcePathStyle?: boolean;
   s3Region?: string;
@@ -92,4 +94,87 @@ export function conditionFailed(key: string, options: PutOptions): PreconditionF
 export function childListPrefix(prefix: string, key: string): string {
   const base = joinKey(prefix, key);
   return base === '' ? '' : `${base}/`;
+}
+
+/**
+ * How long a store call may take, so that a store that accepts connections but stops answering
+ * fails a call in seconds rather than holding it (and, through it, requests) for a minute. The
+ * defaults fit inside API Gateway's 29 s and the functions' timeouts with room for one retry.
+ */
+export interface StoreDeadlines {
+  /** TCP (and TLS) connection set-up. */
+  connectMs: number;
+  /** From the request sent to the response's status line. */
+  firstByteMs: number;
+  /** The whole call, body included, retries included. */
+  totalMs: number;
+  /** Retries this driver may make, refilled by a tenth of a token per success (a retry budget). */
+  retryTokens: number;
+}
+
+export const DEFAULT_STORE_DEADLINES: StoreDeadlines = {
+  connectMs: 3_000,
+  firstByteMs: 5_000,
+  totalMs: 20_000,
+  retryTokens: 10,
+};
+
+/**
+ * Retries as a budget, not a number per call: while the store fails every call, retries stop once
+ * the tokens are spent instead of doubling the load (and the wait) of every request. Each success
+ * puts back a tenth of a token, so retries stay at most ≈ 10 % of calls in steady state.
+ */
+export class RetryBudget {
+  private tokens: number;
+
+  constructor(private readonly capacity: number) {
+    this.tokens = capacity;
+  }
+
+  /** Takes a token for one retry; false when the budget is spent. */
+  take(): boolean {
+    if (this.tokens < 1) return false;
+    this.tokens -= 1;
+    return true;
+  }
+
+  succeeded(): void {
+    this.tokens = Math.min(this.capacity, this.tokens + 0.1);
+  }
+}
+
+/**
+ * One read under the driver's deadlines: `attempt` gets a signal that aborts at the total deadline
+ * (and the call rejects then, whether or not the SDK honours the signal), and a failed attempt is
+ * retried once only while the retry budget has a token and time remains.
+ */
+export async function readWithinDeadline<T>(
+  deadlines: StoreDeadlines,
+  budget: RetryBudget,
+  what: string,
+  attempt: (signal: AbortSignal) => Promise<T>,
+): Promise<T> {
+  const controller = new AbortController();
+  const expired = new Promise<never>((_, reject) => {
+    const timer = setTimeout(() => {
+      const err = new Error(`${what}: no answer within ${deadlines.totalMs} ms`);
+      controller.abort(err);
+      reject(err);
+    }, deadlines.totalMs);
+    timer.unref?.();
+    controller.signal.addEventListener('abort', () => clearTimeout(timer), { once: true });
+  });
+  expired.catch(() => {});
+  const once = () => Promise.race([attempt(controller.signal), expired]);
+  try {
+    const result = await once().catch(async (err: unknown) => {
+      if (controller.signal.aborted || !budget.take()) throw err;
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      return once();
+    });
+    budget.succeeded();
+    return result;
+  } finally {
+    if (!controller.signal.aborted) controller.abort(new Error(`${what}: finished`));
+  }
 }

@@ -74,12 +74,26 @@ export function parseShape(value: unknown, where: string, maxElements: number): 
         `${where}.shape[${axis}]: expected a non-negative integer, got ${JSON.stringify(dim)}`,
       );
     }
+    // Each dimension on its own: a zero elsewhere would otherwise hide [0, 1e300] from the product
+    // check, and onnxruntime throws (a 500) on dimensions it cannot represent.
+    if (dim > maxElements) {
+      throw new BadRequestError(
+        `${where}.shape[${axis}]: ${dim} is more than the limit of ${maxElements} elements`,
+      );
+    }
     shape.push(dim);
   }
-  if (elementCount(shape) > maxElements) {
-    throw new BadRequestError(
-      `${where}.shape: ${formatShape(shape)} has ${elementCount(shape)} elements, more than the limit of ${maxElements}`,
-    );
+  // The product of the non-zero dimensions, stopped as soon as it passes the limit: exact (every
+  // partial product stays below 2^62) and blind to zeros, which cannot make a huge shape small.
+  let product = 1;
+  for (const dim of shape) {
+    if (dim === 0) continue;
+    product *= dim;
+    if (product > maxElements) {
+      throw new BadRequestError(
+        `${where}.shape: ${formatShape(shape)} has more than the limit of ${maxElements} elements`,
+      );
+    }
   }
   return shape;
 }
@@ -105,6 +119,9 @@ export function decodeTensorData(
   }
   if (!Array.isArray(data))
     throw new BadRequestError(`${where}.data: expected an array, got ${typeName(data)}`);
+  // The data's layout is checked before a typed array of the declared size is allocated: a shape
+  // of [4096, 4096] with empty data must not cost 64 MB first.
+  checkLayout(data, shape, count, where);
   const bad = (index: number, value: unknown, expected: string): never => {
     throw new BadRequestError(
       `${where}.data: element ${index} (row-major) is ${describe(value)}, expected ${expected} for ${datatype}`,
@@ -195,6 +212,35 @@ function leafWriter(
     }
   }
   return { target, leaf };
+}
+
+/**
+ * The array lengths along the declared shape, without touching leaves: flat data has `count`
+ * elements; nested data has `shape[d]` entries at every array of depth d. On a mismatch the leaf
+ * walk (with no leaves to fill) runs to name the first one in row-major order.
+ */
+function checkLayout(data: unknown[], shape: readonly number[], count: number, where: string): void {
+  if (data.length === count && (count === 0 || !Array.isArray(data[0]))) return;
+  if (!layoutMatches(data, shape)) {
+    walk(data, shape, count, () => {}, where);
+    throw new BadRequestError(`${where}.data: does not match shape ${formatShape(shape)}`);
+  }
+}
+
+function layoutMatches(data: unknown[], shape: readonly number[]): boolean {
+  if (!Array.isArray(data[0]) || shape.length === 0) return false;
+  let level: unknown[] = [data];
+  for (let depth = 0; depth < shape.length; depth++) {
+    const expected = shape[depth] as number;
+    const last = depth === shape.length - 1;
+    const next: unknown[] = [];
+    for (const node of level) {
+      if (!Array.isArray(node) || node.length !== expected) return false;
+      if (!last) for (const child of node) next.push(child);
+    }
+    level = next;
+  }
+  return true;
 }
 
 function walk(data: unknown[], shape: readonly number[], count: number, leaf: Leaf, where: string): void {

@@ -60,8 +60,11 @@ describe('local server: a body over the limit', () => {
     expect(events[0]?.model).toBeUndefined();
   });
 
-  it('generates a request id when the client sends none, and names no route for an unknown path', async () => {
-    const response = await fetch(`${base}/nowhere`, { method: 'POST', body: 'x'.repeat(LIMIT * 2) });
+  it('generates a request id when the client sends none', async () => {
+    const response = await fetch(`${base}/v2/models/iris/infer`, {
+      method: 'POST',
+      body: 'x'.repeat(LIMIT * 2),
+    });
     expect(response.status).toBe(413);
     const id = response.headers.get('x-request-id');
     expect(id).toMatch(/^[0-9a-f-]{36}$/);
@@ -69,7 +72,7 @@ describe('local server: a body over the limit', () => {
     expect(events).toEqual([
       expect.objectContaining({
         requestId: id,
-        route: 'unknown',
+        route: 'infer',
         status: 413,
         errorClass: 'payload_too_large',
       }),

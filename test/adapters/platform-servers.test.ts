@@ -20,7 +20,8 @@ const irisBody = JSON.stringify({
 
 /** The real core, with the requests it was given and its metric events recorded. */
 async function recordingApp(): Promise<{ app: App; seen: ServeRequest[]; events: RequestMetricEvent[] }> {
-  const { app, events } = await sampleApp({ stage: 'dev', exposeInternals: false });
+  // One trusted hop, as on Cloud Functions (K_SERVICE): the front end appends the peer it saw.
+  const { app, events } = await sampleApp({ stage: 'dev', exposeInternals: false, trustedProxyHops: 1 });
   const seen: ServeRequest[] = [];
   return {
     seen,
@@ -44,7 +45,7 @@ describe('GCP adapter inside the functions-framework server', () => {
     const recording = await recordingApp();
     seen = recording.seen;
     events = recording.events;
-    installRawBodyMode(false, (req, err) => recording.app.reject(withoutBody(req), err));
+    installRawBodyMode(false, (req, err) => recording.app.reject(withoutBody(req, 1), err));
     http('modelfleet-adapter-test', createGcpFunction(recording.app));
     server = getTestServer('modelfleet-adapter-test');
   });
@@ -121,6 +122,7 @@ describe('Azure adapter translation', () => {
         url: 'http://127.0.0.1/v2',
         headers: { 'x-forwarded-for': forwarded },
       }),
+      1,
     );
     expect(req.sourceIp).toBe(address);
   });
@@ -134,6 +136,7 @@ describe('Azure adapter translation', () => {
         headers: { 'Content-Type': 'application/json', 'X-Request-Id': 'abc' },
         body: { bytes },
       }),
+      1,
     );
     expect(req).toMatchObject({
       method: 'POST',

@@ -87,7 +87,11 @@ describe('Open Inference Protocol routes', () => {
     const server = json(await app.handle(get('/v2')));
     expect(server).toMatchObject({ name: 'modelfleet' });
     expect((await app.handle(get('/v2/health/live'))).status).toBe(200);
-    expect(json(await app.handle(get('/v2/health/ready')))).toEqual({ ready: true });
+    expect(json(await app.handle(get('/v2/health/ready')))).toEqual({
+      ready: true,
+      versions: { loaded: 0, expected: 0 },
+      store: 'not-checked',
+    });
     const meta = json(await app.handle(get('/v2/models/iris')));
     expect(meta).toMatchObject({
       name: 'iris',
@@ -205,11 +209,11 @@ describe('validation errors', () => {
     expect((await app.handle(postJson('/v2/models/..%2Fetc/infer', irisRequest))).status).toBe(400);
   });
 
-  it('names a model that exists but is not deployed on the stage', async () => {
+  it('answers a model that exists but is not deployed like one that does not (the hint is for local only)', async () => {
     const { app } = await sampleApp({ stage: 'prod' });
     const response = await app.handle(postJson('/v2/models/iris/infer', irisRequest));
     expect(response.status).toBe(404);
-    expect(json(response)['error']).toContain('not deployed on stage "prod"');
+    expect(json(response)['error']).toBe('model "iris" not found');
   });
 
   it('turns data the graph refuses (an index out of range) into a 400, not a 500', async () => {

@@ -315,6 +315,65 @@ export function hostileRequests(random: () => number, count: number): Hostile[] 
       body: json({ inputs: [VALID_TENSOR] }),
     }),
     () => {
+      // Issue 13: a zero next to a huge dimension, and declared sizes far beyond the data.
+      const shape = pick([
+        [0, 1e300],
+        [1e300, 0],
+        [2 ** 53, 4],
+        [2 ** 31, 4],
+        [0, 2 ** 40],
+        [4096, 4],
+        [1e12, 0],
+      ]);
+      const tensor = { ...VALID_TENSOR, shape, data: pick([[], [1, 2, 3, 4]]) };
+      return {
+        kind: 'huge-shape',
+        method: 'POST',
+        path: INFER,
+        headers: key,
+        body: json({ inputs: [tensor] }),
+      };
+    },
+    () => {
+      // Binary extension: NaN or ±Infinity in FP32 data, or sizes that do not add up.
+      const header = Buffer.from(
+        JSON.stringify({
+          inputs: [{ name: 'input', datatype: 'FP32', shape: [1, 4], parameters: { binary_data_size: 16 } }],
+        }),
+      );
+      const values = [5.1, 3.5, 1.4, 0.2];
+      values[int(4)] = pick([Number.NaN, Number.POSITIVE_INFINITY, Number.NEGATIVE_INFINITY]);
+      const data = Buffer.from(new Float32Array(values).buffer);
+      const body =
+        random() < 0.8 ? Buffer.concat([header, data]) : Buffer.concat([header, data.subarray(0, int(16))]);
+      return {
+        kind: 'binary-nonfinite',
+        method: 'POST',
+        path: INFER,
+        headers: { 'x-api-key': KEYS.predict, 'inference-header-content-length': String(header.byteLength) },
+        body,
+      };
+    },
+    () => {
+      // MLflow: duplicate or unknown columns (many of them), and null cells.
+      const columns = ['sepal_length', 'sepal_width', 'petal_length', 'petal_width'];
+      const many = Array.from({ length: 200 + int(2000) }, (_, i) => `c${i}`);
+      const body = pick([
+        { dataframe_split: { columns: [...columns, 'sepal_length'], data: [[1, 2, 3, 4, 5]] } },
+        { dataframe_split: { columns: many, data: [many.map(() => 0)] } },
+        { dataframe_split: { columns, data: [[5.1, null, 1.4, 0.2]] } },
+        { dataframe_records: [Object.fromEntries(many.map((c) => [c, 0]))] },
+        { instances: [{ sepal_length: null, sepal_width: 3.5, petal_length: 1.4, petal_width: 0.2 }] },
+      ]);
+      return {
+        kind: 'mlflow-columns',
+        method: 'POST',
+        path: '/invocations',
+        headers: { ...key, 'x-model-name': 'iris' },
+        body: json(body),
+      };
+    },
+    () => {
       const text = pick([
         '',
         '{',

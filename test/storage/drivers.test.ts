@@ -4,7 +4,13 @@ import type { AddressInfo } from 'node:net';
 import { parseConfig, parseStoreSettings } from '../../shared/config';
 import { ConfigError } from '../../shared/errors';
 import { ModelRepository } from '../../shared/repository/repository';
-import { FsModelStore, openStore, PreconditionFailedError, StoreUnavailableError } from '../../shared/store';
+import {
+  DEFAULT_STORE_DEADLINES,
+  FsModelStore,
+  openStore,
+  PreconditionFailedError,
+  StoreUnavailableError,
+} from '../../shared/store';
 import { AzureBlobModelStore } from '../../shared/store/azure-store';
 import { GcsModelStore } from '../../shared/store/gcs-store';
 import { S3ModelStore } from '../../shared/store/s3-store';
@@ -305,6 +311,7 @@ describe('repository URLs and store settings', () => {
         GOOGLE_CLOUD_PROJECT: 'p',
       }),
     ).toEqual({
+      deadlines: DEFAULT_STORE_DEADLINES,
       s3Endpoint: 'http://127.0.0.1:9000',
       s3ForcePathStyle: true,
       s3Region: 'eu-west-1',
@@ -321,6 +328,17 @@ describe('repository URLs and store settings', () => {
     expect(() => parseStoreSettings({ GCS_API_ENDPOINT: 'ftp://x' })).toThrow('GCS_API_ENDPOINT');
     expect(() => parseStoreSettings({ AZURE_STORAGE_CONNECTION_STRING: 'hello' })).toThrow(
       'AZURE_STORAGE_CONNECTION_STRING: is not a storage connection string',
+    );
+    expect(
+      parseStoreSettings({
+        STORE_CONNECT_TIMEOUT_MS: '500',
+        STORE_FIRST_BYTE_TIMEOUT_MS: '1000',
+        STORE_TIMEOUT_MS: '4000',
+        STORE_RETRY_BUDGET: '0',
+      }).deadlines,
+    ).toEqual({ connectMs: 500, firstByteMs: 1000, totalMs: 4000, retryTokens: 0 });
+    expect(() => parseStoreSettings({ STORE_TIMEOUT_MS: '1000' })).toThrow(
+      'STORE_TIMEOUT_MS: must be at least',
     );
     expect(() => parseConfig({ ARTIFACT_CACHE_MB: '-1' })).toThrow('ARTIFACT_CACHE_MB');
     expect(parseConfig({ ARTIFACT_CACHE_DIR: '/var/cache/mf', ARTIFACT_CACHE_MB: '64' })).toMatchObject({

@@ -111,3 +111,49 @@ export async function startAzurite(): Promise<RunningEmulator & { child: ChildPr
       }),
   };
 }
+
+/**
+ * s3rver in a child process of its own, for tests that freeze the store (SIGSTOP/SIGCONT): the
+ * connection stays open and nothing answers, as with a hung store. `stop` resumes and ends it.
+ */
+export async function startS3rverProcess(bucket: string): Promise<RunningEmulator & { child: ChildProcess }> {
+  const directory = mkdtempSync(path.join(os.tmpdir(), 'modelfleet-s3rver-'));
+  const port = await freePort();
+  const script = `
+    const S3rver = require(${JSON.stringify(path.join(ROOT, 'node_modules', 's3rver'))});
+    new S3rver({ address: '127.0.0.1', port: ${port}, directory: ${JSON.stringify(directory)}, silent: true,
+      configureBuckets: [{ name: ${JSON.stringify(bucket)} }] }).run().then(() => console.log('s3rver ready'));`;
+  const child = spawn(process.execPath, ['-e', script], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let output = '';
+  await new Promise<void>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`s3rver did not start:\n${output}`)), 30_000);
+    const onData = (chunk: Buffer) => {
+      output += chunk.toString();
+      if (output.includes('s3rver ready')) {
+        clearTimeout(timer);
+        resolve();
+      }
+    };
+    child.stdout?.on('data', onData);
+    child.stderr?.on('data', onData);
+    child.once('exit', (code) => {
+      clearTimeout(timer);
+      reject(new Error(`s3rver exited with ${code}:\n${output}`));
+    });
+  });
+  return {
+    endpoint: `http://127.0.0.1:${port}`,
+    child,
+    stop: () =>
+      new Promise<void>((resolve) => {
+        const done = () => {
+          rmSync(directory, { recursive: true, force: true });
+          resolve();
+        };
+        if (child.exitCode !== null || child.signalCode !== null) return done();
+        child.once('exit', done);
+        child.kill('SIGCONT');
+        child.kill('SIGKILL');
+      }),
+  };
+}
