@@ -16,6 +16,8 @@ beforeAll(async () => {
     ['start', '--silent'],
     { PORT: '0', MODEL_REPOSITORY: path.join(tempDir(), 'repo'), METRICS: 'off' },
     /listening on (http:\/\/127\.0\.0\.1:\d+)/,
+    // `npm start` builds first: tsc alone took 68 s (14 s of CPU) on the shared 2-core machine.
+    110_000,
   );
   server = started;
   base = started.match[1] ?? '';

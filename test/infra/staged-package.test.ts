@@ -5,7 +5,7 @@ import { ModelRepository } from '../../shared/repository/repository';
 import { hashApiKey } from '../../shared/security/api-keys';
 import { openStore } from '../../shared/store';
 import { closeFakeGcs, irisRequest, repositoryLocation } from '../storage/stores';
-import { removeTempDirs } from '../support/fixtures';
+import { removeTempDirs, tempDir } from '../support/fixtures';
 import { ROOT } from '../support/processes';
 import { type Cloud, type RunningStagedApp, stagedApp, stageModule, stageOnce, startStaged } from './staged';
 
@@ -104,16 +104,16 @@ describe.each<[Cloud, RegExp[]]>([
       expect(pkg.dependencies).toBeUndefined();
     }
   });
+});
 
-  it('refuses to stage a package over the size limit, naming it', async () => {
-    await expect(
-      stageModule.stage(cloud, {
-        out: path.join(path.dirname(path.dirname((await stagedApp(cloud)).dir)), 'too-small-limit'),
-        log: () => {},
-        limits: { zipBytes: 1 * MB },
-      }),
-    ).rejects.toThrow(/modelfleet\.zip is [\d.]+ MB zipped; the limit is 1\.0 MB/);
-  });
+it('refuses to stage a package over the size limit, naming it', async () => {
+  await expect(
+    stageModule.stage('azure', {
+      out: tempDir('modelfleet-stage-limit-'),
+      log: () => {},
+      limits: { zipBytes: 1 * MB },
+    }),
+  ).rejects.toThrow(/modelfleet\.zip is [\d.]+ MB zipped; the limit is 1\.0 MB/);
 });
 
 it('flags other platforms, tests and sources in the staging script as well', () => {

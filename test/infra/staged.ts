@@ -1,4 +1,4 @@
-import { mkdirSync, symlinkSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { tempDir } from '../support/fixtures';
 import { ROOT, type Started, startUntil } from '../support/processes';
@@ -32,17 +32,54 @@ export const stageModule = require(path.join(ROOT, 'scripts', 'stage-function.cj
 
 const staged = new Map<Cloud, Promise<{ apps: StagedApp[]; log: string[] }>>();
 
-/** Runs `npm run stage:<cloud>`'s code once per test file, into a temporary folder. */
+/**
+ * Runs `npm run stage:<cloud>`'s code once per test run: the first test file to ask stages into the
+ * run's temporary folder, files in other workers wait for its result (staging is CPU-heavy, and
+ * the machine is shared).
+ */
 export function stageOnce(cloud: Cloud): Promise<{ apps: StagedApp[]; log: string[] }> {
   let running = staged.get(cloud);
   if (running === undefined) {
-    const log: string[] = [];
-    running = stageModule
-      .stage(cloud, { out: tempDir(`modelfleet-stage-${cloud}-`), log: (line) => log.push(line) })
-      .then((apps) => ({ apps, log }));
+    running = stageShared(cloud);
     staged.set(cloud, running);
   }
   return running;
+}
+
+async function stageShared(cloud: Cloud): Promise<{ apps: StagedApp[]; log: string[] }> {
+  const root = process.env['MODELFLEET_TEST_RUN_TEMP'] ?? tempDir('modelfleet-stage-');
+  const out = path.join(root, `staged-${cloud}`);
+  const result = path.join(root, `staged-${cloud}.json`);
+  try {
+    mkdirSync(out);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+    return waitForStaging(result);
+  }
+  const log: string[] = [];
+  try {
+    const apps = await stageModule.stage(cloud, { out, log: (line) => log.push(line) });
+    writeFileSync(result, JSON.stringify({ apps, log }));
+    return { apps, log };
+  } catch (err) {
+    writeFileSync(result, JSON.stringify({ error: (err as Error).message }));
+    throw err;
+  }
+}
+
+async function waitForStaging(result: string): Promise<{ apps: StagedApp[]; log: string[] }> {
+  const deadline = Date.now() + 180_000;
+  while (!existsSync(result)) {
+    if (Date.now() > deadline) throw new Error(`another test worker did not finish staging (${result})`);
+    await new Promise((resolve) => setTimeout(resolve, 250));
+  }
+  const parsed = JSON.parse(readFileSync(result, 'utf8')) as {
+    apps: StagedApp[];
+    log: string[];
+    error?: string;
+  };
+  if (parsed.error !== undefined) throw new Error(`staging failed in another test worker: ${parsed.error}`);
+  return parsed;
 }
 
 export async function stagedApp(cloud: Cloud, name = 'modelfleet'): Promise<StagedApp> {
