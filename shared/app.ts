@@ -14,7 +14,7 @@ import { BINARY_EXTENSION, INFERENCE_HEADER, inferResponse, parseBinaryBody } fr
 import { mlflowModelOf } from './protocol/mlflow';
 import { parseOipBody } from './protocol/oip-fast';
 import { type InferResult, MLFLOW, OIP, type PayloadFormat, TF_SERVING } from './protocol/payloads';
-import { MODEL_NAME_PATTERN } from './repository/manifest';
+import { modelName, versionNumber } from './repository/names';
 import { ModelRepository } from './repository/repository';
 import { parseJsonBody } from './security/body';
 import { createGuard } from './security/guard';
@@ -423,24 +423,6 @@ function decodeSegment(value: string): string {
   } catch {
     throw new BadRequestError(`path segment ${JSON.stringify(value)} is not valid percent-encoding`);
   }
-}
-
-function modelName(value: string | undefined): string {
-  if (value === undefined || !MODEL_NAME_PATTERN.test(value) || value.includes('..')) {
-    throw new BadRequestError(
-      `model name ${JSON.stringify(value)} is not valid: use letters, digits, "_", "." or "-"`,
-    );
-  }
-  return value;
-}
-
-function versionNumber(value: string): number {
-  if (!/^[1-9]\d{0,8}$/.test(value)) {
-    throw new BadRequestError(
-      `version ${JSON.stringify(value)} is not valid: versions are positive integers`,
-    );
-  }
-  return Number(value);
 }
 
 function modelHeaders(model: string, target: Target): Record<string, string> {

@@ -2,6 +2,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { ConfigError } from './errors';
 import { parseCorsOrigins } from './http/cors';
+import { stageNameProblem } from './repository/names';
 import { parseSecurityConfig, type SecurityConfig } from './security/config';
 import type { StoreSettings } from './store/types';
 
@@ -42,12 +43,8 @@ type Env = Readonly<Record<string, string | undefined>>;
  */
 export function parseConfig(env: Env, cwd = process.cwd()): Config {
   const stage = readString(env, 'MODELFLEET_STAGE', 'local');
-  if (!/^[a-z0-9][a-z0-9_-]{0,31}$/.test(stage)) {
-    throw new ConfigError(
-      'MODELFLEET_STAGE',
-      `must be 1-32 lower-case letters, digits, "_" or "-", got ${JSON.stringify(stage)}`,
-    );
-  }
+  const stageProblem = stageNameProblem(stage);
+  if (stageProblem !== undefined) throw new ConfigError('MODELFLEET_STAGE', stageProblem);
   return {
     stage,
     repository: readString(env, 'MODEL_REPOSITORY', path.join(cwd, 'model-repository')),
@@ -77,6 +74,14 @@ export function parseConfig(env: Env, cwd = process.cwd()): Config {
     ),
     corsOrigins: readCorsOrigins(env),
     ...parseSecurityConfig(env, stage),
+  };
+}
+
+/** Where the local server listens (PORT, HOST): read before any model loads, so a typo fails at once. */
+export function parseListenAddress(env: Env): { port: number; host: string } {
+  return {
+    port: readNumber(env, 'PORT', 8080, { min: 0, max: 65535, integer: true }),
+    host: readString(env, 'HOST', '127.0.0.1'),
   };
 }
 

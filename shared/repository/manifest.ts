@@ -1,6 +1,7 @@
 import * as z from 'zod';
 import { attestationSchema } from '../security/signing';
 import { DATATYPES } from '../tensor/datatypes';
+import { MODEL_NAME_PATTERN, MODEL_NAME_RULE } from './names';
 import { parseWith } from './validation';
 
 export const MANIFEST_SCHEMA = 'modelfleet/manifest@1';
@@ -9,15 +10,11 @@ import { ARTIFACT_FILE } from './layout';
 
 export { ARTIFACT_FILE, MANIFEST_FILE } from './layout';
 
-/** Model names become store keys and URL segments, so they are kept to a safe alphabet. */
-export const MODEL_NAME_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$/;
+export { MODEL_NAME_PATTERN } from './names';
 
 export const modelNameSchema = z
   .string()
-  .regex(
-    MODEL_NAME_PATTERN,
-    'must be 1-128 characters of letters, digits, "_", "." or "-", starting with a letter or digit',
-  )
+  .regex(MODEL_NAME_PATTERN, MODEL_NAME_RULE)
   .refine((name) => !name.includes('..'), 'must not contain ".."');
 
 export const versionSchema = z.number().int().positive();
