@@ -445,8 +445,8 @@ export async function run(
     repository: () =>
       new ModelRepository(
         openStore(
-          (loose['repository'] as string | undefined) ??
-            env['MODEL_REPOSITORY'] ??
+          (loose['repository'] as string | undefined) ||
+            env['MODEL_REPOSITORY']?.trim() ||
             path.resolve('model-repository'),
           parseStoreSettings(env),
           '--repository',

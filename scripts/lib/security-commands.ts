@@ -105,13 +105,14 @@ function signCommand(args: string[], values: SecurityValues, print: Print, fail:
   try {
     privateKey = privateKeyFrom(keyPem);
   } catch (err) {
-    return fail(`sign: ${keyFile} is not a PEM private key (${(err as Error).message})`);
+    fail(`sign: ${keyFile} is not a PEM private key (${(err as Error).message})`);
   }
+  const manifestText = read(file);
   let json: unknown;
   try {
-    json = JSON.parse(read(file));
+    json = JSON.parse(manifestText);
   } catch (err) {
-    return fail(`sign: ${file} is not JSON: ${(err as Error).message}`);
+    fail(`sign: ${file} is not JSON: ${(err as Error).message}`);
   }
   const signed = signManifest(parseManifest(json, file), privateKey, keyId);
   writeFileSync(file, `${JSON.stringify(signed, null, 2)}\n`);
