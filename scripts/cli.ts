@@ -2,25 +2,44 @@
 /**
  * modelfleet: the control-plane CLI. Every command works on a model repository named by
  * --repository, else MODEL_REPOSITORY, else ./model-repository.
+ *
+ * Each command is one entry of COMMANDS (name, arguments, summary, typed options, run); the
+ * parsing, `--help` per command and "did you mean" come from that entry (lib/command-line.ts),
+ * the work itself from scripts/lib/*.ts.
  */
-import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import { parseArgs } from 'node:util';
 import { parseStoreSettings } from '../shared/config';
-import { DEFAULT_TOLERANCE, packageModel } from '../shared/control/packaging';
-import {
-  type DeploymentConfig,
-  promote,
-  rollback,
-  setCanary,
-  setShadow,
-  setSticky,
-  setVariants,
-} from '../shared/repository/deployment';
-import { ARTIFACT_FILE, MANIFEST_FILE, type Manifest, parseManifest } from '../shared/repository/manifest';
-import { ModelRepository, type VersionPackage } from '../shared/repository/repository';
+import { ConflictError } from '../shared/errors';
+import { type DeploymentConfig, promote } from '../shared/repository/deployment';
+import { ARTIFACT_FILE } from '../shared/repository/manifest';
+import { stageNameProblem } from '../shared/repository/names';
+import { ModelRepository } from '../shared/repository/repository';
 import { openStore, StoreUnavailableError } from '../shared/store';
-import { EDGE_USAGE, runEdgeCommand } from './lib/edge-commands';
+import {
+  type Command,
+  closest,
+  commandHelp,
+  defineCommand,
+  type OptionSpecs,
+  parseCommandArgs,
+  programHelp,
+  REPOSITORY_OPTIONS,
+  STAGE_OPTIONS,
+  splitCommand,
+  UsageError,
+} from './lib/command-line';
+import { runEdgeCommand } from './lib/edge-commands';
+import {
+  describeSignature,
+  identicalVersion,
+  loadPackage,
+  PACKAGES_DIR,
+  packageFile,
+  writePackage,
+} from './lib/model-commands';
+import { projectRoot } from './lib/paths';
+import { runSecurityCommand, SIGNING_KEYS_DIR } from './lib/security-commands';
 import {
   formatDeployment,
   formatManifest,
@@ -33,81 +52,26 @@ import {
   showVersion,
   verifyRepository,
 } from './lib/storage-commands';
-import { runSecurityCommand, SECURITY_USAGE } from './security-cli';
+import {
+  canaryChange,
+  describeTraffic,
+  expectArgs,
+  positiveInt,
+  rollbackChange,
+  shadowChange,
+  splitChange,
+  stickyChange,
+} from './lib/traffic-commands';
 
-const USAGE = `usage: modelfleet <command> [options]
+export { UsageError } from './lib/command-line';
 
-commands:
-  package <model.onnx> --name NAME [--out DIR] [--sample FILE] [--features a,b,c] [--description TEXT]
-      Read the model's signature, hash it, run the sample, write DIR/{model.onnx,manifest.json}.
-  publish <model.onnx | package-dir> [--name NAME] [--version N] [--promote] [--stage STAGE]
-      Publish as the next (or the given) version; versions are immutable.
-  promote <model> <version> [--stage STAGE]
-      Send 100% of the stage's traffic to the version (keeps the previous as lastKnownGood).
-  canary <model> <version> --weight N [--stage STAGE]
-      Send N% (0-100) to the version as the canary; the primary keeps the rest. 0 removes it.
-  split <model> NAME=VERSION:WEIGHT... [--stage STAGE]
-      A/B/n test: e.g. "split churn a=1:50 b=2:30 c=3:20" (weights sum to 100).
-  rollback <model> [--stage STAGE]
-      Serve lastKnownGood again at once (undoes a promote or a canary).
-  shadow <model> <version> --rate R | shadow <model> --off [--stage STAGE]
-      Also run a sample R (0-1) of requests on the version and record how it agrees; never returned.
-  sticky <model> (--header NAME | --field NAME) [--experiment ID] | sticky <model> --off
-      Keep each client on one variant by hashing a header or body field with the experiment id.
-  list [--stage STAGE]
-      Models, their versions and what the stage serves.
-  show <model> [version] [--stage STAGE]
-      A version's manifest, or (without a version) the stage's deployment and its history.
-  verify [model] [version]
-      Re-download and re-hash every artifact against its manifest; exits 1 if any is bad.
-  import-mlflow <mlflow-model-dir> [--name NAME] [--out DIR]
-      Turn an MLflow model with an ONNX flavor (MLmodel + model.onnx) into a package for publish.
-
-repository URLs: file:///path (or a path), s3://bucket/prefix, az://account/container/prefix,
-  gs://bucket/prefix — endpoints and credentials: see the README.
-
-${SECURITY_USAGE}${EDGE_USAGE}
-common options:
-  --repository URL   model repository (default: $MODEL_REPOSITORY or ./model-repository)
-  --stage STAGE      deployment stage (default: $MODELFLEET_STAGE or local)
-  --json             machine-readable output
-  -h, --help         this help
-`;
-
-export class UsageError extends Error {
-  override name = 'UsageError';
-}
+const PROGRAM = 'modelfleet';
 
 /** `verify` found damaged versions: the report was printed, the exit status says so. */
 export class VerifyFailedError extends Error {
   override name = 'VerifyFailedError';
 }
 
-const OPTIONS = {
-  repository: { type: 'string' },
-  stage: { type: 'string' },
-  name: { type: 'string' },
-  out: { type: 'string' },
-  sample: { type: 'string' },
-  features: { type: 'string' },
-  description: { type: 'string' },
-  tolerance: { type: 'string' },
-  version: { type: 'string' },
-  promote: { type: 'boolean' },
-  weight: { type: 'string' },
-  rate: { type: 'string' },
-  off: { type: 'boolean' },
-  header: { type: 'string' },
-  field: { type: 'string' },
-  experiment: { type: 'string' },
-  json: { type: 'boolean' },
-  key: { type: 'string' },
-  'key-id': { type: 'string' },
-  scopes: { type: 'string' },
-  help: { type: 'boolean', short: 'h' },
-} as const;
-
-type Values = ReturnType<typeof parseArgs<{ options: typeof OPTIONS; allowPositionals: true }>>['values'];
 type Print = (text: string) => void;
 
 /** Where a progress bar may be drawn: only a terminal, and never in --json mode. */
@@ -115,326 +79,434 @@ export interface CliIo {
   progress?: { isTTY?: boolean; write(text: string): unknown };
 }
 
+/** What a command's run gets besides its own arguments. */
+export interface CliContext {
+  env: NodeJS.ProcessEnv;
+  print: Print;
+  io: CliIo;
+  json: boolean;
+  /** Human text, or `data` as JSON under --json. */
+  output(human: string, data: unknown): void;
+  repository(): ModelRepository;
+  /** --stage, else MODELFLEET_STAGE, else local; checked by the server's rule. */
+  stage(): string;
+  /** Who is recorded in a deployment's history. */
+  actor: string;
+}
+
+const PACKAGE_OPTIONS = {
+  name: { type: 'string', value: 'NAME', description: 'model name (default: the file name)' },
+  sample: {
+    type: 'string',
+    value: 'FILE',
+    description: 'sample {"inputs": [OIP tensors], "outputs"?: [...], "tolerance"?: n} to run and record',
+  },
+  features: { type: 'string', value: 'a,b,c', description: 'column names of a tabular model' },
+  description: { type: 'string', value: 'TEXT', description: 'free text kept in the manifest' },
+  tolerance: { type: 'string', value: 'N', description: 'allowed difference to the sample outputs' },
+} as const satisfies OptionSpecs;
+
+const OUT_OPTION = {
+  out: { type: 'string', value: 'DIR', description: `output folder (default ${PACKAGES_DIR}/<name>)` },
+} as const satisfies OptionSpecs;
+
+const TRAFFIC = { ...REPOSITORY_OPTIONS, ...STAGE_OPTIONS } as const;
+
+const trafficCommand = <const O extends OptionSpecs>(
+  command: Omit<Command<CliContext, O>, 'run'> & {
+    change(
+      args: string[],
+      values: Parameters<Command<CliContext, O>['run']>[0]['values'],
+      now: Date,
+      by: string,
+    ): (current: DeploymentConfig | undefined) => DeploymentConfig;
+  },
+) =>
+  defineCommand<CliContext, O>({
+    ...command,
+    async run({ args, values }, cli) {
+      const change = command.change(args, values, new Date(), cli.actor);
+      const config = await cli.repository().updateDeployment(args[0] ?? '', cli.stage(), change);
+      cli.output(describeTraffic(config), config);
+    },
+  });
+
+export const COMMANDS = [
+  defineCommand({
+    name: 'package',
+    args: '<model.onnx>',
+    summary: "Read the model's signature, hash it, run the sample, write DIR/{model.onnx,manifest.json}.",
+    details: `The package goes to --out, by default ${PACKAGES_DIR}/<name> (ignored by git).`,
+    options: { ...PACKAGE_OPTIONS, ...OUT_OPTION },
+    async run({ args, values }, cli: CliContext) {
+      const [file] = expectArgs('package', args, ['model.onnx']);
+      const pkg = await packageFile(file, values);
+      const directory = writePackage(pkg, values.out ?? path.join(PACKAGES_DIR, pkg.manifest.name));
+      cli.output(`packaged ${pkg.manifest.name} into ${directory}\n${describeSignature(pkg.manifest)}`, {
+        directory,
+        manifest: pkg.manifest,
+      });
+    },
+  }),
+  defineCommand({
+    name: 'publish',
+    args: '<model.onnx | package-dir>',
+    summary: 'Publish as the next (or the given) version; versions are immutable.',
+    details:
+      'An artifact identical to an existing version of the model is refused (--force publishes it anyway).',
+    options: {
+      ...PACKAGE_OPTIONS,
+      ...TRAFFIC,
+      version: { type: 'string', value: 'N', description: 'publish as this version (must not exist)' },
+      promote: { type: 'boolean', description: 'also send 100% of --stage to it' },
+      force: { type: 'boolean', description: 'publish even if an existing version has the same artifact' },
+    },
+    async run({ args, values }, cli: CliContext) {
+      const [source] = expectArgs('publish', args, ['model.onnx | package-dir']);
+      const pkg = await loadPackage(source, values);
+      const stage = values.promote === true ? cli.stage() : undefined;
+      const requested = values.version === undefined ? undefined : positiveInt(values.version, '--version');
+      const repo = cli.repository();
+      const same = values.force === true ? undefined : await identicalVersion(repo, pkg);
+      if (same !== undefined) {
+        throw new ConflictError(
+          `${pkg.manifest.name} version ${same} already has this artifact (sha256 ${pkg.manifest.artifact.sha256.slice(0, 12)}…); nothing published. Use "promote ${pkg.manifest.name} ${same}" to serve it, or --force to publish a copy`,
+        );
+      }
+      const onProgress =
+        cli.io.progress?.isTTY === true && !cli.json
+          ? progressBar(cli.io.progress, `uploading ${pkg.manifest.name}/${ARTIFACT_FILE}`)
+          : undefined;
+      const version = await repo.publish(pkg, {
+        ...(requested === undefined ? {} : { version: requested }),
+        ...(onProgress === undefined ? {} : { onProgress }),
+      });
+      if (stage !== undefined) {
+        await repo.updateDeployment(pkg.manifest.name, stage, (current) =>
+          promote(current, { model: pkg.manifest.name, stage, version }, new Date(), cli.actor),
+        );
+      }
+      cli.output(
+        `published ${pkg.manifest.name} version ${version} to ${repo.store.url}${stage === undefined ? '' : `; stage ${stage} now serves it`}`,
+        {
+          model: pkg.manifest.name,
+          version,
+          repository: repo.store.url,
+          promoted: stage !== undefined,
+          stage: stage ?? cli.stage(),
+        },
+      );
+    },
+  }),
+  defineCommand({
+    name: 'promote',
+    args: '<model> <version>',
+    summary: "Send 100% of the stage's traffic to the version (keeps the previous as lastKnownGood).",
+    options: TRAFFIC,
+    async run({ args }, cli: CliContext) {
+      const [model, versionText] = expectArgs('promote', args, ['model', 'version']);
+      const version = positiveInt(versionText, 'version');
+      const stage = cli.stage();
+      const config = await cli
+        .repository()
+        .updateDeployment(model, stage, (current) =>
+          promote(current, { model, stage, version }, new Date(), cli.actor),
+        );
+      cli.output(`stage ${stage} of ${model} now serves version ${version} (100%)`, config);
+    },
+  }),
+  trafficCommand({
+    name: 'canary',
+    args: '<model> <version>',
+    summary: 'Send N% (0-100) to the version as the canary; the primary keeps the rest. 0 removes it.',
+    options: { ...TRAFFIC, weight: { type: 'string', value: 'N', description: 'percent for the canary' } },
+    change: (args, values, now, by) => canaryChange(args, values.weight, now, by),
+  }),
+  trafficCommand({
+    name: 'split',
+    args: '<model> NAME=VERSION:WEIGHT...',
+    summary: 'A/B/n test: e.g. "split churn a=1:50 b=2:30 c=3:20" (weights sum to 100).',
+    options: TRAFFIC,
+    change: (args, _values, now, by) => splitChange(args, now, by),
+  }),
+  trafficCommand({
+    name: 'rollback',
+    args: '<model>',
+    summary: 'Serve lastKnownGood again at once (undoes a promote or a canary).',
+    options: TRAFFIC,
+    change: (args, _values, now, by) => rollbackChange(args, now, by),
+  }),
+  trafficCommand({
+    name: 'shadow',
+    args: '<model> [version]',
+    summary: 'Also run a sample R (0-1) of requests on the version and record how it agrees; never returned.',
+    details: 'shadow <model> <version> --rate R starts it; shadow <model> --off stops it.',
+    options: {
+      ...TRAFFIC,
+      rate: { type: 'string', value: 'R', description: 'share of requests also run on the shadow (0-1)' },
+      off: { type: 'boolean', description: 'remove the shadow' },
+    },
+    change: (args, values, now, by) => shadowChange(args, values, now, by),
+  }),
+  trafficCommand({
+    name: 'sticky',
+    args: '<model>',
+    summary: 'Keep each client on one variant by hashing a header or body field with the experiment id.',
+    options: {
+      ...TRAFFIC,
+      header: { type: 'string', value: 'NAME', description: 'request header that identifies a client' },
+      field: { type: 'string', value: 'NAME', description: 'body field that identifies a client' },
+      experiment: { type: 'string', value: 'ID', description: 'salt of the hash (default: the model)' },
+      off: { type: 'boolean', description: 'stop sticky assignment' },
+    },
+    change: (args, values, now, by) => stickyChange(args, values, now, by),
+  }),
+  defineCommand({
+    name: 'list',
+    args: '',
+    summary: 'Models, their versions and what the stage serves (shadow and sticky included).',
+    options: TRAFFIC,
+    async run({ args }, cli: CliContext) {
+      expectArgs('list', args, []);
+      const repository = cli.repository();
+      const stage = cli.stage();
+      const summaries = await listModels(repository, stage);
+      cli.output(formatModelList(summaries, stage, repository.store.url), summaries);
+    },
+  }),
+  defineCommand({
+    name: 'show',
+    args: '<model> [version]',
+    summary: "A version's manifest, or (without a version) the stage's deployment and its history.",
+    options: TRAFFIC,
+    async run({ args }, cli: CliContext) {
+      if (args.length < 1 || args.length > 2)
+        throw new UsageError('show: expected <model> [version]', 'show');
+      const [model = '', versionText] = args;
+      if (versionText === undefined) {
+        const config = await showDeployment(cli.repository(), model, cli.stage());
+        cli.output(formatDeployment(config), config);
+      } else {
+        const manifest = await showVersion(cli.repository(), model, positiveInt(versionText, 'version'));
+        cli.output(formatManifest(manifest), manifest);
+      }
+    },
+  }),
+  defineCommand({
+    name: 'verify',
+    args: '[model] [version]',
+    summary: 'Re-download and re-hash every artifact against its manifest; exits 1 if any is bad.',
+    options: REPOSITORY_OPTIONS,
+    async run({ args }, cli: CliContext) {
+      if (args.length > 2) throw new UsageError('verify: expected [model] [version]', 'verify');
+      const [model, versionText] = args;
+      const results = await verifyRepository(
+        cli.repository(),
+        model === undefined
+          ? undefined
+          : { model, ...(versionText === undefined ? {} : { version: positiveInt(versionText, 'version') }) },
+      );
+      cli.output(formatVerify(results), results);
+      const bad = results.filter((result) => result.status !== 'ok' && result.status !== 'unverifiable');
+      if (bad.length > 0) {
+        throw new VerifyFailedError(`${bad.length} of ${results.length} versions failed verification`);
+      }
+    },
+  }),
+  defineCommand({
+    name: 'import-mlflow',
+    args: '<mlflow-model-dir>',
+    summary: 'Turn an MLflow model with an ONNX flavor (MLmodel + model.onnx) into a package for publish.',
+    details: `The package goes to --out, by default ${PACKAGES_DIR}/<name> (ignored by git).`,
+    options: { name: PACKAGE_OPTIONS.name, ...OUT_OPTION },
+    async run({ args, values }, cli: CliContext) {
+      const [dir] = expectArgs('import-mlflow', args, ['mlflow-model-dir']);
+      const name = values.name ?? path.basename(path.resolve(dir));
+      const imported = await importMlflow(dir, { name, out: values.out ?? path.join(PACKAGES_DIR, name) });
+      cli.output(
+        `imported ${dir} as ${imported.manifest.name} into ${imported.directory}\n${describeSignature(imported.manifest)}\nnext: modelfleet publish ${imported.directory}`,
+        imported,
+      );
+    },
+  }),
+  defineCommand({
+    name: 'export-edge',
+    args: '<model> [version]',
+    summary: 'Write a static folder (page, module, WASM, verified model) that runs the model in a browser.',
+    details:
+      "Without a version: the stage's variants and deployment (the edge picks a variant as the server does). The page trusts the keys in MODEL_SIGNING_KEYS, when set.",
+    options: {
+      ...REPOSITORY_OPTIONS,
+      ...STAGE_OPTIONS,
+      out: { type: 'string', value: 'DIR', description: 'the folder to write (required)' },
+    },
+    async run({ args, values }, cli: CliContext) {
+      const fail = (message: string): never => {
+        throw new UsageError(message, 'export-edge');
+      };
+      await runEdgeCommand('export-edge', args, {
+        values,
+        env: cli.env,
+        repository: cli.repository,
+        stage: cli.stage(),
+        output: cli.output,
+        fail,
+      });
+    },
+  }),
+  securityCommand(
+    'hash-key',
+    '[KEY]',
+    'Print the sha256 of an API key (read from stdin when not given) and its API_KEYS entry.',
+    {
+      name: { type: 'string', value: 'NAME', description: 'key name in the API_KEYS entry' },
+      scopes: {
+        type: 'string',
+        value: 'predict+admin',
+        description: 'scopes joined by "+" (default predict)',
+      },
+    },
+  ),
+  securityCommand(
+    'new-key',
+    '',
+    'Make a random API key; prints it once, with the API_KEYS entry that holds only its hash.',
+    {
+      name: { type: 'string', value: 'NAME', description: 'key name (required)' },
+      scopes: {
+        type: 'string',
+        value: 'predict+admin',
+        description: 'scopes joined by "+" (default predict)',
+      },
+    },
+  ),
+  securityCommand(
+    'keygen',
+    '',
+    'Make an Ed25519 key pair for signing manifests: DIR/ID.key (private) and DIR/ID.pub.',
+    {
+      'key-id': { type: 'string', value: 'ID', description: 'key id (required)' },
+      out: {
+        type: 'string',
+        value: 'DIR',
+        description: `folder (default ${SIGNING_KEYS_DIR}, ignored by git)`,
+      },
+    },
+  ),
+  securityCommand(
+    'sign',
+    '<manifest.json | package-dir>',
+    'Sign a manifest in place; serving checks it against MODEL_SIGNING_KEYS.',
+    {
+      key: {
+        type: 'string',
+        value: 'PRIVATE.key',
+        description: 'the private key keygen wrote (not the .pub)',
+      },
+      'key-id': { type: 'string', value: 'ID', description: 'the id the server knows the public key by' },
+    },
+  ),
+];
+
+function securityCommand<const O extends OptionSpecs>(
+  name: string,
+  args: string,
+  summary: string,
+  options: O,
+) {
+  return defineCommand<CliContext, O>({
+    name,
+    args,
+    summary,
+    options,
+    async run(call, cli) {
+      const fail = (message: string): never => {
+        throw new UsageError(message, name);
+      };
+      await runSecurityCommand(name, call.args, { ...call.values, json: cli.json }, cli.print, fail);
+    },
+  });
+}
+
+const FOOTER = `
+repository URLs: file:///path (or a path), s3://bucket/prefix, az://account/container/prefix,
+  gs://bucket/prefix (endpoints and credentials: see the README).
+exit status: 0 done, 1 failed, 2 usage error.
+-V, --version prints the version.`;
+
+const table = COMMANDS as unknown as readonly Command<CliContext, OptionSpecs>[];
+
 export async function run(
   argv: string[],
   env: NodeJS.ProcessEnv,
   print: Print,
   io: CliIo = {},
 ): Promise<void> {
-  let parsed: { values: Values; positionals: string[] };
-  try {
-    parsed = parseArgs({ args: argv, options: OPTIONS, allowPositionals: true, strict: true });
-  } catch (err) {
-    throw new UsageError((err as Error).message);
+  const { command: name, rest } = splitCommand(
+    argv,
+    Object.keys({ ...REPOSITORY_OPTIONS, ...STAGE_OPTIONS }),
+  );
+  if (name === undefined) {
+    if (rest.includes('--version') || rest.includes('-V')) return print(`${PROGRAM} ${packageVersion()}`);
+    const unknown = rest.find((word) => !['-h', '--help', '--json'].includes(word));
+    if (unknown !== undefined) throw new UsageError(`expected a command, got ${unknown}`);
+    return print(programHelp(PROGRAM, table, FOOTER));
   }
-  const { values, positionals } = parsed;
-  const [command, ...args] = positionals;
-  if (values.help === true || command === undefined || command === 'help') {
-    print(USAGE);
-    return;
+  if (name === 'help') {
+    const topic = rest[0];
+    const command = topic === undefined ? undefined : findCommand(topic);
+    return print(command === undefined ? programHelp(PROGRAM, table, FOOTER) : commandHelp(PROGRAM, command));
   }
-  const repositoryUrl = values.repository ?? env['MODEL_REPOSITORY'] ?? path.resolve('model-repository');
-  const stage = values.stage ?? env['MODELFLEET_STAGE'] ?? 'local';
-  const repository = () =>
-    new ModelRepository(openStore(repositoryUrl, parseStoreSettings(env), '--repository'));
-  const output = (human: string, data: unknown) =>
-    print(values.json === true ? JSON.stringify(data, null, 2) : human);
-  const usage = (message: string): never => {
-    throw new UsageError(message);
+  const command = findCommand(name);
+  const { args, values } = parseCommandArgs(command, rest);
+  if (values.help === true) return print(commandHelp(PROGRAM, command));
+  const json = values.json === true;
+  const loose = values as Record<string, string | boolean | undefined>;
+  const context: CliContext = {
+    env,
+    print,
+    io,
+    json,
+    output: (human, data) => print(json ? JSON.stringify(data, null, 2) : human),
+    repository: () =>
+      new ModelRepository(
+        openStore(
+          (loose['repository'] as string | undefined) ||
+            env['MODEL_REPOSITORY']?.trim() ||
+            path.resolve('model-repository'),
+          parseStoreSettings(env),
+          '--repository',
+        ),
+      ),
+    stage: () => stageOf(loose['stage'] as string | undefined, env),
+    actor: env['MODELFLEET_ACTOR'] ?? env['USER'] ?? 'cli',
   };
-
-  switch (command) {
-    case 'package': {
-      const [file] = expectArgs(args, ['model.onnx']);
-      const pkg = await packageFile(file, values);
-      const outDir = path.resolve(values.out ?? `${pkg.manifest.name}-package`);
-      mkdirSync(outDir, { recursive: true });
-      writeFileSync(path.join(outDir, ARTIFACT_FILE), pkg.artifact);
-      writeFileSync(path.join(outDir, MANIFEST_FILE), `${JSON.stringify(pkg.manifest, null, 2)}\n`);
-      output(`packaged ${pkg.manifest.name} into ${outDir}\n${describeSignature(pkg.manifest)}`, {
-        directory: outDir,
-        manifest: pkg.manifest,
-      });
-      return;
-    }
-    case 'publish': {
-      const [source] = expectArgs(args, ['model.onnx | package-dir']);
-      const pkg = await loadPackage(source, values);
-      const repo = repository();
-      const onProgress =
-        io.progress?.isTTY === true && values.json !== true
-          ? progressBar(io.progress, `uploading ${pkg.manifest.name}/${ARTIFACT_FILE}`)
-          : undefined;
-      const version = await repo.publish(pkg, {
-        ...(values.version === undefined ? {} : { version: positiveInt(values.version, '--version') }),
-        ...(onProgress === undefined ? {} : { onProgress }),
-      });
-      let deployed = false;
-      if (values.promote === true) {
-        await repo.updateDeployment(pkg.manifest.name, stage, (current) =>
-          promote(current, { model: pkg.manifest.name, stage, version }, new Date(), actor(env)),
-        );
-        deployed = true;
-      }
-      output(
-        `published ${pkg.manifest.name} version ${version} to ${repo.store.url}${deployed ? `; stage ${stage} now serves it` : ''}`,
-        { model: pkg.manifest.name, version, repository: repo.store.url, promoted: deployed, stage },
-      );
-      return;
-    }
-    case 'promote': {
-      const [model, versionText] = expectArgs(args, ['model', 'version']);
-      const version = positiveInt(versionText, 'version');
-      const config = await repository().updateDeployment(model, stage, (current) =>
-        promote(current, { model, stage, version }, new Date(), actor(env)),
-      );
-      output(`stage ${stage} of ${model} now serves version ${version} (100%)`, config);
-      return;
-    }
-    case 'list': {
-      expectArgs(args, []);
-      const summaries = await listModels(repository(), stage);
-      output(formatModelList(summaries, stage), summaries);
-      return;
-    }
-    case 'show': {
-      if (args.length < 1 || args.length > 2) throw new UsageError('expected <model> [version]');
-      const [model = '', versionText] = args;
-      if (versionText === undefined) {
-        const config = await showDeployment(repository(), model, stage);
-        output(formatDeployment(config), config);
-      } else {
-        const manifest = await showVersion(repository(), model, positiveInt(versionText, 'version'));
-        output(formatManifest(manifest), manifest);
-      }
-      return;
-    }
-    case 'verify': {
-      if (args.length > 2) throw new UsageError('expected [model] [version]');
-      const [model, versionText] = args;
-      const results = await verifyRepository(
-        repository(),
-        model === undefined
-          ? undefined
-          : { model, ...(versionText === undefined ? {} : { version: positiveInt(versionText, 'version') }) },
-      );
-      output(formatVerify(results), results);
-      const bad = results.filter((result) => result.status !== 'ok' && result.status !== 'unverifiable');
-      if (bad.length > 0) {
-        throw new VerifyFailedError(`${bad.length} of ${results.length} versions failed verification`);
-      }
-      return;
-    }
-    case 'import-mlflow': {
-      const [dir] = expectArgs(args, ['mlflow-model-dir']);
-      const imported = await importMlflow(dir, {
-        ...(values.name === undefined ? {} : { name: values.name }),
-        ...(values.out === undefined ? {} : { out: values.out }),
-      });
-      output(
-        `imported ${dir} as ${imported.manifest.name} into ${imported.directory}\n${describeSignature(imported.manifest)}\nnext: modelfleet publish ${imported.directory}`,
-        imported,
-      );
-      return;
-    }
-    case 'canary':
-    case 'split':
-    case 'rollback':
-    case 'shadow':
-    case 'sticky': {
-      const config = await repository().updateDeployment(
-        args[0] ?? '',
-        stage,
-        trafficChange(command, args, values, new Date(), actor(env)),
-      );
-      output(describeTraffic(config), config);
-      return;
-    }
-    default:
-      if (await runEdgeCommand(command, args, { values, env, repository, stage, output, fail: usage }))
-        return;
-      if (
-        await runSecurityCommand(command, args, values, print, (message) => {
-          throw new UsageError(message);
-        })
-      )
-        return;
-      throw new UsageError(`unknown command "${command}"`);
-  }
+  await command.run({ args, values }, context);
 }
 
-function expectArgs<const N extends readonly string[]>(args: string[], names: N): { [K in keyof N]: string } {
-  if (args.length !== names.length) {
-    throw new UsageError(
-      `expected ${names.map((name) => `<${name}>`).join(' ')}, got ${args.length} argument(s)`,
-    );
-  }
-  return args as unknown as { [K in keyof N]: string };
-}
-
-function positiveInt(text: string, what: string): number {
-  if (!/^[1-9]\d{0,8}$/.test(text))
-    throw new UsageError(`${what}: expected a positive integer, got ${JSON.stringify(text)}`);
-  return Number(text);
-}
-
-function readJsonFile(file: string, what: string): unknown {
-  try {
-    return JSON.parse(readFileSync(file, 'utf8'));
-  } catch (err) {
-    throw new UsageError(`${what}: cannot read ${file}: ${(err as Error).message}`);
-  }
-}
-
-async function packageFile(file: string, values: Values): Promise<VersionPackage> {
-  if (!existsSync(file)) throw new UsageError(`no such file: ${file}`);
-  const name = values.name ?? path.basename(file, path.extname(file));
-  const sample =
-    values.sample === undefined
-      ? undefined
-      : (readJsonFile(values.sample, '--sample') as Record<string, unknown>);
-  if (sample !== undefined && !Array.isArray(sample['inputs'])) {
-    throw new UsageError(
-      `--sample: ${values.sample} needs an "inputs" array (OIP tensors) and optionally "outputs"`,
-    );
-  }
-  const tolerance = values.tolerance === undefined ? undefined : Number(values.tolerance);
-  if (tolerance !== undefined && !(tolerance >= 0))
-    throw new UsageError(`--tolerance: expected a number >= 0`);
-  return packageModel({
+function findCommand(name: string): Command<CliContext, OptionSpecs> {
+  const command = table.find((entry) => entry.name === name);
+  if (command !== undefined) return command;
+  const guess = closest(
     name,
-    artifact: readFileSync(file),
-    ...(values.description === undefined ? {} : { description: values.description }),
-    ...(values.features === undefined ? {} : { features: values.features.split(',').map((f) => f.trim()) }),
-    ...(sample === undefined
-      ? {}
-      : {
-          sample: {
-            inputs: sample['inputs'] as never,
-            ...(sample['outputs'] === undefined ? {} : { outputs: sample['outputs'] as never }),
-            tolerance:
-              tolerance ??
-              (typeof sample['tolerance'] === 'number' ? sample['tolerance'] : DEFAULT_TOLERANCE),
-          },
-        }),
-    source: { file: path.basename(file) },
-  });
+    table.map((entry) => entry.name),
+  );
+  throw new UsageError(`unknown command "${name}"${guess === undefined ? '' : `; did you mean "${guess}"?`}`);
 }
 
-/** A package directory (from `package`) or a bare .onnx file, packaged on the fly. */
-async function loadPackage(source: string, values: Values): Promise<VersionPackage> {
-  if (existsSync(source) && statSync(source).isDirectory()) {
-    const manifestPath = path.join(source, MANIFEST_FILE);
-    const manifest: Manifest = parseManifest(readJsonFile(manifestPath, 'package'), manifestPath);
-    if (values.name !== undefined && values.name !== manifest.name) {
-      throw new UsageError(`--name ${values.name} differs from the package's name ${manifest.name}`);
-    }
-    return { manifest, artifact: readFileSync(path.join(source, ARTIFACT_FILE)) };
-  }
-  return packageFile(source, values);
+function stageOf(option: string | undefined, env: NodeJS.ProcessEnv): string {
+  const stage = option ?? env['MODELFLEET_STAGE']?.trim() ?? 'local';
+  const what = option === undefined ? 'MODELFLEET_STAGE' : '--stage';
+  const problem = stageNameProblem(stage === '' ? 'local' : stage);
+  if (problem !== undefined) throw new UsageError(`${what}: ${problem}`);
+  return stage === '' ? 'local' : stage;
 }
 
-function describeSignature(manifest: Manifest): string {
-  const line = (spec: { name: string; datatype: string; shape: number[] }) =>
-    `  ${spec.name}: ${spec.datatype} [${spec.shape.join(',')}]`;
-  return [
-    'inputs:',
-    ...manifest.signature.inputs.map(line),
-    'outputs:',
-    ...manifest.signature.outputs.map(line),
-    `sha256: ${manifest.artifact.sha256} (${manifest.artifact.bytes} bytes)`,
-  ].join('\n');
-}
-
-/** The deployment change a traffic command asks for; arguments are checked before any read. */
-function trafficChange(
-  command: 'canary' | 'split' | 'rollback' | 'shadow' | 'sticky',
-  args: string[],
-  values: Values,
-  now: Date,
-  by: string,
-): (current: DeploymentConfig | undefined) => DeploymentConfig {
-  switch (command) {
-    case 'canary': {
-      const [, versionText] = expectArgs(args, ['model', 'version']);
-      const version = positiveInt(versionText, 'version');
-      if (values.weight === undefined) throw new UsageError('canary: --weight N (0-100) is required');
-      if (!/^\d{1,3}$/.test(values.weight) || Number(values.weight) > 100) {
-        throw new UsageError(
-          `--weight: expected an integer from 0 to 100, got ${JSON.stringify(values.weight)}`,
-        );
-      }
-      const weight = Number(values.weight);
-      return (current) => setCanary(current, version, weight, now, by);
-    }
-    case 'split': {
-      if (args.length < 2) throw new UsageError('split: expected <model> NAME=VERSION:WEIGHT ...');
-      const variants = args.slice(1).map((spec) => {
-        const match = /^([a-z0-9][a-z0-9_-]{0,31})=([1-9]\d{0,8}):(\d{1,3})$/.exec(spec);
-        if (match === null) {
-          throw new UsageError(
-            `split: expected NAME=VERSION:WEIGHT (e.g. b=2:30), got ${JSON.stringify(spec)}`,
-          );
-        }
-        return { name: match[1] ?? '', version: Number(match[2]), weight: Number(match[3]) };
-      });
-      return (current) => setVariants(current, variants, now, by);
-    }
-    case 'rollback':
-      expectArgs(args, ['model']);
-      return (current) => rollback(current, now, by);
-    case 'shadow': {
-      if (values.off === true) {
-        expectArgs(args, ['model']);
-        return (current) => setShadow(current, undefined, now, by);
-      }
-      const [, versionText] = expectArgs(args, ['model', 'version']);
-      const version = positiveInt(versionText, 'version');
-      const rate = values.rate === undefined ? Number.NaN : Number(values.rate);
-      if (!(rate >= 0 && rate <= 1)) {
-        throw new UsageError(
-          `--rate: expected a number from 0 to 1, got ${JSON.stringify(values.rate ?? '')}`,
-        );
-      }
-      return (current) => setShadow(current, { version, sampleRate: rate }, now, by);
-    }
-    case 'sticky': {
-      const [model] = expectArgs(args, ['model']);
-      if (values.off === true) return (current) => setSticky(current, undefined, now, by);
-      if ((values.header === undefined) === (values.field === undefined)) {
-        throw new UsageError('sticky: give exactly one of --header NAME or --field NAME (or --off)');
-      }
-      const sticky = {
-        from: values.header === undefined ? ('field' as const) : ('header' as const),
-        key: values.header ?? values.field ?? '',
-        experiment: values.experiment ?? model,
-      };
-      return (current) => setSticky(current, sticky, now, by);
-    }
-  }
-}
-
-function describeTraffic(config: DeploymentConfig): string {
-  const lines = [
-    `stage ${config.stage} of ${config.model}: ${config.variants.map((v) => `${v.name} v${v.version} ${v.weight}%`).join(', ')}`,
-  ];
-  if (config.shadow !== undefined) {
-    lines.push(`shadow: v${config.shadow.version} on ${config.shadow.sampleRate * 100}% of requests`);
-  }
-  if (config.sticky !== undefined) {
-    lines.push(
-      `sticky by ${config.sticky.from} "${config.sticky.key}" (experiment ${config.sticky.experiment})`,
-    );
-  }
-  const fallback = config.lastKnownGood;
-  if (fallback !== undefined) {
-    lines.push(`rollback target: ${fallback.map((v) => `${v.name} v${v.version} ${v.weight}%`).join(', ')}`);
-  }
-  return lines.join('\n');
-}
-
-function actor(env: NodeJS.ProcessEnv): string {
-  return env['MODELFLEET_ACTOR'] ?? env['USER'] ?? 'cli';
+function packageVersion(): string {
+  const json = JSON.parse(readFileSync(path.join(projectRoot(), 'package.json'), 'utf8')) as {
+    version?: string;
+  };
+  return json.version ?? 'unknown';
 }
 
 if (require.main === module) {
@@ -448,7 +520,10 @@ if (require.main === module) {
           ? err.message
           : String(err);
     process.stderr.write(`modelfleet: error: ${message}\n`);
-    if (err instanceof UsageError) process.stderr.write(`run "modelfleet --help" for usage\n`);
+    if (err instanceof UsageError) {
+      const help = err.command === undefined ? 'modelfleet --help' : `modelfleet ${err.command} --help`;
+      process.stderr.write(`run "${help}" for usage\n`);
+    }
     process.exit(err instanceof UsageError ? 2 : 1);
   });
 }

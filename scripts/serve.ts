@@ -1,40 +1,53 @@
 /**
- * `npm start`: serves the model repository over HTTP on 127.0.0.1 (PORT, default 8080). A local
- * folder repository gets the bundled sample models published and deployed on first start.
+ * `npm start`: serves the model repository over HTTP on 127.0.0.1 (PORT, default 8080). When no
+ * MODEL_REPOSITORY is named and ./model-repository does not exist yet, it is created with the
+ * bundled samples deployed on `local` and `dev` (SAMPLES=off: not). A repository the user names
+ * is never written to, and one that does not exist stops the start.
  */
+import { existsSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import { createLocalServer } from '../functions/local/handler';
 import { createApp } from '../shared/app';
-import { parseConfig } from '../shared/config';
-import { ConfigError } from '../shared/errors';
+import { parseConfig, parseListenAddress } from '../shared/config';
 import { FsModelStore } from '../shared/store';
 import { createLogger } from '../shared/telemetry/log';
 import { discardSink, jsonLineSink } from '../shared/telemetry/metric-event';
-import { publishMissingSamples } from './lib/samples';
+import { publishMissingSamples, SAMPLE_STAGES } from './lib/samples';
 
 async function main(): Promise<void> {
   const env = process.env;
+  const { port, host } = parseListenAddress(env);
   const config = parseConfig(env);
   const log = createLogger(env['LOG_LEVEL'] === 'debug' ? 'debug' : 'info');
   const app = createApp({ config, log, metrics: env['METRICS'] === 'off' ? discardSink : jsonLineSink });
-  if (app.repository.store instanceof FsModelStore && env['SAMPLES'] !== 'off') {
-    const stages = [config.stage, 'dev'];
-    const published = await publishMissingSamples(app.repository, stages);
-    if (published.length > 0) log.info('published the bundled samples', { models: published, stages });
+  const store = app.repository.store;
+  if (store instanceof FsModelStore) {
+    const seed = !env['MODEL_REPOSITORY']?.trim() && env['SAMPLES'] !== 'off' && !existsSync(store.root);
+    if (seed) {
+      const published = await publishMissingSamples(app.repository, SAMPLE_STAGES);
+      log.info(`created ${store.root} with the bundled samples`, {
+        models: published,
+        stages: SAMPLE_STAGES,
+      });
+    }
+    store.requireFolder();
   }
   // Listen only once the deployed versions are downloaded, verified and warmed up.
   await app.preload();
-  const port = Number(env['PORT'] ?? 8080);
-  if (!Number.isInteger(port) || port < 0 || port > 65535)
-    throw new ConfigError('PORT', `not a port number: ${env['PORT']}`);
-  const host = env['HOST'] ?? '127.0.0.1';
   const server = createLocalServer(app);
+  server.once('error', (err: NodeJS.ErrnoException) => {
+    const message =
+      err.code === 'EADDRINUSE'
+        ? `port ${port} on ${host} is already in use: stop the other server or set PORT (PORT=0 picks a free port)`
+        : `cannot listen on ${host}:${port}: ${err.message}`;
+    process.stderr.write(`modelfleet: ${message}\n`);
+    process.exit(1);
+  });
   server.listen(port, host, () => {
     const address = server.address() as AddressInfo;
-    const models = app.repository.listModels();
-    void models.then((names) =>
+    void app.repository.listModels().then((names) =>
       log.info(`modelfleet listening on http://${host}:${address.port}`, {
-        repository: app.repository.store.url,
+        repository: store.url,
         stage: config.stage,
         models: names,
       }),

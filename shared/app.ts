@@ -1,12 +1,11 @@
 import type { Config } from './config';
-import { BadRequestError } from './errors';
 import { createPipeline, type RequestContext } from './http/pipeline';
 import { jsonResponse, type ServeRequest, type ServeResponse } from './http/request';
 import { type Params, type Route, routePattern } from './http/router';
 import { BINARY_EXTENSION } from './protocol/binary';
 import { mlflowModelOf } from './protocol/mlflow';
 import { MLFLOW, modelHeaders, OIP, type PayloadFormat, TF_SERVING } from './protocol/payloads';
-import { isModelName, isVersion, MODEL_NAME_RULE } from './repository/names';
+import { modelName, versionNumber } from './repository/names';
 import { ModelRepository } from './repository/repository';
 import { createGuard } from './security/guard';
 import { manifestVerifier } from './security/signing';
@@ -210,20 +209,6 @@ function modelReadyRoute(dataPlane: DataPlane): Handler {
   };
 }
 
-function modelName(value: string | undefined): string {
-  if (value === undefined || !isModelName(value)) {
-    throw new BadRequestError(`model name ${JSON.stringify(value)} is not valid: ${MODEL_NAME_RULE}`);
-  }
-  return value;
-}
-
 function versionOf(params: Params): number | undefined {
-  const value = params.version;
-  if (value === undefined) return undefined;
-  if (!isVersion(value)) {
-    throw new BadRequestError(
-      `version ${JSON.stringify(value)} is not valid: versions are positive integers`,
-    );
-  }
-  return Number(value);
+  return params.version === undefined ? undefined : versionNumber(params.version);
 }

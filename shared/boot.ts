@@ -1,7 +1,7 @@
 import type { App } from './app';
 import { type Config, parseConfig } from './config';
 import { PrefetchingStore } from './repository/prefetch';
-import { openStore } from './store';
+import { FsModelStore, openStore } from './store';
 import type { MetricSink } from './telemetry/metric-event';
 
 /**
@@ -33,7 +33,9 @@ export function startServing<T>(
   loads: readonly (() => unknown)[] = [],
 ): { config: Config; ready: Promise<T> } {
   const config = parseConfig(env);
-  const store = new PrefetchingStore(openStore(config.repository, config.store), config.stage);
+  const opened = openStore(config.repository, config.store);
+  if (opened instanceof FsModelStore) opened.requireFolder();
+  const store = new PrefetchingStore(opened, config.stage);
   // require, not import: the point is when each one loads.
   const ready = loadInTurns([
     () => require('./serving/onnx'),

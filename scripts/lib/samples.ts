@@ -7,6 +7,9 @@ import { projectRoot } from './paths';
 
 export const SAMPLES_DIR = path.join(projectRoot(), 'samples');
 
+/** Where a new repository's samples are deployed: the local server's stage and the packaging demo's. */
+export const SAMPLE_STAGES = ['local', 'dev'] as const;
+
 interface SampleMeta {
   name: string;
   description?: string;

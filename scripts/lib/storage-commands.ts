@@ -7,6 +7,7 @@ import { ARTIFACT_FILE, MANIFEST_FILE, type Manifest } from '../../shared/reposi
 import { artifactMismatch, type ModelRepository } from '../../shared/repository/repository';
 import { createSession, signatureOf } from '../../shared/serving/onnx';
 import { exampleAsSample, MlflowImportError, readMlflowModel, signatureProblems } from './mlflow';
+import { describeShadow, describeSticky } from './traffic-commands';
 
 /** Read-only repository commands (`list`, `show`, `verify`) and `import-mlflow`. */
 
@@ -16,6 +17,8 @@ export interface ModelSummary {
   stage: string;
   /** What the stage serves, or null when the model is not deployed there. */
   serving: DeploymentConfig['variants'] | null;
+  shadow?: DeploymentConfig['shadow'];
+  sticky?: DeploymentConfig['sticky'];
 }
 
 export async function listModels(repository: ModelRepository, stage: string): Promise<ModelSummary[]> {
@@ -31,21 +34,31 @@ export async function listModels(repository: ModelRepository, stage: string): Pr
         versions,
         stage,
         serving: deployment.status === 'ok' ? deployment.config.variants : null,
+        ...(deployment.status === 'ok' && deployment.config.shadow !== undefined
+          ? { shadow: deployment.config.shadow }
+          : {}),
+        ...(deployment.status === 'ok' && deployment.config.sticky !== undefined
+          ? { sticky: deployment.config.sticky }
+          : {}),
       };
     }),
   );
 }
 
-export function formatModelList(summaries: ModelSummary[], stage: string): string {
-  if (summaries.length === 0) return 'no models in this repository';
+/** The table `list` prints, under a line naming the repository it read. */
+export function formatModelList(summaries: ModelSummary[], stage: string, repository: string): string {
+  const heading = `repository ${repository}, stage ${stage}`;
+  if (summaries.length === 0) return `${heading}\nno models in this repository`;
   const rows = summaries.map((summary) => [
     summary.model,
     summary.versions.join(',') || '-',
     summary.serving === null
       ? 'not deployed'
       : summary.serving.map((variant) => `${variant.name}=v${variant.version}:${variant.weight}%`).join(' '),
+    summary.shadow === undefined ? '-' : `v${summary.shadow.version}@${summary.shadow.sampleRate * 100}%`,
+    summary.sticky === undefined ? '-' : `${summary.sticky.from}:${summary.sticky.key}`,
   ]);
-  return table([['MODEL', 'VERSIONS', `STAGE ${stage}`], ...rows]);
+  return `${heading}\n${table([['MODEL', 'VERSIONS', `STAGE ${stage}`, 'SHADOW', 'STICKY'], ...rows])}`;
 }
 
 export async function showVersion(
@@ -94,6 +107,8 @@ export function formatDeployment(config: DeploymentConfig): string {
   return [
     `${config.model} on stage ${config.stage}, updated ${config.updatedAt}`,
     `  serving          ${variants(config.variants)}`,
+    `  shadow           ${describeShadow(config.shadow)}`,
+    `  sticky           ${describeSticky(config.sticky)}`,
     `  last known good  ${config.lastKnownGood === undefined ? '-' : variants(config.lastKnownGood)}`,
     `  history (${config.history.length}, newest last)`,
     ...config.history
@@ -195,7 +210,7 @@ export function formatVerify(results: VerifyResult[]): string {
  */
 export async function importMlflow(
   dir: string,
-  options: { name?: string; out?: string },
+  options: { name?: string; out: string },
 ): Promise<{ directory: string; manifest: Manifest }> {
   const mlflow = readMlflowModel(dir);
   const artifact = readFileSync(mlflow.onnxFile);
@@ -225,7 +240,7 @@ export async function importMlflow(
     ...(sampleInputs === undefined ? {} : { sample: { inputs: sampleInputs, tolerance: DEFAULT_TOLERANCE } }),
     source: mlflow.source,
   });
-  const directory = path.resolve(options.out ?? `${name}-package`);
+  const directory = path.resolve(options.out);
   mkdirSync(directory, { recursive: true });
   writeFileSync(path.join(directory, ARTIFACT_FILE), pkg.artifact);
   writeFileSync(path.join(directory, MANIFEST_FILE), `${JSON.stringify(pkg.manifest, null, 2)}\n`);

@@ -2,7 +2,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { ConfigError } from '../errors';
 import { parseCorsOrigins } from '../http/cors';
-import { isStage, STAGE_RULE } from '../repository/names';
+import { stageNameProblem } from '../repository/names';
 import type { SecurityConfig } from '../security/settings';
 import type { S3Credentials } from '../store/s3-reader';
 import { DEFAULT_STORE_DEADLINES, type StoreDeadlines, type StoreSettings } from '../store/types';
@@ -57,9 +57,8 @@ export interface Config extends SecurityConfig {
  */
 export function parseConfig(env: Env, cwd = process.cwd()): Config {
   const stage = readString(env, 'MODELFLEET_STAGE', 'local');
-  if (!isStage(stage)) {
-    throw new ConfigError('MODELFLEET_STAGE', `${STAGE_RULE}, got ${JSON.stringify(stage)}`);
-  }
+  const stageProblem = stageNameProblem(stage);
+  if (stageProblem !== undefined) throw new ConfigError('MODELFLEET_STAGE', stageProblem);
   return {
     stage,
     repository: readString(env, 'MODEL_REPOSITORY', path.join(cwd, 'model-repository')),
@@ -100,6 +99,14 @@ export function parseConfig(env: Env, cwd = process.cwd()): Config {
       integer: true,
     }),
     ...parseSecurityConfig(env, stage),
+  };
+}
+
+/** Where the local server listens (PORT, HOST): read before any model loads, so a typo fails at once. */
+export function parseListenAddress(env: Env): { port: number; host: string } {
+  return {
+    port: readNumber(env, 'PORT', 8080, { min: 0, max: 65535, integer: true }),
+    host: readString(env, 'HOST', '127.0.0.1'),
   };
 }
 

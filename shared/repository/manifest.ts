@@ -1,7 +1,7 @@
 import * as z from 'zod';
 import { DATATYPES } from '../tensor/datatypes';
 import { SIGNATURE_ALGORITHM } from './integrity';
-import { KEY_ID_PATTERN, MODEL_NAME_PATTERN } from './names';
+import { KEY_ID_PATTERN, MODEL_NAME_PATTERN, MODEL_NAME_RULE } from './names';
 import { parseWith } from './validation';
 
 export const MANIFEST_SCHEMA = 'modelfleet/manifest@1';
@@ -15,10 +15,7 @@ export { MODEL_NAME_PATTERN } from './names';
 
 export const modelNameSchema = z
   .string()
-  .regex(
-    MODEL_NAME_PATTERN,
-    'must be 1-128 characters of letters, digits, "_", "." or "-", starting with a letter or digit',
-  )
+  .regex(MODEL_NAME_PATTERN, MODEL_NAME_RULE)
   .refine((name) => !name.includes('..'), 'must not contain ".."');
 
 export const versionSchema = z.number().int().positive();

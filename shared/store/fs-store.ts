@@ -1,8 +1,9 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { promises as fs } from 'node:fs';
+import { existsSync, promises as fs } from 'node:fs';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
+import { ConfigError } from '../errors';
 import {
   type GetOptions,
   type GetResult,
@@ -25,6 +26,19 @@ export class FsModelStore implements ModelStore {
   constructor(readonly root: string) {
     this.root = path.resolve(root);
     this.url = `file://${this.root}`;
+  }
+
+  /**
+   * Serving a folder that is not there would only answer 404s (a mistyped path, a relative path
+   * resolved from another working directory): servers call this at start-up to stop instead.
+   */
+  requireFolder(variable = 'MODEL_REPOSITORY'): void {
+    if (!existsSync(this.root)) {
+      throw new ConfigError(
+        variable,
+        `the repository folder ${this.root} does not exist (relative paths are resolved from ${process.cwd()})`,
+      );
+    }
   }
 
   static fromUrl(location: string): FsModelStore {

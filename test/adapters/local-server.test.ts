@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import * as ort from 'onnxruntime-node';
-import { removeTempDirs, sampleRequestText, tempDir } from '../support/fixtures';
+import { removeTempDirs, sampleRepository, sampleRequestText } from '../support/fixtures';
 import { ROOT, type Started, startUntil } from '../support/processes';
 
 jest.setTimeout(120_000);
@@ -10,11 +10,14 @@ let server: Started;
 let base: string;
 
 beforeAll(async () => {
-  // Exactly what the README says: `npm start`, here on a free port and an empty repository.
+  // `npm start` on a free port and a repository of the user's own (one holding the samples: a
+  // named repository is served as it is, never seeded; test/adapters/readme-quickstart.test.ts runs
+  // the README's plain `npm start`, which seeds ./model-repository).
+  const repository = await sampleRepository();
   const started = await startUntil(
     'npm',
     ['start', '--silent'],
-    { PORT: '0', MODEL_REPOSITORY: path.join(tempDir(), 'repo'), METRICS: 'off' },
+    { PORT: '0', MODEL_REPOSITORY: repository.store.url, METRICS: 'off' },
     /listening on (http:\/\/127\.0\.0\.1:\d+)/,
     // `npm start` builds first: tsc alone took 68 s (14 s of CPU) on the shared 2-core machine.
     110_000,
@@ -29,7 +32,7 @@ afterAll(async () => {
 });
 
 describe('npm start', () => {
-  it('publishes the samples on first start and serves predictions equal to onnxruntime run directly', async () => {
+  it('serves the samples of a named repository with predictions equal to onnxruntime run directly', async () => {
     const request = sampleRequestText('iris');
     // curl -d sends this content type; the server must accept it.
     const response = await fetch(`${base}/v2/models/iris/infer`, {

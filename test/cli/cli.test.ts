@@ -99,13 +99,19 @@ describe('modelfleet CLI', () => {
     expect(await cli(['publish', model, '--name', 'scaler', '--promote'], env)).toContain(
       'published scaler version 1',
     );
-    expect(JSON.parse(await cli(['publish', model, '--name', 'scaler', '--json'], env))).toMatchObject({
+    await expect(cli(['publish', model, '--name', 'scaler'], env)).rejects.toThrow(
+      'scaler version 1 already has this artifact',
+    );
+    expect(existsSync(path.join(repo, 'scaler', '2'))).toBe(false);
+    expect(
+      JSON.parse(await cli(['publish', model, '--name', 'scaler', '--json', '--force'], env)),
+    ).toMatchObject({
       version: 2,
       promoted: false,
     });
-    await expect(cli(['publish', model, '--name', 'scaler', '--version', '2'], env)).rejects.toThrow(
-      'model "scaler" version 2 already exists; versions are immutable',
-    );
+    await expect(
+      cli(['publish', model, '--name', 'scaler', '--version', '2', '--force'], env),
+    ).rejects.toThrow('model "scaler" version 2 already exists; versions are immutable');
     expect(existsSync(path.join(repo, 'scaler', '2', 'model.onnx'))).toBe(true);
 
     const { app } = await sampleApp({}, new ModelRepository(new FsModelStore(repo)));
@@ -127,6 +133,43 @@ describe('modelfleet CLI', () => {
     const before = readFileSync(file, 'utf8');
     await expect(cli(['promote', 'scaler', '7'], env)).rejects.toThrow('model "scaler" has no version 7');
     expect(readFileSync(file, 'utf8')).toBe(before);
+  });
+
+  it('suggests the command or option meant, and validates the stage by the server rule', async () => {
+    await expect(cli(['promte', 'x', '1'])).rejects.toThrow(
+      'unknown command "promte"; did you mean "promote"?',
+    );
+    await expect(cli(['canary', 'x', '2', '--weigth', '10'])).rejects.toThrow(
+      'canary: unknown option --weigth; did you mean --weight?',
+    );
+    await expect(cli(['canary', 'x', '2', '--weight'])).rejects.toThrow('canary: --weight needs a value');
+    await expect(cli(['list', '--promote'])).rejects.toThrow('list: unknown option --promote');
+    await expect(cli(['list', '--stage', 'Prod'])).rejects.toThrow(
+      '--stage: must be 1-32 lower-case letters, digits, "_" or "-", got "Prod"',
+    );
+    await expect(cli(['list'], { MODELFLEET_STAGE: 'prod!' })).rejects.toBeInstanceOf(UsageError);
+  });
+
+  it('prints per-command help, the overview and the version', async () => {
+    const help = await cli(['canary', '--help']);
+    expect(help).toContain('usage: modelfleet canary <model> <version> [options]');
+    expect(help).toMatch(/--weight N\s+percent for the canary/);
+    expect(help).toContain('--stage STAGE');
+    expect(await cli(['help', 'publish'])).toContain('--force');
+    const overview = await cli([]);
+    expect(overview).toMatch(/^ {2}import-mlflow\s+Turn an MLflow model/m);
+    expect(overview).toContain('"modelfleet <command> --help"');
+    expect(await cli(['--version'])).toMatch(/^modelfleet \d+\.\d+\.\d+$/);
+  });
+
+  it('explains a public key given to sign', async () => {
+    const dir = tempDir();
+    const made = JSON.parse(await cli(['keygen', '--key-id', 'k1', '--out', dir, '--json']));
+    const publicFile = path.join(dir, 'k1.pub');
+    expect(readFileSync(publicFile, 'utf8')).toBe(made.publicKey);
+    await expect(cli(['sign', dir, '--key', publicFile, '--key-id', 'k1'])).rejects.toThrow(
+      `sign: ${publicFile} is a public key; sign with the private key keygen wrote next to it (${path.join(dir, 'k1')}.key)`,
+    );
   });
 
   it('reports usage errors as UsageError', async () => {

@@ -38,9 +38,11 @@ describe('list, show and verify on Azurite', () => {
   it('lists models with versions and what the stage serves, in text and --json', async () => {
     const env = await azureEnv();
     const iris = path.join(SAMPLES_DIR, 'iris', 'model.onnx');
-    expect(await cli(['list'], env)).toBe('no models in this repository');
+    expect(await cli(['list'], env)).toBe(
+      `repository ${env.MODEL_REPOSITORY}, stage prod\nno models in this repository`,
+    );
     await cli(['publish', iris, '--name', 'iris', '--promote'], env);
-    await cli(['publish', iris, '--name', 'iris'], env);
+    await cli(['publish', iris, '--name', 'iris', '--force'], env);
     await cli(['publish', iris, '--name', 'spare'], env);
     expect(JSON.parse(await cli(['list', '--json'], env))).toEqual([
       {
@@ -53,9 +55,10 @@ describe('list, show and verify on Azurite', () => {
     ]);
     const text = await cli(['list'], env);
     expect(text.split('\n')).toEqual([
-      'MODEL  VERSIONS  STAGE prod',
-      'iris   1,2       primary=v1:100%',
-      'spare  1         not deployed',
+      `repository ${env.MODEL_REPOSITORY}, stage prod`,
+      'MODEL  VERSIONS  STAGE prod       SHADOW  STICKY',
+      'iris   1,2       primary=v1:100%  -       -',
+      'spare  1         not deployed     -       -',
     ]);
   });
 
@@ -63,7 +66,7 @@ describe('list, show and verify on Azurite', () => {
     const env = await azureEnv();
     const iris = path.join(SAMPLES_DIR, 'iris', 'model.onnx');
     await cli(['publish', iris, '--name', 'iris', '--promote'], env);
-    await cli(['publish', iris, '--name', 'iris'], env);
+    await cli(['publish', iris, '--name', 'iris', '--force'], env);
     await cli(['promote', 'iris', '2'], { ...env, MODELFLEET_ACTOR: 'alice' });
     const manifest = parseManifest(JSON.parse(await cli(['show', 'iris', '2', '--json'], env)), 'show');
     expect(manifest.version).toBe(2);
@@ -128,8 +131,11 @@ describe('publish progress', () => {
     await cli(['publish', iris, '--name', 'iris'], env, { isTTY: true, write: (text) => drawn.push(text) });
     expect(drawn.join('')).toMatch(/uploading iris\/model\.onnx \[#{30}\] 100% 0\.0\/0\.0 MB\n$/);
     const quiet: string[] = [];
-    await cli(['publish', iris, '--name', 'iris'], env, { isTTY: false, write: (text) => quiet.push(text) });
-    await cli(['publish', iris, '--name', 'iris', '--json'], env, {
+    await cli(['publish', iris, '--name', 'iris', '--force'], env, {
+      isTTY: false,
+      write: (text) => quiet.push(text),
+    });
+    await cli(['publish', iris, '--name', 'iris', '--json', '--force'], env, {
       isTTY: true,
       write: (text) => quiet.push(text),
     });

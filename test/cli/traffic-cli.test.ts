@@ -40,6 +40,16 @@ describe('modelfleet canary / rollback / shadow / sticky', () => {
       shadow: { version: 2, sampleRate: 0.25 },
       sticky: { from: 'header', key: 'x-user-id', experiment: 'iris' },
     });
+    // The human views show them too, not only --json.
+    expect((await cli(['list'], env)).split('\n')).toEqual([
+      `repository ${repository.store.url}, stage local`,
+      'MODEL        VERSIONS  STAGE local                   SHADOW  STICKY',
+      'house-price  1,2       primary=v1:100%               -       -',
+      'iris         1,2       primary=v1:80% canary=v2:20%  v2@25%  header:x-user-id',
+    ]);
+    const shown = await cli(['show', 'iris'], env);
+    expect(shown).toContain('  shadow           v2 on 25% of requests');
+    expect(shown).toContain('  sticky           by header "x-user-id" (experiment iris)');
 
     expect(await cli(['rollback', 'iris'], env)).toContain('stage local of iris: primary v1 100%');
     const history = onDisk().history.map((entry: { action: string; actor?: string }) => entry.action);

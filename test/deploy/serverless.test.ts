@@ -1,6 +1,7 @@
 // biome-ignore-all lint/suspicious/noTemplateCurlyInString: CloudFormation Fn::Sub placeholders, not JavaScript templates
 import { readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
+import { parseConfig } from '../../shared/config';
 import { freePort } from '../support/emulators';
 import { removeTempDirs, sampleRepository, tempDir } from '../support/fixtures';
 import { runToEnd } from '../support/processes';
@@ -17,6 +18,21 @@ const SLS_ENV = {
   AWS_SECRET_ACCESS_KEY: 'dummy-for-offline-use',
   ONNXRUNTIME_NODE_INSTALL: 'skip',
 };
+
+/** `METHOD /path` of each API Gateway method, the path rebuilt from the resource tree. */
+function routesOf(resources: Record<string, CfnResource>): string[] {
+  const pathOf = (ref: unknown): string => {
+    const id = (ref as { Ref?: string } | undefined)?.Ref;
+    const resource = id === undefined ? undefined : resources[id];
+    if (resource === undefined) return '';
+    return `${pathOf(resource.Properties.ParentId)}/${String(resource.Properties.PathPart)}`;
+  };
+  return Object.values(resources)
+    .filter((resource) => resource.Type === 'AWS::ApiGateway::Method')
+    .map(
+      (method) => `${String(method.Properties.HttpMethod)} ${pathOf(method.Properties.ResourceId) || '/'}`,
+    );
+}
 
 describe('serverless (osls) without a cloud account', () => {
   it('sls invoke local returns a prediction from a local repository', async () => {
@@ -42,7 +58,17 @@ describe('serverless (osls) without a cloud account', () => {
     const out = tempDir('modelfleet-sls-');
     const { code, stdout, stderr } = await runToEnd(
       'npx',
-      ['sls', 'package', '--stage', 'dev', '--package', out],
+      [
+        'sls',
+        'package',
+        '--stage',
+        'dev',
+        '--package',
+        out,
+        // CORS on here (off in prod below): both settings reach the template in one run.
+        '--param=cors=allow',
+        '--param=corsOrigin=https://app.example.com',
+      ],
       SLS_ENV,
     );
     expect({ code, output: code === 0 ? '' : stdout + stderr }).toEqual({ code: 0, output: '' });
@@ -69,6 +95,23 @@ describe('serverless (osls) without a cloud account', () => {
     expect(
       dev.Resources.InferLambdaFunctionAliaslive.Properties.ProvisionedConcurrencyConfig,
     ).toBeUndefined();
+    // The CORS setting reaches the core under the name it reads, and the core accepts it.
+    const variables = dev.Resources.InferLambdaFunction.Properties.Environment.Variables;
+    expect(variables).toMatchObject({ CORS_ORIGINS: 'https://app.example.com' });
+    expect(variables).not.toHaveProperty('CORS_ALLOW_ORIGIN');
+    expect(
+      parseConfig({ MODELFLEET_STAGE: 'dev', CORS_ORIGINS: variables.CORS_ORIGINS }).corsOrigins,
+    ).toEqual(['https://app.example.com']);
+    expect(routesOf(dev.Resources)).toEqual(
+      expect.arrayContaining([
+        'ANY /v2/{proxy+}',
+        'GET /v2',
+        'POST /invocations',
+        'ANY /v1/{proxy+}',
+        'OPTIONS /invocations',
+        'OPTIONS /v1/{proxy+}',
+      ]),
+    );
   });
 
   describe('sls package --stage prod', () => {
@@ -270,6 +313,14 @@ describe('serverless (osls) without a cloud account', () => {
       );
       expect(methods.length).toBeGreaterThanOrEqual(2);
       for (const [, method] of methods) expect(method.Properties.ApiKeyRequired).toBe(true);
+      // All three protocols are routed on AWS, each under the same key rule (checked just above).
+      expect(routesOf(resources)).toEqual(
+        expect.arrayContaining(['ANY /v2/{proxy+}', 'GET /v2', 'POST /invocations', 'ANY /v1/{proxy+}']),
+      );
+      expect(routesOf(resources).filter((route) => route.startsWith('OPTIONS'))).toEqual([]);
+      expect(resources['InferLambdaFunction']?.Properties.Environment).toMatchObject({
+        Variables: { CORS_ORIGINS: '' },
+      });
       expect(ofType('AWS::ApiGatewayV2::Api')).toHaveLength(0);
       expect(resources['ApiGatewayRestApi']?.Properties).toMatchObject({
         BinaryMediaTypes: ['application/octet-stream'],

@@ -47,6 +47,7 @@ async function signedRepository(keyId = 'release-1', signingKeyId = keyId) {
     '--promote',
     '--stage',
     'dev',
+    '--force', // the same artifact as version 1, now signed
   ]);
   expect(published).toMatchObject({ version: 2, promoted: true });
   return { repository, signingKeys: String(generated['modelSigningKeys']) };

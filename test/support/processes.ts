@@ -19,9 +19,10 @@ export function startUntil(
   env: NodeJS.ProcessEnv,
   ready: RegExp,
   timeoutMs = 60_000,
+  cwd = ROOT,
 ): Promise<Started & { match: RegExpMatchArray }> {
   const child = spawn(command, args, {
-    cwd: ROOT,
+    cwd,
     env: { ...process.env, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
     detached: true,

@@ -2,19 +2,12 @@
 import { generateKeyPairSync, randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { MANIFEST_FILE, parseManifest } from '../shared/repository/manifest';
-import { hashApiKey, isScope, SCOPES } from '../shared/security/api-keys';
-import { privateKeyFrom, signManifest } from '../shared/security/signing';
+import { MANIFEST_FILE, parseManifest } from '../../shared/repository/manifest';
+import { hashApiKey, isScope, SCOPES } from '../../shared/security/api-keys';
+import { privateKeyFrom, signManifest } from '../../shared/security/signing';
 
-export const SECURITY_USAGE = `  hash-key [KEY] [--name NAME] [--scopes predict+feedback]
-      Print the sha256 of an API key (read from stdin when not given) and its API_KEYS entry.
-  new-key --name NAME [--scopes predict]
-      Make a random API key; prints it once, with the API_KEYS entry that holds only its hash.
-  keygen --key-id ID [--out DIR]
-      Make an Ed25519 key pair for signing manifests: DIR/ID.key (private) and DIR/ID.pub.
-  sign <manifest.json | package-dir> --key PRIVATE.pem --key-id ID
-      Sign a manifest in place; serving checks it against MODEL_SIGNING_KEYS.
-`;
+/** keygen's default folder; ignored by git so a private key is never committed by accident. */
+export const SIGNING_KEYS_DIR = 'signing-keys';
 
 export interface SecurityValues {
   name?: string | undefined;
@@ -62,7 +55,7 @@ export async function runSecurityCommand(
       const keyId = values['key-id'] ?? fail('keygen needs --key-id');
       if (!/^[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}$/.test(keyId))
         fail(`--key-id ${JSON.stringify(keyId)} is not valid`);
-      const dir = path.resolve(values.out ?? '.');
+      const dir = path.resolve(values.out ?? SIGNING_KEYS_DIR);
       mkdirSync(dir, { recursive: true });
       const { publicKey, privateKey } = generateKeyPairSync('ed25519');
       const privatePath = path.join(dir, `${keyId}.key`);
@@ -79,39 +72,55 @@ export async function runSecurityCommand(
       );
       return true;
     }
-    case 'sign': {
-      if (args.length !== 1) fail('sign takes one <manifest.json | package-dir>');
-      const target = args[0] as string;
-      const file =
-        existsSync(target) && statSync(target).isDirectory() ? path.join(target, MANIFEST_FILE) : target;
-      const keyFile = values.key ?? fail('sign needs --key PRIVATE.pem');
-      const keyId = values['key-id'] ?? fail('sign needs --key-id ID');
-      let manifestText: string;
-      let keyPem: string;
-      try {
-        manifestText = readFileSync(file, 'utf8');
-        keyPem = readFileSync(keyFile, 'utf8');
-      } catch (err) {
-        return fail(`sign: ${(err as Error).message}`);
-      }
-      let json: unknown;
-      try {
-        json = JSON.parse(manifestText);
-      } catch (err) {
-        return fail(`sign: ${file} is not JSON: ${(err as Error).message}`);
-      }
-      const signed = signManifest(parseManifest(json, file), privateKeyFrom(keyPem), keyId);
-      writeFileSync(file, `${JSON.stringify(signed, null, 2)}\n`);
-      print(
-        values.json === true
-          ? JSON.stringify({ manifest: file, attestation: signed.attestation })
-          : `signed ${file} with key "${keyId}"`,
-      );
+    case 'sign':
+      signCommand(args, values, print, fail);
       return true;
-    }
     default:
       return false;
   }
+}
+
+/** `sign`: the key is read first, so a public key given by mistake is named before anything else. */
+function signCommand(args: string[], values: SecurityValues, print: Print, fail: Fail): void {
+  if (args.length !== 1) fail('sign takes one <manifest.json | package-dir>');
+  const target = args[0] as string;
+  const file =
+    existsSync(target) && statSync(target).isDirectory() ? path.join(target, MANIFEST_FILE) : target;
+  const keyFile = values.key ?? fail('sign needs --key PRIVATE.key');
+  const keyId = values['key-id'] ?? fail('sign needs --key-id ID');
+  const read = (what: string) => {
+    try {
+      return readFileSync(what, 'utf8');
+    } catch (err) {
+      return fail(`sign: ${(err as Error).message}`);
+    }
+  };
+  const keyPem = read(keyFile);
+  if (keyPem.includes('-----BEGIN PUBLIC KEY-----')) {
+    fail(
+      `sign: ${keyFile} is a public key; sign with the private key keygen wrote next to it (${keyFile.replace(/\.pub$/, '')}.key). Public keys go into the server's MODEL_SIGNING_KEYS.`,
+    );
+  }
+  let privateKey: ReturnType<typeof privateKeyFrom>;
+  try {
+    privateKey = privateKeyFrom(keyPem);
+  } catch (err) {
+    fail(`sign: ${keyFile} is not a PEM private key (${(err as Error).message})`);
+  }
+  const manifestText = read(file);
+  let json: unknown;
+  try {
+    json = JSON.parse(manifestText);
+  } catch (err) {
+    fail(`sign: ${file} is not JSON: ${(err as Error).message}`);
+  }
+  const signed = signManifest(parseManifest(json, file), privateKey, keyId);
+  writeFileSync(file, `${JSON.stringify(signed, null, 2)}\n`);
+  print(
+    values.json === true
+      ? JSON.stringify({ manifest: file, attestation: signed.attestation })
+      : `signed ${file} with key "${keyId}"`,
+  );
 }
 
 function scopesOf(text: string | undefined, fail: Fail): string[] {
