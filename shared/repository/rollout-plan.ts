@@ -32,15 +32,21 @@ export const rolloutThresholdsSchema = z.strictObject({
 
 export type RolloutThresholds = z.infer<typeof rolloutThresholdsSchema>;
 
+/**
+ * Chosen with the seeded simulation (test/rollout/simulation.test.ts, docs/operations.md): 500
+ * warm requests put a p99 estimate within about 10% (a 1.5x margin is then > 4 standard errors from
+ * a healthy canary), and the 1.5x / 1-point margins keep a healthy canary's real false-alarm
+ * chance far below the nominal 1% per look.
+ */
 export const DEFAULT_THRESHOLDS: RolloutThresholds = {
-  minRequests: 200,
-  maxErrorRatio: 1.5,
+  minRequests: 500,
+  maxErrorRatio: 1.2,
   maxErrorRate: 0.05,
   maxP99Ratio: 1.5,
-  minWarmRequests: 200,
+  minWarmRequests: 500,
   maxAccuracyDrop: 0.01,
-  minFeedback: 200,
-  significance: 0.001,
+  minFeedback: 500,
+  significance: 0.01,
 };
 
 export const ROLLOUT_STATES = ['progressing', 'paused', 'succeeded', 'rolled-back', 'aborted'] as const;

@@ -50,22 +50,22 @@ describe('statistics', () => {
 
 describe('decideRollout', () => {
   it('gives no verdict below the minimum samples, even for a canary failing every request', () => {
-    const verdict = decideRollout(rollout, window({ ...healthy(150), serverErrors: 150 }), at(600));
+    const verdict = decideRollout(rollout, window({ ...healthy(450), serverErrors: 450 }), at(600));
     expect(verdict.action).toBe('hold');
-    expect(verdict.reason).toBe('waiting for samples: canary has 150 of 200 requests (4xx excluded)');
+    expect(verdict.reason).toBe('waiting for samples: canary has 450 of 500 requests (4xx excluded)');
   });
 
   it('never counts client errors, neither as failures nor as samples', () => {
-    const lots = { ...healthy(400), clientErrors: 300 };
+    const lots = { ...healthy(700), clientErrors: 300 };
     expect(decideRollout(rollout, window(lots), at(600)).action).toBe('hold');
-    const judged = { ...healthy(1400, 10), clientErrors: 1000 };
+    const judged = { ...healthy(1600, 15), clientErrors: 1000 };
     const verdict = decideRollout(rollout, window(judged), at(600));
     expect(verdict.action).toBe('advance');
-    expect(verdict.reason).toContain('canary errors 10/400 (2.50%)');
+    expect(verdict.reason).toContain('canary errors 15/600 (2.50%)');
   });
 
   it('does not flap at low traffic: a few errors more than expected is not significant', () => {
-    expect(decideRollout(rollout, window(healthy(200, 5)), at(600)).action).toBe('advance');
+    expect(decideRollout(rollout, window(healthy(500, 9)), at(600)).action).toBe('advance');
   });
 
   it('rolls back a canary with three times the error rate, naming the rates', () => {
@@ -90,10 +90,10 @@ describe('decideRollout', () => {
   });
 
   it('judges latency on warm requests only and waits while cold starts dominate', () => {
-    const coldBurst = { ...healthy(500), coldStarts: 420, warmLatency: { count: 80, p50: 20, p99: 81 } };
+    const coldBurst = { ...healthy(500), coldStarts: 420, warmLatency: { count: 380, p50: 20, p99: 81 } };
     const verdict = decideRollout(rollout, window(coldBurst), at(600));
     expect(verdict.action).toBe('hold');
-    expect(verdict.reason).toBe('waiting for warm requests: canary 80, primary 9000 of 200');
+    expect(verdict.reason).toBe('waiting for warm requests: canary 380, primary 9000 of 500');
     const slow = { ...healthy(1000), warmLatency: { count: 1000, p50: 30, p99: 170 } };
     const rolled = decideRollout(rollout, window(slow), at(30));
     expect(rolled).toMatchObject({
@@ -109,7 +109,7 @@ describe('decideRollout', () => {
     });
     const primary = { ...healthy(9000), accuracy: { count: 4000, correct: 3600 } };
     expect(decideRollout(rollout, window(withAccuracy(100, 90), primary), at(600)).reason).toBe(
-      'waiting for feedback: canary 100, primary 4000 of 200',
+      'waiting for feedback: canary 100, primary 4000 of 500',
     );
     const worse = decideRollout(rollout, window(withAccuracy(2000, 1700), primary), at(600));
     expect(worse).toMatchObject({
