@@ -242,7 +242,8 @@ describe('Cloud Monitoring timeSeries.list source', () => {
       'aggregation.alignmentPeriod': '300s',
       'aggregation.perSeriesAligner': 'ALIGN_DELTA',
       'aggregation.crossSeriesReducer': 'REDUCE_SUM',
-      'aggregation.groupByFields': 'metric.label.status_class',
+      // The last of the repeated groupByFields (all of them are checked below).
+      'aggregation.groupByFields': 'metric.label.cold_start',
     });
     expect(asked?.query.getAll('aggregation.groupByFields')).toEqual([
       'metric.label.status_class',
