@@ -20,6 +20,7 @@ import {
 import { ARTIFACT_FILE, MANIFEST_FILE, type Manifest, parseManifest } from '../shared/repository/manifest';
 import { ModelRepository, type VersionPackage } from '../shared/repository/repository';
 import { openStore, StoreUnavailableError } from '../shared/store';
+import { ROLLOUT_OPTIONS, ROLLOUT_USAGE, runRolloutCommand } from './lib/rollout-commands';
 import {
   formatDeployment,
   formatManifest,
@@ -65,6 +66,7 @@ commands:
 repository URLs: file:///path (or a path), s3://bucket/prefix, az://account/container/prefix,
   gs://bucket/prefix — endpoints and credentials: see the README.
 
+${ROLLOUT_USAGE}
 ${SECURITY_USAGE}
 common options:
   --repository URL   model repository (default: $MODEL_REPOSITORY or ./model-repository)
@@ -104,6 +106,7 @@ const OPTIONS = {
   'key-id': { type: 'string' },
   scopes: { type: 'string' },
   help: { type: 'boolean', short: 'h' },
+  ...ROLLOUT_OPTIONS,
 } as const;
 
 type Values = ReturnType<typeof parseArgs<{ options: typeof OPTIONS; allowPositionals: true }>>['values'];
@@ -246,6 +249,17 @@ export async function run(
       output(describeTraffic(config), config);
       return;
     }
+    case 'rollout':
+    case 'guard':
+      return runRolloutCommand(command, args, values, {
+        repository,
+        stage,
+        env,
+        actor: actor(env),
+        json: values.json === true,
+        output,
+        usage: (message) => new UsageError(message),
+      });
     default:
       if (
         await runSecurityCommand(command, args, values, print, (message) => {

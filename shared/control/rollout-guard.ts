@@ -45,13 +45,11 @@ export async function guardRollout(
   const read = await deps.repository.readDeployment(model, stage);
   if (read.status !== 'ok') return { model, stage, action: 'none', reason: 'not deployed on this stage' };
   const rollout = read.config.rollout;
-  if (rollout === undefined || rollout.state !== 'progressing') {
-    return {
-      model,
-      stage,
-      action: 'none',
-      reason: rollout === undefined ? 'no rollout' : `rollout ${rollout.state}`,
-    };
+  if (rollout === undefined) return { model, stage, action: 'none', reason: 'no rollout' };
+  if (rollout.state !== 'progressing') {
+    // A paused rollout is still the stage's business (guardStage reports it); a finished one is not.
+    const id = rollout.state === 'paused' ? { rolloutId: rollout.id } : {};
+    return { model, stage, action: 'none', reason: `rollout ${rollout.state}`, ...id };
   }
   const sides = sidesOf(read.config, rollout);
   const base = { model, stage, rolloutId: rollout.id, weight: rollout.steps[rollout.stepIndex] ?? 0 };

@@ -72,7 +72,7 @@ describe('decideRollout', () => {
     const verdict = decideRollout(rollout, window(healthy(2000, 60)), at(30));
     expect(verdict.action).toBe('rollback');
     expect(verdict.reason).toMatch(
-      /^canary errors 60\/2000 \(3\.00%\) vs primary 90\/9000 \(1\.00%\): above 1\.5x/,
+      /^canary errors 60\/2000 \(3\.00%\) vs primary 90\/9000 \(1\.00%\): above 1\.2x/,
     );
   });
 

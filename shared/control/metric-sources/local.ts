@@ -97,7 +97,9 @@ export class MetricAggregator {
     const from = start.getTime();
     const to = end.getTime();
     for (const [at, bucket] of this.series.get(key(model, stage, variant, version)) ?? []) {
-      if (at < from - BUCKET_MS + 1 || at >= to) continue;
+      // Only whole seconds from the window's start: the second a step began in also holds the
+      // previous step's requests, which must not count for the new one.
+      if (at < from || at >= to) continue;
       total.requests += bucket.requests;
       total.serverErrors += bucket.serverErrors;
       total.clientErrors += bucket.clientErrors;
