@@ -365,7 +365,9 @@ describe('serverless (osls) without a cloud account', () => {
       });
       const guard = resources['GuardLambdaFunction'];
       expect(guard?.Properties['Role']).toEqual({ 'Fn::GetAtt': ['GuardExecutionRole', 'Arn'] });
-      expect((guard?.Properties['Environment'] as { Variables: unknown }).Variables).toMatchObject({
+      expect(
+        (guard?.Properties['Environment'] as { Variables?: unknown } | undefined)?.Variables,
+      ).toMatchObject({
         MODELFLEET_METRICS: 'cloudwatch',
         MODELFLEET_STAGE: 'prod',
         MODEL_REPOSITORY: {
