@@ -11,6 +11,7 @@ async function main(): Promise<void> {
     bakeSeconds: 8,
     minRequests: 300,
     guardEveryMs: 1000,
+    maxP99Ratio: 3,
     concurrency: 8,
     timeoutMs: 60_000,
     print,
