@@ -39,6 +39,7 @@ import {
   writePackage,
 } from './lib/model-commands';
 import { projectRoot } from './lib/paths';
+import { GUARD_OPTIONS, ROLLOUT_OPTIONS, runRolloutCommand } from './lib/rollout-commands';
 import { runSecurityCommand, SIGNING_KEYS_DIR } from './lib/security-commands';
 import {
   formatDeployment,
@@ -330,6 +331,27 @@ export const COMMANDS = [
     },
   }),
   defineCommand({
+    name: 'rollout',
+    args: '<model> <version> | status|pause|resume|abort <model>',
+    summary:
+      "Start a managed rollout (a guard advances or rolls it back by the canary's metrics), or steer one.",
+    details:
+      'Starts a canary at the first step; after each healthy bake the guard moves it to the next (100 = promoted) or rolls it back. canary/promote/rollback/split cancel it. status --wait exits 0 when promoted, 1 when rolled back, aborted or cancelled.',
+    options: { ...TRAFFIC, ...ROLLOUT_OPTIONS },
+    async run({ args, values }, cli: CliContext) {
+      await runRolloutCommand('rollout', args, values, rolloutContext(cli, 'rollout'));
+    },
+  }),
+  defineCommand({
+    name: 'guard',
+    args: '[model]',
+    summary: 'Judge every rollout of the stage once (--once, for any cron) or every --interval.',
+    options: { ...TRAFFIC, ...GUARD_OPTIONS },
+    async run({ args, values }, cli: CliContext) {
+      await runRolloutCommand('guard', args, values, rolloutContext(cli, 'guard'));
+    },
+  }),
+  defineCommand({
     name: 'export-edge',
     args: '<model> [version]',
     summary: 'Write a static folder (page, module, WASM, verified model) that runs the model in a browser.',
@@ -407,6 +429,18 @@ export const COMMANDS = [
     },
   ),
 ];
+
+function rolloutContext(cli: CliContext, name: string) {
+  return {
+    repository: cli.repository,
+    stage: cli.stage(),
+    env: cli.env,
+    actor: cli.actor,
+    json: cli.json,
+    output: cli.output,
+    usage: (message: string) => new UsageError(message, name),
+  };
+}
 
 function securityCommand<const O extends OptionSpecs>(
   name: string,

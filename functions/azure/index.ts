@@ -8,6 +8,8 @@
 import { app as functions } from '@azure/functions';
 import { startServing } from '../../shared/boot';
 import { createAzureHandler, invocationLogSink } from './handler';
+// Registers the rollout guard functions in the same app (functions/azure/guard.ts).
+import './guard';
 
 const { ready } = startServing(process.env, (serve) => createAzureHandler(serve(invocationLogSink)));
 

@@ -554,6 +554,89 @@ class ModelfleetAwsPlugin {
     }
     resources.ServiceDashboard = this.dashboard();
     resources.ModelfleetCodeDeployRole = this.codeDeployRole();
+    this.addGuard(resources, location);
+  }
+
+  // --- rollout guard ----------------------------------------------------------------------------
+
+  /**
+   * The managed-rollout guard (functions/aws/guard.ts): reads CloudWatch, writes only the
+   * deployment configs under the prefix, and is invoked at once by an alarm on the canary
+   * variant's error rate, a Metrics Insights query over every model's `canary` series, which only
+   * has data while a canary runs (so it needs no creating and removing per rollout).
+   */
+  addGuard(resources, location) {
+    const guard = this.settings.guard;
+    if (guard === undefined) return;
+    const name = guard.function;
+    this.assertRole(name);
+    const rate = Number(guard.alarmErrorRate);
+    if (!(rate > 0 && rate < 1)) {
+      throw this.error(
+        `guard.alarmErrorRate must be a fraction between 0 and 1, got ${JSON.stringify(guard.alarmErrorRate)}`,
+      );
+    }
+    const fnId = this.logicalId(name);
+    const writes =
+      location === undefined
+        ? []
+        : [
+            {
+              Effect: 'Allow',
+              Action: ['s3:PutObject'],
+              Resource: {
+                'Fn::Sub': [
+                  'arn:${AWS::Partition}:s3:::${Bucket}/${Prefix}/*/deployments/*',
+                  { Bucket: location.bucket, Prefix: location.prefix },
+                ],
+              },
+            },
+          ];
+    resources[this.roleLogicalId(name)] = this.role([
+      this.logStatement(name),
+      ...this.modelReadStatements(location),
+      ...writes,
+      // GetMetricData has no resource-level permissions: '*' is the only resource it accepts.
+      { Effect: 'Allow', Action: ['cloudwatch:GetMetricData'], Resource: '*' },
+    ]);
+    if (location !== undefined) {
+      resources[fnId].Properties.Environment.Variables.MODEL_REPOSITORY = {
+        'Fn::Sub': ['s3://${Bucket}/${Prefix}', { Bucket: location.bucket, Prefix: location.prefix }],
+      };
+    }
+    const stage = this.stage.replace(/'/g, "''");
+    resources.CanaryErrorRateAlarm = {
+      Type: 'AWS::CloudWatch::Alarm',
+      Properties: {
+        AlarmName: `${this.stackName}-canary-error-rate`,
+        AlarmDescription: `A canary on stage ${this.stage} fails more than ${rate * 100}% of its requests: runs the rollout guard now`,
+        ActionsEnabled: String(guard.enabled) === 'true',
+        Metrics: [
+          {
+            Id: 'canaryErrorRate',
+            Expression: `SELECT AVG(${metricsSpec.metrics.errors.name}) FROM SCHEMA("${metricsSpec.namespace}", ${metricsSpec.dimensions.perVersion.join(', ')}) WHERE stage = '${stage}' AND variant = 'canary'`,
+            Period: 60,
+            ReturnData: true,
+          },
+        ],
+        ComparisonOperator: 'GreaterThanThreshold',
+        Threshold: rate,
+        EvaluationPeriods: 1,
+        DatapointsToAlarm: 1,
+        TreatMissingData: 'notBreaching',
+        AlarmActions: [{ 'Fn::GetAtt': [fnId, 'Arn'] }],
+      },
+    };
+    resources.GuardAlarmInvokePermission = {
+      Type: 'AWS::Lambda::Permission',
+      Properties: {
+        Action: 'lambda:InvokeFunction',
+        FunctionName: { 'Fn::GetAtt': [fnId, 'Arn'] },
+        Principal: 'lambda.alarms.cloudwatch.amazonaws.com',
+        SourceArn: { 'Fn::GetAtt': ['CanaryErrorRateAlarm', 'Arn'] },
+        SourceAccount: { Ref: 'AWS::AccountId' },
+      },
+    };
   }
 
   /** What CodeDeploy does for a Lambda blue/green deployment, on these functions and alarms only. */

@@ -1,5 +1,6 @@
 import * as z from 'zod';
 import { modelNameSchema, versionSchema } from './manifest';
+import { FINISHED_STATES, type Rollout, rolloutSchema } from './rollout-plan';
 import { parseWith } from './validation';
 
 export const DEPLOYMENT_SCHEMA = 'modelfleet/deployment@1';
@@ -50,6 +51,8 @@ export const deploymentSchema = z
     lastKnownGood: z.array(variantSchema).optional(),
     shadow: shadowSchema.optional(),
     sticky: stickySchema.optional(),
+    /** A managed rollout (shared/repository/rollout.ts): the guard moves the canary by it. */
+    rollout: rolloutSchema.optional(),
     history: z.array(historyEntrySchema),
     updatedAt: z.iso.datetime(),
   })
@@ -136,18 +139,20 @@ function primaryOf(config: DeploymentConfig): Variant {
   return primary;
 }
 
-function record(
+export function record(
   current: DeploymentConfig,
   next: Omit<DeploymentConfig, 'history' | 'updatedAt' | 'schema' | 'model' | 'stage'>,
   action: string,
   now: Date,
   actor: string | undefined,
+  reason?: string,
 ): DeploymentConfig {
   const entry = {
     at: now.toISOString(),
     action,
     variants: next.variants,
     ...(actor === undefined ? {} : { actor }),
+    ...(reason === undefined ? {} : { reason }),
   };
   return {
     schema: DEPLOYMENT_SCHEMA,
@@ -168,17 +173,33 @@ function requireDeployed(current: DeploymentConfig | undefined, what: string): D
   return current;
 }
 
-/** Optional parts of a config, without the keys that are undefined (the schema is strict). */
-function extras(config: {
+/**
+ * Optional parts of a config, without the keys that are undefined (the schema is strict). A
+ * rollout is carried only when given: the traffic changes below replace it (see `cancelNote`).
+ */
+export function extras(config: {
   lastKnownGood?: Variant[] | undefined;
   shadow?: ShadowConfig | undefined;
   sticky?: StickyConfig | undefined;
+  rollout?: Rollout | undefined;
 }) {
   return {
     ...(config.lastKnownGood === undefined ? {} : { lastKnownGood: config.lastKnownGood }),
     ...(config.shadow === undefined ? {} : { shadow: config.shadow }),
     ...(config.sticky === undefined ? {} : { sticky: config.sticky }),
+    ...(config.rollout === undefined ? {} : { rollout: config.rollout }),
   };
+}
+
+/**
+ * A person's `promote`, `canary`, `split` or `rollback` takes the traffic out of a managed
+ * rollout's hands: the rollout is dropped from the config and the history says so, so a guard
+ * never fights the change. A finished rollout is dropped silently.
+ */
+export function cancelNote(config: DeploymentConfig | undefined): string | undefined {
+  const rollout = config?.rollout;
+  if (rollout === undefined || FINISHED_STATES.includes(rollout.state)) return undefined;
+  return `cancels the ${rollout.state} rollout of version ${rollout.version}`;
 }
 
 /** The config after sending 100% of traffic to `version` (a blue-green switch). */
@@ -211,6 +232,7 @@ export function promote(
     `promote ${target.version}`,
     now,
     actor,
+    cancelNote(current),
   );
 }
 
@@ -250,10 +272,11 @@ export function setCanary(
   ];
   return record(
     config,
-    { variants, ...extras({ ...config, lastKnownGood: stableVariants(config) }) },
+    { variants, ...extras({ ...config, lastKnownGood: stableVariants(config), rollout: undefined }) },
     weight > 0 ? `canary ${version} at ${weight}%` : `canary removed`,
     now,
     actor,
+    cancelNote(config),
   );
 }
 
@@ -274,10 +297,11 @@ export function rollback(current: DeploymentConfig | undefined, now: Date, actor
   }
   return record(
     config,
-    { variants: target, ...extras({ ...config, lastKnownGood: target }) },
+    { variants: target, ...extras({ ...config, lastKnownGood: target, rollout: undefined }) },
     `rollback to ${describe(target)}`,
     now,
     actor,
+    cancelNote(config),
   );
 }
 
@@ -319,10 +343,11 @@ export function setVariants(
   if (variants.length === 0) throw new DeploymentChangeError('split: give at least one variant');
   return record(
     config,
-    { variants, ...extras({ ...config, lastKnownGood: stableVariants(config) }) },
+    { variants, ...extras({ ...config, lastKnownGood: stableVariants(config), rollout: undefined }) },
     `split ${variants.map((v) => `${v.name}=${v.version}:${v.weight}`).join(',')}`,
     now,
     actor,
+    cancelNote(config),
   );
 }
 

@@ -27,6 +27,10 @@ export function metricFigures(event: RequestMetricEvent): MetricFigure[] {
     { name: 'ColdStart', unit: 'Count', value: event.coldStart ? 1 : 0 },
     { name: 'Latency', unit: 'Milliseconds', value: round(event.latencyMs) },
   ];
+  // What a rollout guard compares (shared/control/rollout-verdict.ts): latency of warm requests
+  // that succeeded, so a burst of cold starts at a new canary weight is never read as a slow model.
+  if (!event.coldStart && event.status < 400)
+    figures.push({ name: 'WarmLatency', unit: 'Milliseconds', value: round(event.latencyMs) });
   if (event.inferenceMs !== undefined)
     figures.push({ name: 'InferenceLatency', unit: 'Milliseconds', value: round(event.inferenceMs) });
   if (event.loadMs !== undefined)

@@ -11,11 +11,16 @@ afterAll(removeTempDirs);
 describe('Azure entry point (functions/azure/index.ts)', () => {
   it('registers one anonymous catch-all HTTP trigger that serves the API from app settings', async () => {
     const repository = await sampleRepository();
-    const registered: { name: string; options: HttpFunctionOptions }[] = [];
+    const all: { name: string; options: HttpFunctionOptions }[] = [];
+    const timers: { name: string; schedule: string }[] = [];
     // Stand-in for the Functions host's registry (the host cannot run here): capture `app.http`.
     jest.doMock('@azure/functions', () => ({
       ...jest.requireActual('@azure/functions'),
-      app: { http: (name: string, options: HttpFunctionOptions) => registered.push({ name, options }) },
+      app: {
+        http: (name: string, options: HttpFunctionOptions) => all.push({ name, options }),
+        timer: (name: string, options: { schedule: string }) =>
+          timers.push({ name, schedule: options.schedule }),
+      },
     }));
     // dev denies by default: the app settings carry a key's hash, the request the key.
     const settings = {
@@ -33,6 +38,12 @@ describe('Azure entry point (functions/azure/index.ts)', () => {
       process.env = saved;
       jest.dontMock('@azure/functions');
     }
+    // The rollout guard (functions/azure/guard.ts): a timer and the alert webhook, key-protected.
+    expect(timers).toEqual([{ name: 'modelfleetGuard', schedule: '0 * * * * *' }]);
+    expect(all.find((f) => f.name === 'modelfleetGuardAlert')?.options).toMatchObject({
+      authLevel: 'function',
+    });
+    const registered = all.filter((f) => f.name !== 'modelfleetGuardAlert');
     expect(registered).toHaveLength(1);
     const [{ name, options }] = registered as [{ name: string; options: HttpFunctionOptions }];
     expect(name).toBe('modelfleet');

@@ -181,9 +181,12 @@ describe('serverless (osls) without a cloud account', () => {
       };
       expect(alarmConfig.Enabled).toBe(true);
       const wired = alarmConfig.Alarms.map((alarm) => alarm.Name.Ref).sort();
+      // Every alarm but the model canary's (which runs the rollout guard: a bad model is not a
+      // reason to roll back the code) stops a code deployment.
       expect(wired).toEqual(
         ofType('AWS::CloudWatch::Alarm')
           .map(([id]) => id)
+          .filter((id) => id !== 'CanaryErrorRateAlarm')
           .sort(),
       );
       expect(wired).toHaveLength(4);
@@ -367,14 +370,21 @@ describe('serverless (osls) without a cloud account', () => {
       ]);
       const roles = ofType('AWS::IAM::Role');
       expect(roles.map(([id]) => id).sort()).toEqual(
-        ['InferExecutionRole', 'ModelfleetCodeDeployRole', 'PreTrafficHookExecutionRole'].sort(),
+        [
+          'GuardExecutionRole',
+          'InferExecutionRole',
+          'ModelfleetCodeDeployRole',
+          'PreTrafficHookExecutionRole',
+        ].sort(),
       );
       for (const [id, role] of roles) {
         expect({ id, managed: role.Properties.ManagedPolicyArns }).toEqual({ id, managed: undefined });
         for (const statement of statementsOf(id)) {
           expect(statement.Effect).toBe('Allow');
           for (const action of statement.Action) expect(action).not.toContain('*');
-          expect(statement.Resource).not.toBe('*');
+          // cloudwatch:GetMetricData has no resource-level permissions; nothing else may use '*'.
+          if (statement.Action.join() !== 'cloudwatch:GetMetricData')
+            expect(statement.Resource).not.toBe('*');
         }
       }
       // Deny statements may use s3:* (refusing plain HTTP); nothing anywhere allows a wildcard action.
@@ -394,6 +404,65 @@ describe('serverless (osls) without a cloud account', () => {
       );
       expect(resources['InferLambdaFunctionDeploymentGroup']?.Properties.ServiceRoleArn).toEqual({
         'Fn::GetAtt': ['ModelfleetCodeDeployRole', 'Arn'],
+      });
+    });
+
+    it('schedules the rollout guard every minute with least privilege and a canary alarm that invokes it', () => {
+      const [, rule] = one('AWS::Events::Rule');
+      expect(rule.Properties).toMatchObject({
+        ScheduleExpression: 'rate(1 minute)',
+        State: 'ENABLED',
+        Targets: [{ Arn: { 'Fn::GetAtt': ['GuardLambdaFunction', 'Arn'] } }],
+      });
+      const guard = resources['GuardLambdaFunction'];
+      expect(guard?.Properties['Role']).toEqual({ 'Fn::GetAtt': ['GuardExecutionRole', 'Arn'] });
+      expect(
+        (guard?.Properties['Environment'] as { Variables?: unknown } | undefined)?.Variables,
+      ).toMatchObject({
+        MODELFLEET_METRICS: 'cloudwatch',
+        MODELFLEET_STAGE: 'prod',
+        MODEL_REPOSITORY: {
+          'Fn::Sub': ['s3://${Bucket}/${Prefix}', { Bucket: { Ref: 'ModelsBucket' }, Prefix: 'models' }],
+        },
+      });
+      const statements = statementsOf('GuardExecutionRole');
+      expect(statements.map((s) => s.Action.join())).toEqual([
+        'logs:CreateLogStream,logs:PutLogEvents',
+        's3:GetObject',
+        's3:ListBucket',
+        's3:PutObject',
+        'cloudwatch:GetMetricData',
+      ]);
+      // Writes only the deployment configs; the model versions stay read-only to it.
+      expect(statements[3]?.Resource).toEqual({
+        'Fn::Sub': [
+          'arn:${AWS::Partition}:s3:::${Bucket}/${Prefix}/*/deployments/*',
+          { Bucket: { Ref: 'ModelsBucket' }, Prefix: 'models' },
+        ],
+      });
+      const alarm = resources['CanaryErrorRateAlarm'];
+      expect(alarm?.Properties).toMatchObject({
+        ActionsEnabled: true,
+        Threshold: 0.05,
+        EvaluationPeriods: 1,
+        DatapointsToAlarm: 1,
+        TreatMissingData: 'notBreaching',
+        AlarmActions: [{ 'Fn::GetAtt': ['GuardLambdaFunction', 'Arn'] }],
+        Metrics: [
+          {
+            Id: 'canaryErrorRate',
+            Period: 60,
+            ReturnData: true,
+            Expression: `SELECT AVG(${metrics.metrics['errors']?.name}) FROM SCHEMA("${metrics.namespace}", model, variant, version, stage) WHERE stage = 'prod' AND variant = 'canary'`,
+          },
+        ],
+      });
+      expect(resources['GuardAlarmInvokePermission']?.Properties).toEqual({
+        Action: 'lambda:InvokeFunction',
+        FunctionName: { 'Fn::GetAtt': ['GuardLambdaFunction', 'Arn'] },
+        Principal: 'lambda.alarms.cloudwatch.amazonaws.com',
+        SourceArn: { 'Fn::GetAtt': ['CanaryErrorRateAlarm', 'Arn'] },
+        SourceAccount: { Ref: 'AWS::AccountId' },
       });
     });
 
@@ -426,7 +495,11 @@ describe('serverless (osls) without a cloud account', () => {
 
     it('sets a retention on every log group', () => {
       const groups = ofType('AWS::Logs::LogGroup');
-      expect(groups.map(([id]) => id).sort()).toEqual(['InferLogGroup', 'PreTrafficHookLogGroup']);
+      expect(groups.map(([id]) => id).sort()).toEqual([
+        'GuardLogGroup',
+        'InferLogGroup',
+        'PreTrafficHookLogGroup',
+      ]);
       for (const [, group] of groups) expect(group.Properties.RetentionInDays).toBe(90);
     });
 
