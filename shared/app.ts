@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { Config } from './config';
+import { dashboardRoute } from './control/dashboard';
 import {
   BadRequestError,
   errorClassOf,
@@ -21,7 +22,9 @@ import { createGuard } from './security/guard';
 import { manifestVerifier } from './security/signing';
 import { ArtifactDiskCache } from './serving/artifact-cache';
 import { DataPlane, type Target } from './serving/dataplane';
+import { parseFeedback } from './serving/feedback';
 import { type LoadedModel, ModelCache } from './serving/model-cache';
+import { Monitor, type Observation } from './serving/monitoring';
 import { type PreloadReport, preloadStage, vetDeployment } from './serving/preload';
 import { type ModelStore, openStore } from './store';
 import { createLogger, describeError, type Logger } from './telemetry/log';
@@ -79,6 +82,8 @@ interface RequestContext {
   metric: Partial<RequestMetricEvent>;
   /** Work after the response is computed (shadow runs); `config.shadowMode` says if it is awaited. */
   after: (() => Promise<void>)[];
+  /** What an inference request saw, for capture, drift and feedback joins (serving/monitoring.ts). */
+  observed?: Observation;
 }
 
 const SEGMENT = '([^/]+)';
@@ -104,6 +109,13 @@ export function createApp(options: AppOptions): App {
     async (model, next) => void (await vetDeployment(cache, model, next, log)),
   );
   const dataPlane = new DataPlane(deployments, cache, options.random ?? Math.random);
+  const monitor = new Monitor(
+    config.monitoring,
+    config.stage,
+    repository.store,
+    log,
+    options.random ?? Math.random,
+  );
   let coldStart = true;
 
   const modelTarget = async (params: Params): Promise<{ model: string; target: Target }> => {
@@ -125,6 +137,7 @@ export function createApp(options: AppOptions): App {
       const parse = (m: LoadedModel) => format.parse(body, m, config);
       const call = parse(loaded);
       const run = await dataPlane.run(loaded, call, ctx.metric);
+      ctx.observed = { manifest: loaded.manifest, call, outputs: run.outputs };
       const result: InferResult = {
         model: loaded,
         target,
@@ -179,6 +192,15 @@ export function createApp(options: AppOptions): App {
     );
   };
 
+  // Ground truth for earlier requests; 404 for a model the stage does not serve.
+  const feedback: RouteHandler = async (ctx, params) => {
+    const model = modelName(params.model);
+    await deployments.current(model);
+    const items = parseFeedback(parseJsonBody(ctx.request, config), config.maxBatchRows, config.maxBatchRows);
+    const joined = await monitor.feedback(model, items);
+    return jsonResponse(200, { model, accepted: items.length, joined });
+  };
+
   const routes: Route[] = [
     { name: 'server_metadata', method: 'GET', pattern: /^\/v2\/?$/, run: async () => serverMetadata() },
     {
@@ -221,6 +243,17 @@ export function createApp(options: AppOptions): App {
       method: 'POST',
       pattern: route('/v1/models/{model}/versions/{version}:predict'),
       run: inferWith(TF_SERVING),
+    },
+    { name: 'feedback', method: 'POST', pattern: route('/v2/models/{model}/feedback'), run: feedback },
+    {
+      name: 'dashboard',
+      method: 'GET',
+      pattern: /^\/dashboard(?:\/data|\/chart\.js|\/app\.js)?\/?$/,
+      run: (ctx) =>
+        dashboardRoute(ctx.request, repository, {
+          stage: config.stage,
+          psiThreshold: config.monitoring.driftPsiThreshold,
+        }),
     },
     { name: 'model_ready', method: 'GET', pattern: route('/v2/models/{model}/ready'), run: modelReady },
     {
@@ -327,6 +360,7 @@ export function createApp(options: AppOptions): App {
       response = errorResponse(err, requestId, routeName, metric);
     }
     const event = seal(request, response, requestId, routeName, started, metric);
+    monitor.record(event, ctx.observed);
     if (ctx.after.length === 0) {
       metrics(event);
       return response;
@@ -360,6 +394,7 @@ export function createApp(options: AppOptions): App {
   const settled = async (): Promise<void> => {
     while (background.size > 0) await Promise.allSettled([...background]);
     await cache.flushed();
+    await monitor.flush();
   };
 
   return {
