@@ -11,7 +11,7 @@ import { metricFigures } from '../../shared/telemetry/metric-formats';
 import { accuracyByVariant } from '../../shared/telemetry/quality';
 import { json, postJson, removeTempDirs, tempDir } from '../support/fixtures';
 import { seededRandom } from '../support/random';
-import { monitoredApp } from './support';
+import { irisRows, monitoredApp } from './support';
 
 afterAll(removeTempDirs);
 
@@ -22,18 +22,6 @@ const WORSE_BIAS = [9.85, 5.5, -12.09];
 function classify(row: readonly number[], bias: readonly number[]): number {
   const logits = bias.map((b, k) => b + row.reduce((sum, x, j) => sum + x * (IRIS_WEIGHTS[j]?.[k] ?? 0), 0));
   return logits.indexOf(Math.max(...logits));
-}
-
-/** Rows around the three iris species' means, deterministic. */
-function irisRows(count: number, random: () => number): number[][] {
-  const means = [
-    [5.0, 3.4, 1.5, 0.2],
-    [5.9, 2.8, 4.3, 1.3],
-    [6.6, 3.0, 5.6, 2.0],
-  ];
-  return Array.from({ length: count }, (_, i) =>
-    (means[i % 3] as number[]).map((mean) => Math.round((mean + (random() - 0.5) * 1.6) * 100) / 100),
-  );
 }
 
 async function abTest() {

@@ -40,3 +40,15 @@ export async function monitoredApp(
   });
   return { app, repository, events };
 }
+
+/** Rows around the three iris species' means, deterministic. */
+export function irisRows(count: number, random: () => number): number[][] {
+  const means = [
+    [5.0, 3.4, 1.5, 0.2],
+    [5.9, 2.8, 4.3, 1.3],
+    [6.6, 3.0, 5.6, 2.0],
+  ];
+  return Array.from({ length: count }, (_, i) =>
+    (means[i % 3] as number[]).map((mean) => Math.round((mean + (random() - 0.5) * 1.6) * 100) / 100),
+  );
+}
