@@ -20,6 +20,7 @@ import {
 import { ARTIFACT_FILE, MANIFEST_FILE, type Manifest, parseManifest } from '../shared/repository/manifest';
 import { ModelRepository, type VersionPackage } from '../shared/repository/repository';
 import { openStore, StoreUnavailableError } from '../shared/store';
+import { MONITOR_USAGE, readBaselineFile, runMonitor } from './lib/monitor-commands';
 import {
   formatDeployment,
   formatManifest,
@@ -37,7 +38,7 @@ import { runSecurityCommand, SECURITY_USAGE } from './security-cli';
 const USAGE = `usage: modelfleet <command> [options]
 
 commands:
-  package <model.onnx> --name NAME [--out DIR] [--sample FILE] [--features a,b,c] [--description TEXT]
+  package <model.onnx> --name NAME [--out DIR] [--sample FILE] [--features a,b,c] [--description TEXT] [--baseline data.csv|jsonl]
       Read the model's signature, hash it, run the sample, write DIR/{model.onnx,manifest.json}.
   publish <model.onnx | package-dir> [--name NAME] [--version N] [--promote] [--stage STAGE]
       Publish as the next (or the given) version; versions are immutable.
@@ -61,6 +62,7 @@ commands:
       Re-download and re-hash every artifact against its manifest; exits 1 if any is bad.
   import-mlflow <mlflow-model-dir> [--name NAME] [--out DIR]
       Turn an MLflow model with an ONNX flavor (MLmodel + model.onnx) into a package for publish.
+${MONITOR_USAGE}
 
 repository URLs: file:///path (or a path), s3://bucket/prefix, az://account/container/prefix,
   gs://bucket/prefix — endpoints and credentials: see the README.
@@ -103,6 +105,9 @@ const OPTIONS = {
   key: { type: 'string' },
   'key-id': { type: 'string' },
   scopes: { type: 'string' },
+  baseline: { type: 'string' },
+  since: { type: 'string' },
+  html: { type: 'string' },
   help: { type: 'boolean', short: 'h' },
 } as const;
 
@@ -233,6 +238,9 @@ export async function run(
       );
       return;
     }
+    case 'monitor':
+      await runMonitor(repository(), args, { ...values, stage }, print, usageError);
+      return;
     case 'canary':
     case 'split':
     case 'rollback':
@@ -255,6 +263,10 @@ export async function run(
         return;
       throw new UsageError(`unknown command "${command}"`);
   }
+}
+
+function usageError(message: string): never {
+  throw new UsageError(message);
 }
 
 function expectArgs<const N extends readonly string[]>(args: string[], names: N): { [K in keyof N]: string } {
@@ -312,6 +324,7 @@ async function packageFile(file: string, values: Values): Promise<VersionPackage
           },
         }),
     source: { file: path.basename(file) },
+    ...(values.baseline === undefined ? {} : { baseline: readBaselineFile(values.baseline, usageError) }),
   });
 }
 

@@ -6,6 +6,7 @@
  * page as one self-contained file.
  */
 import { readFileSync } from 'node:fs';
+import path from 'node:path';
 import { BadRequestError, NotFoundError } from '../errors';
 import { jsonResponse, type ServeRequest, type ServeResponse } from '../http/request';
 import type { ModelRepository } from '../repository/repository';
@@ -25,7 +26,11 @@ let chartScript: string | undefined;
 export function chartJsSource(): string | undefined {
   if (chartScript !== undefined) return chartScript;
   try {
-    chartScript = readFileSync(require.resolve('chart.js/dist/chart.umd.min.js'), 'utf8');
+    // The package's exports map does not name its UMD build; it sits next to the CommonJS one.
+    chartScript = readFileSync(
+      path.join(path.dirname(require.resolve('chart.js')), 'chart.umd.min.js'),
+      'utf8',
+    );
   } catch {
     return undefined;
   }
@@ -37,14 +42,14 @@ export async function dashboardRoute(
   repository: ModelRepository,
   settings: DashboardSettings,
 ): Promise<ServeResponse> {
-  const path = request.path.replace(/\/+$/, '');
-  if (path === '/dashboard/chart.js' || path === '/dashboard/app.js') {
-    const body = path === '/dashboard/app.js' ? DASHBOARD_SCRIPT : chartJsSource();
+  const route = request.path.replace(/\/+$/, '');
+  if (route === '/dashboard/chart.js' || route === '/dashboard/app.js') {
+    const body = route === '/dashboard/app.js' ? DASHBOARD_SCRIPT : chartJsSource();
     if (body === undefined)
       throw new NotFoundError('chart.js is not part of this package: use the local server');
     return { status: 200, headers: { 'content-type': 'text/javascript; charset=utf-8' }, body };
   }
-  if (path === '/dashboard/data') {
+  if (route === '/dashboard/data') {
     const sinceText = request.query['since'] ?? '24h';
     const window = parseDuration(sinceText);
     if (window === undefined) {
@@ -105,7 +110,7 @@ ${scripts}
 export const DASHBOARD_SCRIPT = `(function () {
   'use strict';
   var COLORS = ['#1f77b4', '#d62728', '#2ca02c', '#ff7f0e', '#9467bd', '#8c564b'];
-  var status = window.MODELFLEET_DASHBOARD = { charts: 0, points: 0, ready: false };
+  var status = window.MODELFLEET_DASHBOARD = { charts: 0, points: 0, byMetric: {}, ready: false };
   function el(tag, attrs, text) {
     var node = document.createElement(tag);
     Object.keys(attrs || {}).forEach(function (k) { node.setAttribute(k, attrs[k]); });
@@ -118,6 +123,8 @@ export const DASHBOARD_SCRIPT = `(function () {
     id: 'rolloutMarks',
     afterDatasetsDraw: function (chart, args, opts) {
       var ctx = chart.ctx, area = chart.chartArea, x = chart.scales.x;
+      // A chart with no points has no x scale to place marks on.
+      if (!x || !area || chart.data.labels.length === 0) return;
       (opts.marks || []).forEach(function (mark) {
         var px = x.getPixelForValue(mark.index);
         ctx.save(); ctx.strokeStyle = '#555'; ctx.setLineDash([4, 3]);
@@ -136,7 +143,9 @@ export const DASHBOARD_SCRIPT = `(function () {
       var byAt = {};
       report.series[key].forEach(function (p) { byAt[p.at] = p; });
       var data = labels.map(function (at) { var p = byAt[at]; return p && p[field] !== undefined ? p[field] : null; });
-      status.points += data.filter(function (v) { return v !== null; }).length;
+      var filled = data.filter(function (v) { return v !== null; }).length;
+      status.points += filled;
+      status.byMetric[field] = (status.byMetric[field] || 0) + filled;
       return { label: key, data: data, borderColor: COLORS[i % COLORS.length], backgroundColor: COLORS[i % COLORS.length], spanGaps: true, pointRadius: 2 };
     });
     new Chart(canvas, {
@@ -174,7 +183,11 @@ export const DASHBOARD_SCRIPT = `(function () {
     reports.forEach(function (report) {
       var section = el('section', { class: 'model', 'data-model': report.model });
       section.appendChild(el('h2', {}, report.model + ' — stage ' + report.stage));
-      if (report.variants.length === 0) section.appendChild(el('p', { class: 'muted' }, 'no captured requests in this window (set CAPTURE_SAMPLE_RATE)'));
+      if (report.variants.length === 0) {
+        section.appendChild(el('p', { class: 'muted' }, 'no captured requests in this window (set CAPTURE_SAMPLE_RATE)'));
+        main.appendChild(section);
+        return;
+      }
       section.appendChild(summary(report));
       var labels = [];
       Object.keys(report.series).forEach(function (k) { report.series[k].forEach(function (p) { if (labels.indexOf(p.at) < 0) labels.push(p.at); }); });
