@@ -31,11 +31,15 @@ export function parseBaselineData(text: string, format: 'csv' | 'jsonl'): Map<st
         throw new BaselineError(`line ${i + 1}: expected an object of feature values`);
       }
       for (const [name, value] of Object.entries(row)) {
-        let column = columns.get(name);
-        if (column === undefined) columns.set(name, (column = new Array<unknown>(i).fill(null)));
+        const column = columns.get(name) ?? new Array<unknown>(i).fill(null);
+        columns.set(name, column);
         column[i] = value;
       }
     });
+    // A row without some key leaves a gap: every column gets one cell per row.
+    for (const column of columns.values()) {
+      for (let i = 0; i < lines.length; i++) if (column[i] === undefined) column[i] = null;
+    }
     return columns;
   }
   const [header, ...rows] = text.split(/\r?\n/).filter((line) => line.trim() !== '');

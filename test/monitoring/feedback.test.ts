@@ -92,7 +92,8 @@ describe('feedback', () => {
     const perVariant: Record<string, { rows: number; correct: number }> = {};
     for (const event of events) {
       if (event.feedbackRows === undefined || event.variant === undefined) continue;
-      const tally = (perVariant[event.variant] ??= { rows: 0, correct: 0 });
+      const tally = perVariant[event.variant] ?? { rows: 0, correct: 0 };
+      perVariant[event.variant] = tally;
       tally.rows += event.feedbackRows;
       tally.correct += event.feedbackCorrect ?? 0;
       expect(metricFigures(event).map((f) => f.name)).toEqual(
