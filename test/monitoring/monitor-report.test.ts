@@ -7,11 +7,12 @@ import { run, UsageError } from '../../scripts/cli';
 import { IRIS_FEATURES, irisModel } from '../../scripts/lib/sample-models';
 import type { App } from '../../shared/app';
 import type { MonitorReport } from '../../shared/control/monitor-report';
+import { ModelRepository } from '../../shared/repository/repository';
 import { FsModelStore } from '../../shared/store';
 import { json, postJson, removeTempDirs, tempDir } from '../support/fixtures';
 import { ROOT } from '../support/processes';
 import { seededRandom } from '../support/random';
-import { irisRows, monitoredApp } from './support';
+import { irisRows, monitoredApp, writeCanaryHistory } from './support';
 
 const ARTIFACTS = path.join(ROOT, 'artifacts');
 
@@ -81,6 +82,7 @@ beforeAll(async () => {
   }
   expect((await app.handle(postJson('/v2/models/iris/feedback', labels))).status).toBe(200);
   await app.settled();
+  await writeCanaryHistory(new ModelRepository(new FsModelStore(repositoryDir)), 'iris-canary', new Date());
 }, 60_000);
 
 describe('modelfleet monitor', () => {
@@ -99,6 +101,21 @@ describe('modelfleet monitor', () => {
     expect(text).toMatch(/PSI: petal_width [\d.]+ DRIFT/);
     await expect(cli(['monitor', 'iris', '--since', 'yesterday'])).rejects.toBeInstanceOf(UsageError);
     await expect(cli(['monitor'])).rejects.toBeInstanceOf(UsageError);
+  });
+
+  it('shows a worse canary and the rollout steps over a stored history', async () => {
+    const report = JSON.parse(
+      await cli(['monitor', 'iris-canary', '--repository', repositoryDir, '--since', '4h', '--json']),
+    ) as MonitorReport;
+    const byName = Object.fromEntries(report.variants.map((v) => [v.variant, v]));
+    expect(Object.keys(byName).sort()).toEqual(['canary', 'primary']);
+    expect(byName['canary']?.quality?.accuracy).toBeLessThan(
+      (byName['primary']?.quality?.accuracy ?? 0) - 0.1,
+    );
+    expect(byName['canary']?.drifted).toEqual(['petal_width']);
+    expect(byName['primary']?.drifted).toEqual([]);
+    expect(report.rollout.map((step) => step.action)).toHaveLength(4);
+    expect(report.series['canary v2']?.length).toBeGreaterThan(20);
   });
 
   it('writes a self-contained HTML report', async () => {
@@ -151,7 +168,7 @@ describe('/dashboard', () => {
       const failures: string[] = [];
       page.on('pageerror', (err) => failures.push(err.message));
       page.on('requestfailed', (request) => failures.push(request.url()));
-      await page.goto(`http://127.0.0.1:${port}/dashboard?since=2h`);
+      await page.goto(`http://127.0.0.1:${port}/dashboard?since=4h`);
       await page.waitForFunction(
         () =>
           (globalThis as unknown as { MODELFLEET_DASHBOARD?: { ready: boolean } }).MODELFLEET_DASHBOARD
@@ -171,8 +188,8 @@ describe('/dashboard', () => {
       rmSync(path.join(ARTIFACTS, 'dashboard.png'), { force: true });
       await page.screenshot({ path: path.join(ARTIFACTS, 'dashboard.png'), fullPage: true });
       expect(failures).toEqual([]);
-      // iris gets its six plots; house-price, with no captured traffic, a note instead.
-      expect(status.charts).toBe(6);
+      // iris and iris-canary get six plots each; house-price, with no captured traffic, a note.
+      expect(status.charts).toBe(12);
       for (const metric of ['share', 'errorRate', 'p50', 'p99', 'accuracy', 'psiMax']) {
         expect(status.byMetric[metric]).toBeGreaterThan(0);
       }
