@@ -9,6 +9,7 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { BadRequestError, NotFoundError } from '../errors';
 import { jsonResponse, type ServeRequest, type ServeResponse } from '../http/request';
+import { MODEL_NAME_PATTERN } from '../repository/manifest';
 import type { ModelRepository } from '../repository/repository';
 import { buildReport, type MonitorReport, parseDuration } from './monitor-report';
 
@@ -58,8 +59,11 @@ export async function dashboardRoute(
       );
     }
     const stage = request.query['stage'] ?? settings.stage;
-    const models =
-      request.query['model'] === undefined ? await repository.listModels() : [request.query['model']];
+    const only = request.query['model'];
+    if (only !== undefined && (!MODEL_NAME_PATTERN.test(only) || only.includes('..'))) {
+      throw new BadRequestError(`model: ${JSON.stringify(only)} is not a model name`);
+    }
+    const models = only === undefined ? await repository.listModels() : [only];
     const since = new Date(Date.now() - window);
     const reports = await Promise.all(
       models.map((model) =>

@@ -140,6 +140,22 @@ describe('/dashboard', () => {
     );
   });
 
+  it('serves its data as JSON, its scripts, a strict content security policy, and refuses bad parameters', async () => {
+    const request = (path: string, query: Record<string, string> = {}) =>
+      app.handle({ method: 'GET', path, query, headers: {} });
+    const data = await request('/dashboard/data', { since: '4h', model: 'iris-canary' });
+    expect(data.status).toBe(200);
+    expect((json(data)['reports'] as MonitorReport[]).map((r) => r.model)).toEqual(['iris-canary']);
+    expect((await request('/dashboard/data', { since: 'soon' })).status).toBe(400);
+    expect((await request('/dashboard/data', { model: '../etc' })).status).toBe(400);
+    const chartJs = await request('/dashboard/chart.js');
+    expect(chartJs.status).toBe(200);
+    expect(chartJs.headers['content-type']).toMatch(/javascript/);
+    const page = await request('/dashboard');
+    expect(page.headers['content-security-policy']).toContain("script-src 'self'");
+    expect(String(page.body)).not.toMatch(/<script>/);
+  });
+
   it('renders in headless Chromium with data in every plot', async () => {
     const server = createLocalServer(app);
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
