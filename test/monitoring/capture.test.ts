@@ -25,6 +25,7 @@ describe('data capture', () => {
     // Fewer on the emulators: the count check is the same, the run stays short.
     ['s3', 2_000],
     ['azure', 2_000],
+    ['gcs', 2_000],
   ])(
     'on the %s store, %i requests at 10%% → about a tenth captured, none lost on a clean shutdown',
     async (kind, count) => {

@@ -1,14 +1,18 @@
 import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
 import { IRIS_FEATURES, IRIS_WEIGHTS, irisModel } from '../../scripts/lib/sample-models';
+import { SAMPLES_DIR } from '../../scripts/lib/samples';
 import { readRecords } from '../../shared/control/monitor-report';
 import { packageModel } from '../../shared/control/packaging';
 import { setVariants } from '../../shared/repository/deployment';
 import { CAPTURE_DIR, FEEDBACK_DIR } from '../../shared/repository/layout';
 import type { Scope } from '../../shared/security/api-keys';
+import type { FeedbackItem } from '../../shared/serving/feedback';
 import { FsModelStore } from '../../shared/store';
 import type { CaptureRecord, FeedbackRecord } from '../../shared/telemetry/capture';
 import { metricFigures } from '../../shared/telemetry/metric-formats';
-import { accuracyByVariant } from '../../shared/telemetry/quality';
+import { accuracyByVariant, qualityByVariant } from '../../shared/telemetry/quality';
 import { json, postJson, removeTempDirs, tempDir } from '../support/fixtures';
 import { seededRandom } from '../support/random';
 import { irisRows, monitoredApp } from './support';
@@ -113,6 +117,45 @@ describe('feedback', () => {
     expect(accuracy['a']).toEqual({ version: 1, rows: 300 - expectedB.rows, accuracy: 1 });
     expect(accuracy['b']?.accuracy).toBeCloseTo(expectedB.correct / expectedB.rows, 10);
   }, 60_000);
+
+  it('gives regressors MAE and RMSE, from values or from named outputs', async () => {
+    const store = new FsModelStore(tempDir('modelfleet-feedback-'));
+    const { app, repository, events } = await monitoredApp(store, {
+      captureSampleRate: 1,
+      captureMaxAgeMs: 0,
+    });
+    const request = JSON.parse(readFileSync(path.join(SAMPLES_DIR, 'house-price', 'request.json'), 'utf8'));
+    const items: FeedbackItem[] = [];
+    for (let i = 0; i < 20; i++) {
+      const response = await app.handle(
+        postJson('/v2/models/house-price/infer', request, { 'x-request-id': `h-${i}` }),
+      );
+      const price = ((json(response)['outputs'] as { data: number[] }[])[0]?.data ?? []).map(Number);
+      // True prices 2 above the prediction on even requests, 4 below on odd ones: MAE 3, RMSE √10.
+      const truth = price.map((p) => p + (i % 2 === 0 ? 2 : -4));
+      items.push(
+        i < 10 ? { id: `h-${i}`, value: truth } : { id: `h-${i}`, outputs: [{ name: 'price', data: truth }] },
+      );
+    }
+    const response = await app.handle(postJson('/v2/models/house-price/feedback', items));
+    expect(json(response)).toMatchObject({ accepted: 20, joined: 20 });
+    await app.handle(postJson('/v2/models/house-price/infer', request));
+    await app.settled();
+    const carrying = events.filter((event) => event.feedbackRows !== undefined);
+    expect(carrying).toHaveLength(1);
+    const [event] = carrying as [(typeof carrying)[number]];
+    expect(event.feedbackRows).toBe(60);
+    expect((event.feedbackAbsError ?? 0) / 60).toBeCloseTo(3, 3);
+    expect(metricFigures(event).find((f) => f.name === 'MAE')?.value).toBeCloseTo(3, 3);
+    const since = new Date(Date.now() - 3_600_000);
+    const [quality] = qualityByVariant(
+      await readRecords<CaptureRecord>(repository, 'house-price', CAPTURE_DIR, 'local', since, new Date()),
+      await readRecords<FeedbackRecord>(repository, 'house-price', FEEDBACK_DIR, 'local', since, new Date()),
+    );
+    expect(quality).toMatchObject({ kind: 'regression', variant: 'primary', joined: 20, rows: 60 });
+    expect(quality?.mae).toBeCloseTo(3, 3);
+    expect(quality?.rmse).toBeCloseTo(Math.sqrt(10), 3);
+  });
 
   it('rejects malformed feedback with a 4xx naming the item and field', async () => {
     const { app } = await abTest();
