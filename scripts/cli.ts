@@ -38,6 +38,7 @@ import {
   packageFile,
   writePackage,
 } from './lib/model-commands';
+import { runMonitor } from './lib/monitor-commands';
 import { projectRoot } from './lib/paths';
 import { GUARD_OPTIONS, ROLLOUT_OPTIONS, runRolloutCommand } from './lib/rollout-commands';
 import { runSecurityCommand, SIGNING_KEYS_DIR } from './lib/security-commands';
@@ -105,6 +106,11 @@ const PACKAGE_OPTIONS = {
   features: { type: 'string', value: 'a,b,c', description: 'column names of a tabular model' },
   description: { type: 'string', value: 'TEXT', description: 'free text kept in the manifest' },
   tolerance: { type: 'string', value: 'N', description: 'allowed difference to the sample outputs' },
+  baseline: {
+    type: 'string',
+    value: 'data.csv|jsonl',
+    description: 'training rows: per-feature statistics kept in the manifest for drift (PSI)',
+  },
 } as const satisfies OptionSpecs;
 
 const OUT_OPTION = {
@@ -327,6 +333,35 @@ export const COMMANDS = [
       cli.output(
         `imported ${dir} as ${imported.manifest.name} into ${imported.directory}\n${describeSignature(imported.manifest)}\nnext: modelfleet publish ${imported.directory}`,
         imported,
+      );
+    },
+  }),
+  defineCommand({
+    name: 'monitor',
+    args: '<model>',
+    summary:
+      'Per-variant traffic, errors, latency, accuracy and drift (PSI) from captured requests and feedback.',
+    details: "--html writes a self-contained page with the dashboard's plots.",
+    options: {
+      ...TRAFFIC,
+      since: { type: 'string', value: 'DURATION', description: 'how far back to read (default 24h)' },
+      html: { type: 'string', value: 'FILE', description: 'also write the report as a page' },
+    },
+    async run({ args, values }, cli: CliContext) {
+      const fail = (message: string): never => {
+        throw new UsageError(message, 'monitor');
+      };
+      await runMonitor(
+        cli.repository(),
+        args,
+        {
+          stage: cli.stage(),
+          json: cli.json,
+          ...(values.since === undefined ? {} : { since: values.since }),
+          ...(values.html === undefined ? {} : { html: values.html }),
+        },
+        cli.print,
+        fail,
       );
     },
   }),

@@ -53,7 +53,8 @@ async function main(): Promise<void> {
       }),
     );
   });
-  const stop = () => server.close(() => process.exit(0));
+  // Captured records still buffered are written before exiting (app.settled flushes them).
+  const stop = () => server.close(() => void app.settled().finally(() => process.exit(0)));
   process.once('SIGINT', stop);
   process.once('SIGTERM', stop);
 }

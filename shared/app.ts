@@ -1,5 +1,6 @@
 import type { Config } from './config';
-import { createPipeline, type RequestContext } from './http/pipeline';
+import { dashboardRoute } from './control/dashboard';
+import { createPipeline, type RequestContext as PipelineContext } from './http/pipeline';
 import { jsonResponse, type ServeRequest, type ServeResponse } from './http/request';
 import { type Params, type Route, routePattern } from './http/router';
 import { BINARY_EXTENSION } from './protocol/binary';
@@ -7,11 +8,14 @@ import { mlflowModelOf } from './protocol/mlflow';
 import { MLFLOW, modelHeaders, OIP, type PayloadFormat, TF_SERVING } from './protocol/payloads';
 import { modelName, versionNumber } from './repository/names';
 import { ModelRepository } from './repository/repository';
+import { parseJsonBody } from './security/body';
 import { createGuard } from './security/guard';
 import { manifestVerifier } from './security/signing';
 import { ArtifactDiskCache } from './serving/artifact-cache';
 import { DataPlane } from './serving/dataplane';
+import { parseFeedback } from './serving/feedback';
 import { ModelCache } from './serving/model-cache';
+import { Monitor, type Observation } from './serving/monitoring';
 import { type PreloadReport, preloadStage, vetDeployment } from './serving/preload';
 import { readiness } from './serving/readiness';
 import { type ModelStore, openStore } from './store';
@@ -82,9 +86,20 @@ export function createApp(options: AppOptions): App {
   // Until a started preload has finished the instance is not ready (withPreload holds requests).
   const preloadState = { running: false, failed: false };
   const ready: Handler = async () => readiness(deployments, cache, preloadState);
-  const pipeline = createPipeline({
+  const monitor = new Monitor(
+    config.monitoring,
+    config.stage,
+    repository.store,
+    log,
+    options.random ?? Math.random,
+  );
+  const pipeline = createPipeline<Observation>({
     ...config,
-    routes: apiRoutes(dataPlane, repository, config, ready),
+    routes: [
+      ...apiRoutes(dataPlane, repository, config, ready),
+      ...monitoringRoutes(deployments, monitor, repository, config),
+    ],
+    finished: (event, observed) => monitor.record(event, observed),
     authorize: (request, routeName, params) => guard.check(request, routeName, params),
     metrics: options.metrics ?? jsonLineSink,
     log,
@@ -99,6 +114,7 @@ export function createApp(options: AppOptions): App {
       await pipeline.settled();
       await deployments.refreshed();
       await cache.flushed();
+      await monitor.flush();
     },
     preload: async () => {
       preloadState.running = true;
@@ -113,6 +129,7 @@ export function createApp(options: AppOptions): App {
   };
 }
 
+type RequestContext = PipelineContext<Observation>;
 type Handler = Route<RequestContext>['run'];
 
 /** The HTTP surface: Open Inference Protocol v2, MLflow scoring and TF-Serving predict. */
@@ -163,13 +180,44 @@ function inferRoute(dataPlane: DataPlane, config: Config, format: PayloadFormat)
     const model = modelName(params.model);
     const pinnedVersion = versionOf(params);
     const body = format.read(ctx.request, config);
-    const { response, shadow } = await dataPlane.infer(
+    const { response, shadow, observed } = await dataPlane.infer(
       { format, model, pinnedVersion, body, headers: ctx.request.headers, requestId: ctx.requestId },
       ctx.metric,
     );
     if (shadow !== undefined) ctx.after.push(shadow);
+    ctx.observed = observed;
     return response;
   };
+}
+
+/** Ground truth for earlier requests, and the monitoring dashboard (docs/monitoring.md). */
+function monitoringRoutes(
+  deployments: DeploymentsCache,
+  monitor: Monitor,
+  repository: ModelRepository,
+  config: Config,
+): Route<RequestContext>[] {
+  const feedback: Handler = async (ctx, params) => {
+    const model = modelName(params.model);
+    // 404 for a model the stage does not serve.
+    await deployments.current(model);
+    const items = parseFeedback(parseJsonBody(ctx.request, config), config.maxBatchRows, config.maxBatchRows);
+    const joined = await monitor.feedback(model, items);
+    return jsonResponse(200, { model, accepted: items.length, joined });
+  };
+  return [
+    { name: 'feedback', method: 'POST', pattern: routePattern('/v2/models/{model}/feedback'), run: feedback },
+    {
+      name: 'dashboard',
+      method: 'GET',
+      pattern: /^\/dashboard(?:\/data|\/chart\.js|\/app\.js)?\/?$/,
+      run: (ctx) =>
+        dashboardRoute(ctx.request, repository, {
+          stage: config.stage,
+          psiThreshold: config.monitoring.driftPsiThreshold,
+        }),
+    },
+  ];
 }
 
 function metadataRoute(dataPlane: DataPlane, repository: ModelRepository): Handler {

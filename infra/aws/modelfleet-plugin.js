@@ -395,6 +395,31 @@ class ModelfleetAwsPlugin {
     };
   }
 
+  /**
+   * Input drift on the stage: the largest per-feature PSI any variant reported in the period. Not a
+   * rollback alarm (drift is about the data, not the code being rolled out): it notifies.
+   */
+  driftAlarm() {
+    const drift = { psiThreshold: 0.2, periodSeconds: 900, ...this.numbers('drift') };
+    return {
+      Type: 'AWS::CloudWatch::Alarm',
+      Properties: {
+        AlarmName: `${this.stackName}-model-drift`,
+        AlarmDescription: `A model's input drifted on stage ${this.stage}: some feature's PSI reached ${drift.psiThreshold} (modelfleet monitor <model> names it)`,
+        Namespace: metricsSpec.namespace,
+        MetricName: metricsSpec.monitoring.driftPsiMax.name,
+        Dimensions: this.serviceDimensions(),
+        Statistic: 'Maximum',
+        Period: drift.periodSeconds,
+        EvaluationPeriods: 1,
+        DatapointsToAlarm: 1,
+        Threshold: drift.psiThreshold,
+        ComparisonOperator: 'GreaterThanOrEqualToThreshold',
+        TreatMissingData: 'notBreaching',
+      },
+    };
+  }
+
   // --- dashboard --------------------------------------------------------------------------------
 
   dashboard() {
@@ -404,6 +429,12 @@ class ModelfleetAwsPlugin {
     const perVersion = `{${[namespace, ...dimensions.perVersion].join(',')}}`;
     const search = (metric, stat, id) => ({
       expression: `SEARCH('${perVersion} MetricName="${metrics[metric].name}" stage="${stage}"', '${stat}', 60)`,
+      id,
+    });
+    // Monitoring figures arrive with feedback and once per drift interval: a longer period.
+    const { monitoring } = metricsSpec;
+    const monitored = (metric, stat, id) => ({
+      expression: `SEARCH('${perVersion} MetricName="${monitoring[metric].name}" stage="${stage}"', '${stat}', 300)`,
       id,
     });
     const service = (metric, id) => [
@@ -456,6 +487,33 @@ class ModelfleetAwsPlugin {
         ],
         yAxis: { left: { min: 0, max: 100 } },
       }),
+      widget('Accuracy per variant / version (feedback joined with capture)', {
+        metrics: [[monitored('accuracy', 'Average', 'acc')]],
+        yAxis: { left: { min: 0, max: 1 } },
+      }),
+      widget('MAE per variant / version (regressors)', { metrics: [[monitored('mae', 'Average', 'mae')]] }),
+      widget('Drift: max PSI per variant / version', {
+        metrics: [
+          [monitored('driftPsiMax', 'Maximum', 'psi')],
+          [monitored('predictionPsi', 'Maximum', 'ppsi')],
+        ],
+        annotations: {
+          horizontal: [
+            { label: 'drift alarm', value: { psiThreshold: 0.2, ...this.numbers('drift') }.psiThreshold },
+          ],
+        },
+      }),
+      widget('Drift: PSI per feature', {
+        metrics: [
+          [
+            {
+              expression: `SEARCH('${perVersion} stage="${stage}" MetricName=${monitoring.featurePsiPrefix}', 'Maximum', 300)`,
+              id: 'features',
+            },
+          ],
+        ],
+      }),
+      widget('Capture records dropped', { metrics: [[monitored('captureDropped', 'Sum', 'drop')]] }),
       widget('Lambda alias (live)', { metrics: fnMetrics }),
       {
         type: 'alarm',
@@ -553,6 +611,7 @@ class ModelfleetAwsPlugin {
       };
     }
     resources.ServiceDashboard = this.dashboard();
+    resources.ModelDriftAlarm = this.driftAlarm();
     resources.ModelfleetCodeDeployRole = this.codeDeployRole();
     this.addGuard(resources, location);
   }

@@ -1,10 +1,12 @@
 /** `package` and `publish`: turning an ONNX file into a version of a model. */
+
 import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { DEFAULT_TOLERANCE, packageModel } from '../../shared/control/packaging';
 import { ARTIFACT_FILE, MANIFEST_FILE, type Manifest, parseManifest } from '../../shared/repository/manifest';
 import type { ModelRepository, VersionPackage } from '../../shared/repository/repository';
 import { UsageError } from './command-line';
+import { readBaselineFile } from './monitor-commands';
 
 /** Where `package` and `import-mlflow` write by default: one ignored folder of the checkout. */
 export const PACKAGES_DIR = 'model-packages';
@@ -15,6 +17,8 @@ export interface PackageOptions {
   features?: string | undefined;
   description?: string | undefined;
   tolerance?: string | undefined;
+  /** Training data (CSV or JSON lines) whose per-feature statistics drift is measured against. */
+  baseline?: string | undefined;
 }
 
 export function readJsonFile(file: string, what: string): unknown {
@@ -57,6 +61,13 @@ export async function packageFile(file: string, options: PackageOptions): Promis
           },
         }),
     source: { file: path.basename(file) },
+    ...(options.baseline === undefined
+      ? {}
+      : {
+          baseline: readBaselineFile(options.baseline, (message) => {
+            throw new UsageError(message);
+          }),
+        }),
   });
 }
 

@@ -4,9 +4,11 @@ import { ConfigError } from '../errors';
 import { parseCorsOrigins } from '../http/cors';
 import { stageNameProblem } from '../repository/names';
 import type { SecurityConfig } from '../security/settings';
+import type { MonitoringSettings } from '../serving/monitoring';
 import type { S3Credentials } from '../store/s3-reader';
 import { DEFAULT_STORE_DEADLINES, type StoreDeadlines, type StoreSettings } from '../store/types';
 import { type Env, readBoolean, readChoice, readNumber, readString, readUrl } from './env';
+import { parseMonitoringSettings } from './monitoring';
 import { parseSecurityConfig } from './security';
 
 /** Security settings (auth, rate limits, input limits, model signing): shared/config/security.ts. */
@@ -41,6 +43,8 @@ export interface Config extends SecurityConfig {
   shadowMode: 'background' | 'inline';
   /** Browser origins allowed by CORS (CORS_ORIGINS); empty = CORS off. */
   corsOrigins: string[];
+  /** Data capture and drift (docs/monitoring.md). */
+  monitoring: MonitoringSettings;
   /** CloudWatch namespace of the EMF metrics (POWERTOOLS_METRICS_NAMESPACE, as Powertools names it). */
   metricsNamespace: string;
   /**
@@ -93,6 +97,7 @@ export function parseConfig(env: Env, cwd = process.cwd()): Config {
     ),
     corsOrigins: readCorsOrigins(env),
     metricsNamespace: readMetricsNamespace(env),
+    monitoring: parseMonitoringSettings(env, stage),
     trustedProxyHops: readNumber(env, 'TRUSTED_PROXY_HOPS', defaultProxyHops(env), {
       min: 0,
       max: 10,

@@ -3,6 +3,7 @@ import { sha256Hex, type VersionPackage } from '../repository/repository';
 import { describeModel } from '../serving/model-cache';
 import { createSession, signatureOf } from '../serving/onnx';
 import { checkSample } from '../serving/sample-check';
+import { computeBaseline } from './baseline';
 
 export interface PackageOptions {
   name: string;
@@ -13,6 +14,8 @@ export interface PackageOptions {
   sample?: { inputs: ManifestSample['inputs']; outputs?: ManifestSample['outputs']; tolerance?: number };
   source?: Record<string, string>;
   metrics?: Record<string, number>;
+  /** Reference data by column (control/baseline.ts): its statistics go in the manifest for drift. */
+  baseline?: Map<string, unknown[]>;
   version?: number;
   now?: Date;
 }
@@ -57,31 +60,41 @@ export async function packageModel(options: PackageOptions): Promise<VersionPack
       },
       'package',
     );
-    if (options.sample === undefined) return { manifest: draft, artifact: options.artifact };
-    const tolerance = options.sample.tolerance ?? DEFAULT_TOLERANCE;
-    const model = describeModel(draft, session);
-    const expected = options.sample.outputs;
-    const check = await checkSample(model, {
-      inputs: options.sample.inputs,
-      outputs: expected ?? draft.signature.outputs.map((spec) => ({ ...spec, data: [] })),
-      tolerance,
-    }).catch((err: unknown) => {
-      throw new PackagingError(`the sample does not run: ${(err as Error).message}`);
-    });
-    if (expected !== undefined && !check.ok) {
-      throw new PackagingError(
-        `the model does not reproduce the sample's expected outputs: ${check.problems.join('; ')}`,
-      );
-    }
-    const outputs: unknown = expected ?? check.outputs;
-    const manifest = parseManifest(
-      { ...draft, sample: { inputs: options.sample.inputs, outputs, tolerance } },
-      'package',
+    const sampled = options.sample === undefined ? draft : await withSample(draft, options.sample, session);
+    if (options.baseline === undefined) return { manifest: sampled, artifact: options.artifact };
+    const baseline = await computeBaseline(options.baseline, describeModel(sampled, session)).catch(
+      (err: unknown) => {
+        throw new PackagingError(`--baseline: ${(err as Error).message}`);
+      },
     );
-    return { manifest, artifact: options.artifact };
+    return { manifest: parseManifest({ ...sampled, baseline }, 'package'), artifact: options.artifact };
   } finally {
     await session.release();
   }
+}
+
+async function withSample(
+  draft: Manifest,
+  sample: NonNullable<PackageOptions['sample']>,
+  session: Awaited<ReturnType<typeof createSession>>,
+): Promise<Manifest> {
+  const tolerance = sample.tolerance ?? DEFAULT_TOLERANCE;
+  const model = describeModel(draft, session);
+  const expected = sample.outputs;
+  const check = await checkSample(model, {
+    inputs: sample.inputs,
+    outputs: expected ?? draft.signature.outputs.map((spec) => ({ ...spec, data: [] })),
+    tolerance,
+  }).catch((err: unknown) => {
+    throw new PackagingError(`the sample does not run: ${(err as Error).message}`);
+  });
+  if (expected !== undefined && !check.ok) {
+    throw new PackagingError(
+      `the model does not reproduce the sample's expected outputs: ${check.problems.join('; ')}`,
+    );
+  }
+  const outputs: unknown = expected ?? check.outputs;
+  return parseManifest({ ...draft, sample: { inputs: sample.inputs, outputs, tolerance } }, 'package');
 }
 
 function checkFeatures(features: string[], inputs: Manifest['signature']['inputs']): void {

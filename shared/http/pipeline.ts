@@ -1,26 +1,30 @@
 import { describeError, type Logger } from '../telemetry/log';
-import type { MetricSink } from '../telemetry/metric-event';
+import type { MetricSink, RequestMetricEvent } from '../telemetry/metric-event';
 import { preflightResponse } from './cors';
 import { type FinishSettings, type MetricFields, ResponseFinisher, requestIdOf } from './finish';
 import type { ServeRequest, ServeResponse } from './request';
 import { matchRoute, type Params, type Route, routeNameOf } from './router';
 
-export interface RequestContext {
+export interface RequestContext<Observed = unknown> {
   request: ServeRequest;
   requestId: string;
   metric: MetricFields;
   /** Work after the response is computed (shadow runs); `shadowMode` says if it is awaited. */
   after: (() => Promise<void>)[];
+  /** What the route saw (an inference's inputs and outputs), for the `finished` hook. */
+  observed?: Observed;
 }
 
-export interface PipelineOptions extends FinishSettings {
-  routes: readonly Route<RequestContext>[];
+export interface PipelineOptions<Observed> extends FinishSettings {
+  routes: readonly Route<RequestContext<Observed>>[];
   /** Credentials and scope for a route; returns a promise only when it must wait (JWT keys). */
   authorize: (request: ServeRequest, routeName: string, params: Params) => unknown;
   /** `inline`: the response waits for `after` work; `background`: it runs after the response. */
   shadowMode: 'inline' | 'background';
   metrics: MetricSink;
   log: Logger;
+  /** Every request's metric event and what its route observed (capture, drift); must not throw. */
+  finished?: (event: RequestMetricEvent, observed: Observed | undefined) => void;
 }
 
 export interface Pipeline {
@@ -36,13 +40,15 @@ export interface Pipeline {
  * The one path every request takes: preflight, route, authorize, run, then the finisher's headers
  * and metric event. Transport-neutral: adapters build the ServeRequest and write the response.
  */
-export function createPipeline(options: PipelineOptions): Pipeline {
+export function createPipeline<Observed = unknown>(options: PipelineOptions<Observed>): Pipeline {
   const { routes, metrics, log } = options;
   const finisher = new ResponseFinisher(options, log);
   const background = new BackgroundWork(log);
   const admitted = new WeakSet<ServeRequest>();
 
-  const respond = async (ctx: RequestContext): Promise<{ response: ServeResponse; routeName: string }> => {
+  const respond = async (
+    ctx: RequestContext<Observed>,
+  ): Promise<{ response: ServeResponse; routeName: string }> => {
     const { request } = ctx;
     const preflight = preflightResponse(options.corsOrigins, request);
     if (preflight !== undefined) return { response: preflight, routeName: 'preflight' };
@@ -60,7 +66,7 @@ export function createPipeline(options: PipelineOptions): Pipeline {
 
   const handle = async (request: ServeRequest): Promise<ServeResponse> => {
     const started = performance.now();
-    const ctx: RequestContext = { request, requestId: requestIdOf(request), metric: {}, after: [] };
+    const ctx: RequestContext<Observed> = { request, requestId: requestIdOf(request), metric: {}, after: [] };
     let response: ServeResponse;
     let routeName = 'unknown';
     try {
@@ -72,6 +78,7 @@ export function createPipeline(options: PipelineOptions): Pipeline {
       response = finisher.error(err, ctx.requestId, routeName, ctx.metric);
     }
     const event = finisher.seal(request, response, ctx.requestId, routeName, started, ctx.metric);
+    options.finished?.(event, ctx.observed);
     if (ctx.after.length === 0) {
       metrics(event);
       return response;

@@ -42,6 +42,33 @@ const sampleTensorSchema = z.looseObject({
   data: z.array(z.unknown()),
 });
 
+const fraction = z.number().min(0).max(1);
+
+/** Baseline statistics of one feature (shared/telemetry/drift.ts computes them). */
+const featureBaselineSchema = z.discriminatedUnion('kind', [
+  z
+    .strictObject({
+      kind: z.literal('numeric'),
+      edges: z.array(z.number()),
+      fractions: z.array(fraction).min(1),
+      mean: z.number(),
+      min: z.number(),
+      max: z.number(),
+    })
+    .refine((stats) => stats.fractions.length === stats.edges.length + 1, {
+      message: 'numeric baselines need one more fraction than edges',
+      path: ['fractions'],
+    }),
+  z.strictObject({ kind: z.literal('categorical'), fractions: z.record(z.string(), fraction) }),
+]);
+
+/** What drift is measured against: `modelfleet package --baseline data.csv|jsonl`. */
+const baselineSchema = z.strictObject({
+  rows: z.number().int().positive(),
+  features: z.record(z.string().min(1), featureBaselineSchema),
+  prediction: featureBaselineSchema.optional(),
+});
+
 export const manifestSchema = z.strictObject({
   schema: z.literal(MANIFEST_SCHEMA),
   name: modelNameSchema,
@@ -67,6 +94,8 @@ export const manifestSchema = z.strictObject({
     })
     .optional(),
   metrics: z.record(z.string(), z.number()).optional(),
+  /** Optional: manifests written before drift monitoring parse unchanged. */
+  baseline: baselineSchema.optional(),
   source: z.record(z.string(), z.string()).optional(),
   createdAt: z.iso.datetime(),
   /** Optional Ed25519 signature over the manifest (shared/security/signing.ts, `modelfleet sign`). */

@@ -10,6 +10,7 @@ import { routeRequest, stickyKeyOf, type Target } from '../traffic/variant-pick'
 import { runInference } from './inference';
 import type { LoadedModel } from './loaded-model';
 import type { ModelCache } from './model-cache';
+import type { Observation } from './monitoring';
 
 export type { Target };
 
@@ -38,6 +39,8 @@ export interface InferRequest {
 
 export interface InferOutcome {
   response: ServeResponse;
+  /** What was asked and answered, for capture and drift (serving/monitoring.ts). */
+  observed: Observation;
   /** The sampled shadow run, to be run after the response; it records into the same metric. */
   shadow?: () => Promise<void>;
 }
@@ -67,9 +70,10 @@ export class DataPlane {
     const run = await this.run(loaded, call, metric);
     const result = { model: loaded, target, call, outputs: run.outputs, requestId: request.requestId };
     const response = format.respond(body, result, modelHeaders(model, target));
+    const observed = { manifest: loaded.manifest, call, outputs: run.outputs };
     const shadowVersion = target.shadowVersion;
-    if (shadowVersion === undefined) return { response };
-    return { response, shadow: () => this.shadow(model, shadowVersion, parse, run, metric) };
+    if (shadowVersion === undefined) return { response, observed };
+    return { response, observed, shadow: () => this.shadow(model, shadowVersion, parse, run, metric) };
   }
 
   /** The version that serves `model` (or the pinned one), loaded: for metadata and readiness. */

@@ -37,6 +37,23 @@ export interface RequestMetricEvent {
   shadowMs?: number;
   /** Error class when the shadow could not run or be compared; the response is unaffected. */
   shadowError?: string;
+  /** Set when the model's capture sample rate is above 0: whether this request was captured. */
+  captured?: boolean;
+  /** Capture records dropped (buffer full, store down) since the previous event reported some. */
+  captureDropped?: number;
+  /**
+   * Feedback joined with this variant's captured requests since its previous event: rows scored,
+   * and the rows classified right (classifiers) or the sums of |error| and error² (regressors).
+   */
+  feedbackRows?: number;
+  feedbackCorrect?: number;
+  feedbackAbsError?: number;
+  feedbackSquaredError?: number;
+  /** PSI per feature of this variant's inputs since its previous drift window, on the event closing one. */
+  driftPsi?: Record<string, number>;
+  driftPsiMax?: number;
+  /** PSI of the predicted classes or values in the same window. */
+  predictionPsi?: number;
 }
 
 export type MetricSink = (event: RequestMetricEvent) => void;

@@ -55,7 +55,42 @@ export function metricFigures(event: RequestMetricEvent): MetricFigure[] {
       unit: 'Milliseconds',
       value: round(event.shadowLatencyDeltaMs),
     });
+  monitoringFigures(event, figures);
   return figures;
+}
+
+/**
+ * Capture, feedback and drift figures, present only on the events that carry them. Accuracy is
+ * SUM(FeedbackCorrect) / SUM(FeedbackRows) over a period (metric math); `Accuracy`, `MAE` and
+ * `DriftPSIMax` are the same per event, for quick averages.
+ */
+function monitoringFigures(event: RequestMetricEvent, figures: MetricFigure[]): void {
+  if (event.captured !== undefined)
+    figures.push({ name: 'Captured', unit: 'Count', value: event.captured ? 1 : 0 });
+  if (event.captureDropped !== undefined)
+    figures.push({ name: 'CaptureDropped', unit: 'Count', value: event.captureDropped });
+  const rows = event.feedbackRows;
+  if (rows !== undefined && rows > 0) {
+    figures.push({ name: 'FeedbackRows', unit: 'Count', value: rows });
+    if (event.feedbackCorrect !== undefined) {
+      figures.push({ name: 'FeedbackCorrect', unit: 'Count', value: event.feedbackCorrect });
+      figures.push({ name: 'Accuracy', unit: 'Count', value: event.feedbackCorrect / rows });
+    }
+    if (event.feedbackAbsError !== undefined) {
+      figures.push({ name: 'FeedbackAbsError', unit: 'Count', value: event.feedbackAbsError });
+      figures.push({ name: 'FeedbackSquaredError', unit: 'Count', value: event.feedbackSquaredError ?? 0 });
+      figures.push({ name: 'MAE', unit: 'Count', value: event.feedbackAbsError / rows });
+    }
+  }
+  if (event.driftPsiMax !== undefined)
+    figures.push({ name: 'DriftPSIMax', unit: 'Count', value: event.driftPsiMax });
+  if (event.predictionPsi !== undefined)
+    figures.push({ name: 'PredictionPSI', unit: 'Count', value: event.predictionPsi });
+  if (event.driftPsi !== undefined) {
+    for (const [feature, value] of Object.entries(event.driftPsi)) {
+      figures.push({ name: `PSI_${feature.replace(/[^\w.-]/g, '_')}`, unit: 'Count', value });
+    }
+  }
 }
 
 /**

@@ -182,11 +182,12 @@ describe('serverless (osls) without a cloud account', () => {
       expect(alarmConfig.Enabled).toBe(true);
       const wired = alarmConfig.Alarms.map((alarm) => alarm.Name.Ref).sort();
       // Every alarm but the model canary's (which runs the rollout guard: a bad model is not a
-      // reason to roll back the code) stops a code deployment.
+      // reason to roll back the code) and the drift alarm (drift is about the data) stops a code
+      // deployment.
       expect(wired).toEqual(
         ofType('AWS::CloudWatch::Alarm')
           .map(([id]) => id)
-          .filter((id) => id !== 'CanaryErrorRateAlarm')
+          .filter((id) => id !== 'CanaryErrorRateAlarm' && id !== 'ModelDriftAlarm')
           .sort(),
       );
       expect(wired).toHaveLength(4);
@@ -524,6 +525,35 @@ describe('serverless (osls) without a cloud account', () => {
       expect(text).toContain('100 * hit / (hit + miss)');
       expect(text).toContain(`"${metrics.metrics['cacheHit']?.name}"`);
       expect(text).toContain('alarm:modelfleet-prod-infer-error-rate');
+    });
+
+    it('adds accuracy and drift widgets and a drift alarm on the stage-wide max PSI', () => {
+      const [, dashboard] = one('AWS::CloudWatch::Dashboard');
+      const text = (dashboard.Properties.DashboardBody as { 'Fn::Sub': string })['Fn::Sub'];
+      const perVersion = `{${metrics.namespace},model,variant,version,stage}`;
+      for (const [name, stat] of [
+        ['Accuracy', 'Average'],
+        ['MAE', 'Average'],
+        ['DriftPSIMax', 'Maximum'],
+        ['CaptureDropped', 'Sum'],
+      ]) {
+        expect(text).toContain(
+          JSON.stringify(`SEARCH('${perVersion} MetricName="${name}" stage="prod"', '${stat}', 300)`).slice(
+            1,
+            -1,
+          ),
+        );
+      }
+      expect(text).toContain('MetricName=PSI_');
+      const drift = resources['ModelDriftAlarm']?.Properties as Record<string, unknown>;
+      expect(drift).toMatchObject({
+        MetricName: 'DriftPSIMax',
+        Namespace: metrics.namespace,
+        Dimensions: [{ Name: 'stage', Value: 'prod' }],
+        Statistic: 'Maximum',
+        Threshold: 0.2,
+        ComparisonOperator: 'GreaterThanOrEqualToThreshold',
+      });
     });
 
     it('keeps the zips within Lambda limits, with linux-x64 onnxruntime only in the inference zip', async () => {
