@@ -206,17 +206,17 @@ describe('item 4: request-controlled counts are checked in linear time', () => {
       };
       return app.handle(request);
     };
-    const best = async (name: string) => {
+    const best = async (name: string, runs = 1) => {
       const statuses = new Set<number>();
       let ms = Number.POSITIVE_INFINITY;
-      for (let i = 0; i < 2; i++) {
+      for (let i = 0; i < runs; i++) {
         const started = performance.now();
         statuses.add((await send(name)).status);
         ms = Math.min(ms, performance.now() - started);
       }
       return { ms, statuses: [...statuses] };
     };
-    const flat = await best('flat');
+    const flat = await best('flat', 2);
     expect(flat.statuses).toEqual([400]);
     const report: Record<string, number> = { flat: Math.round(flat.ms) };
     for (const name of Object.keys(all).filter((n) => n !== 'flat')) {
