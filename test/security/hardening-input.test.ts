@@ -147,7 +147,7 @@ describe('item 4: request-controlled counts are checked in linear time', () => {
       return text;
     };
     return {
-      flat: `[${'0,'.repeat(size / 2 - 1)}0]`,
+      flat: `[${'0,'.repeat(size / 2 - 2)}0]`,
       mlflowSplitColumns: largest((n) =>
         JSON.stringify({
           dataframe_split: { columns: columns.slice(0, n), data: [columns.slice(0, n).map(() => 0)] },
@@ -206,17 +206,17 @@ describe('item 4: request-controlled counts are checked in linear time', () => {
       };
       return app.handle(request);
     };
-    const best = async (name: string) => {
+    const best = async (name: string, runs = 1) => {
       const statuses = new Set<number>();
       let ms = Number.POSITIVE_INFINITY;
-      for (let i = 0; i < 2; i++) {
+      for (let i = 0; i < runs; i++) {
         const started = performance.now();
         statuses.add((await send(name)).status);
         ms = Math.min(ms, performance.now() - started);
       }
       return { ms, statuses: [...statuses] };
     };
-    const flat = await best('flat');
+    const flat = await best('flat', 2);
     expect(flat.statuses).toEqual([400]);
     const report: Record<string, number> = { flat: Math.round(flat.ms) };
     for (const name of Object.keys(all).filter((n) => n !== 'flat')) {
@@ -226,7 +226,7 @@ describe('item 4: request-controlled counts are checked in linear time', () => {
       for (const status of result.statuses) expect([name, status < 500]).toEqual([name, true]);
     }
     // Before the fix mlflowSplitColumns (≈ 100,000 distinct columns) took seconds here.
-    const bound = Math.max(5 * flat.ms, 100);
+    const bound = Math.max(4 * flat.ms, 100);
     const slow = Object.entries(report).filter(([, ms]) => ms > bound);
     expect({ slow, report }).toEqual({ slow: [], report });
   });
