@@ -9,8 +9,6 @@ import type { App } from '../../shared/app';
 import { startServing } from '../../shared/boot';
 import { cloudLoggingSink, createGcpFunction, withoutBody } from './handler';
 import { installRawBodyMode } from './raw-body';
-// Registers the rollout guard target `modelfleetGuard` in the same source (functions/gcp/guard.ts).
-import './guard';
 
 let app: App | undefined;
 const { config, ready } = startServing(process.env, (serve) => {

@@ -38,14 +38,10 @@ describe('Azure entry point (functions/azure/index.ts)', () => {
       process.env = saved;
       jest.dontMock('@azure/functions');
     }
-    // The rollout guard (functions/azure/guard.ts): a timer and the alert webhook, key-protected.
-    expect(timers).toEqual([{ name: 'modelfleetGuard', schedule: '0 * * * * *' }]);
-    expect(all.find((f) => f.name === 'modelfleetGuardAlert')?.options).toMatchObject({
-      authLevel: 'function',
-    });
-    const registered = all.filter((f) => f.name !== 'modelfleetGuardAlert');
-    expect(registered).toHaveLength(1);
-    const [{ name, options }] = registered as [{ name: string; options: HttpFunctionOptions }];
+    // The rollout guard is an app of its own (functions/azure/guard.ts), with its own identity.
+    expect(timers).toEqual([]);
+    expect(all).toHaveLength(1);
+    const [{ name, options }] = all as [{ name: string; options: HttpFunctionOptions }];
     expect(name).toBe('modelfleet');
     expect(options).toMatchObject({ route: '{*path}', authLevel: 'anonymous' });
     expect(options.methods).toEqual(expect.arrayContaining(['GET', 'POST', 'OPTIONS', 'DELETE']));
@@ -60,6 +56,29 @@ describe('Azure entry point (functions/azure/index.ts)', () => {
     );
     expect(response).toMatchObject({ status: 200, headers: { 'x-model-variant': 'primary' } });
     expect(JSON.parse(logged[0] ?? '{}')).toMatchObject({ properties: { model: 'iris', stage: 'dev' } });
+  });
+
+  it('the rollout guard app (functions/azure/guard.ts) registers a timer and a key-protected alert webhook', () => {
+    const http: { name: string; options: HttpFunctionOptions }[] = [];
+    const timers: { name: string; schedule: string }[] = [];
+    jest.doMock('@azure/functions', () => ({
+      ...jest.requireActual('@azure/functions'),
+      app: {
+        http: (name: string, options: HttpFunctionOptions) => http.push({ name, options }),
+        timer: (name: string, options: { schedule: string }) =>
+          timers.push({ name, schedule: options.schedule }),
+      },
+    }));
+    try {
+      jest.isolateModules(() => {
+        require('../../functions/azure/guard');
+      });
+    } finally {
+      jest.dontMock('@azure/functions');
+    }
+    expect(timers).toEqual([{ name: 'modelfleetGuard', schedule: '0 * * * * *' }]);
+    expect(http.map((f) => f.name)).toEqual(['modelfleetGuardAlert']);
+    expect(http[0]?.options).toMatchObject({ authLevel: 'function', methods: ['POST'] });
   });
 
   it('host.json serves routes without the /api prefix; package.json main points at the entry', () => {

@@ -25,11 +25,17 @@ let tf: Terraform;
 let locals: Block;
 
 beforeAll(async () => {
-  const { parse } = require('@cdktf/hcl2json') as { parse(file: string, text: string): Promise<Terraform> };
   const files = readdirSync(GCP).filter((name) => name.endsWith('.tf'));
+  const parser = path.join(__dirname, 'support', 'hcl-to-json.cjs');
+  const run = spawnSync(process.execPath, [parser, ...files.map((file) => path.join(GCP, file))], {
+    encoding: 'utf8',
+    maxBuffer: 64 * 1024 * 1024,
+  });
+  if (run.status !== 0) throw new Error(`hcl2json failed: ${run.stderr}`);
+  const byFile = JSON.parse(run.stdout) as Record<string, Terraform>;
   tf = { resource: {}, variable: {}, locals: [], data: {}, output: {} };
   for (const file of files) {
-    const parsed = await parse(file, readFileSync(path.join(GCP, file), 'utf8'));
+    const parsed: Partial<Terraform> = byFile[file] ?? {};
     for (const [type, byName] of Object.entries(parsed.resource ?? {})) {
       tf.resource[type] = { ...tf.resource[type], ...byName };
     }
