@@ -10,10 +10,10 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { parseStoreSettings } from '../shared/config';
-import { ConflictError } from '../shared/errors';
+import { type CliDefaults, checkedStage, parseCliDefaults } from '../shared/config/tools';
+import { ConfigError, ConflictError } from '../shared/errors';
 import { type DeploymentConfig, promote } from '../shared/repository/deployment';
 import { ARTIFACT_FILE } from '../shared/repository/manifest';
-import { stageNameProblem } from '../shared/repository/names';
 import { ModelRepository } from '../shared/repository/repository';
 import { openStore, StoreUnavailableError } from '../shared/store';
 import {
@@ -531,6 +531,7 @@ export async function run(
   if (values.help === true) return print(commandHelp(PROGRAM, command));
   const json = values.json === true;
   const loose = values as Record<string, string | boolean | undefined>;
+  const defaults = parseCliDefaults(env);
   const context: CliContext = {
     env,
     print,
@@ -540,15 +541,13 @@ export async function run(
     repository: () =>
       new ModelRepository(
         openStore(
-          (loose['repository'] as string | undefined) ||
-            env['MODEL_REPOSITORY']?.trim() ||
-            path.resolve('model-repository'),
+          (loose['repository'] as string | undefined) || defaults.repository,
           parseStoreSettings(env),
           '--repository',
         ),
       ),
-    stage: () => stageOf(loose['stage'] as string | undefined, env),
-    actor: env['MODELFLEET_ACTOR'] ?? env['USER'] ?? 'cli',
+    stage: () => stageOf(loose['stage'] as string | undefined, defaults),
+    actor: defaults.actor,
   };
   await command.run({ args, values }, context);
 }
@@ -563,12 +562,14 @@ function findCommand(name: string): Command<CliContext, OptionSpecs> {
   throw new UsageError(`unknown command "${name}"${guess === undefined ? '' : `; did you mean "${guess}"?`}`);
 }
 
-function stageOf(option: string | undefined, env: NodeJS.ProcessEnv): string {
-  const stage = option ?? env['MODELFLEET_STAGE']?.trim() ?? 'local';
-  const what = option === undefined ? 'MODELFLEET_STAGE' : '--stage';
-  const problem = stageNameProblem(stage === '' ? 'local' : stage);
-  if (problem !== undefined) throw new UsageError(`${what}: ${problem}`);
-  return stage === '' ? 'local' : stage;
+/** A bad stage is a usage error (exit 2), named as the user gave it. */
+function stageOf(option: string | undefined, defaults: CliDefaults): string {
+  try {
+    return checkedStage(option, defaults);
+  } catch (err) {
+    if (err instanceof ConfigError) throw new UsageError(err.message);
+    throw err;
+  }
 }
 
 function packageVersion(): string {

@@ -9,6 +9,7 @@ import type { AddressInfo } from 'node:net';
 import { createLocalServer } from '../functions/local/handler';
 import { createApp } from '../shared/app';
 import { parseConfig, parseListenAddress } from '../shared/config';
+import { parseLocalServerSettings } from '../shared/config/tools';
 import { FsModelStore } from '../shared/store';
 import { createLogger } from '../shared/telemetry/log';
 import { discardSink, jsonLineSink } from '../shared/telemetry/metric-event';
@@ -18,11 +19,12 @@ async function main(): Promise<void> {
   const env = process.env;
   const { port, host } = parseListenAddress(env);
   const config = parseConfig(env);
-  const log = createLogger(env['LOG_LEVEL'] === 'debug' ? 'debug' : 'info');
-  const app = createApp({ config, log, metrics: env['METRICS'] === 'off' ? discardSink : jsonLineSink });
+  const local = parseLocalServerSettings(env);
+  const log = createLogger(local.logLevel);
+  const app = createApp({ config, log, metrics: local.metrics === 'off' ? discardSink : jsonLineSink });
   const store = app.repository.store;
   if (store instanceof FsModelStore) {
-    const seed = !env['MODEL_REPOSITORY']?.trim() && env['SAMPLES'] !== 'off' && !existsSync(store.root);
+    const seed = local.seedSamples && !existsSync(store.root);
     if (seed) {
       const published = await publishMissingSamples(app.repository, SAMPLE_STAGES);
       log.info(`created ${store.root} with the bundled samples`, {

@@ -11,7 +11,7 @@ import { signManifest } from '../../shared/security/signing';
 import { FsModelStore } from '../../shared/store';
 import { routeRequest } from '../../shared/traffic/variant-pick';
 import { CASES, type ConformanceCase } from '../conformance/cases';
-import { removeTempDirs, sampleRepository, tempDir } from '../support/fixtures';
+import { removeTempDirs, sampleRepository, sampleRequest, tempDir } from '../support/fixtures';
 
 /**
  * modelfleet-edge's Node build on onnxruntime-web's WASM backend, in a plain Node process that never
@@ -44,7 +44,6 @@ beforeAll(async () => {
 
 afterAll(removeTempDirs);
 
-const IRIS_REQUEST = path.join(__dirname, '..', '..', 'samples', 'iris', 'request.json');
 const repositoryUrl = () => repository.store.url;
 
 function runEdge(jobs: Job[]): JobResult[] {
@@ -123,9 +122,7 @@ describe('modelfleet-edge on Node with the WASM backend', () => {
 describe('modelfleet-edge loads one version by its manifest URL', () => {
   it('runs it as the pinned variant', () => {
     const manifestUrl = new URL('iris/1/manifest.json', `${new URL(repositoryUrl()).href}/`).href;
-    const [result] = runEdge([
-      { load: { manifestUrl }, request: JSON.parse(readFileSync(IRIS_REQUEST, 'utf8')) },
-    ]);
+    const [result] = runEdge([{ load: { manifestUrl }, request: sampleRequest('iris') }]);
     expect(result).toMatchObject({
       ok: true,
       info: { name: 'iris', version: 1, variant: 'pinned' },

@@ -1,16 +1,13 @@
-import { readFileSync } from 'node:fs';
-import path from 'node:path';
-import { SAMPLES_DIR } from '../../scripts/lib/samples';
 import { readRecords } from '../../shared/control/monitor-report';
 import { CAPTURE_DIR, recordHourPrefix } from '../../shared/repository/layout';
 import { openStore } from '../../shared/store';
 import type { CaptureRecord, RequestRecord } from '../../shared/telemetry/capture';
 import { closeFakeGcs, freshStore, irisRequest, type StoreKind } from '../storage/stores';
 import { startS3rver } from '../support/emulators';
-import { postJson, removeTempDirs } from '../support/fixtures';
+import { postJson, removeTempDirs, sampleRequest } from '../support/fixtures';
 import { monitoredApp } from './support';
 
-const houseRequest = JSON.parse(readFileSync(path.join(SAMPLES_DIR, 'house-price', 'request.json'), 'utf8'));
+const houseRequest = sampleRequest('house-price');
 
 afterAll(async () => {
   await closeFakeGcs();

@@ -1,8 +1,5 @@
 import { createHash } from 'node:crypto';
-import { readFileSync } from 'node:fs';
-import path from 'node:path';
 import { IRIS_FEATURES, IRIS_WEIGHTS, irisModel } from '../../scripts/lib/sample-models';
-import { SAMPLES_DIR } from '../../scripts/lib/samples';
 import { readRecords } from '../../shared/control/monitor-report';
 import { packageModel } from '../../shared/control/packaging';
 import { setVariants } from '../../shared/repository/deployment';
@@ -13,7 +10,7 @@ import { FsModelStore } from '../../shared/store';
 import type { CaptureRecord, FeedbackRecord } from '../../shared/telemetry/capture';
 import { metricFigures } from '../../shared/telemetry/metric-formats';
 import { accuracyByVariant, qualityByVariant } from '../../shared/telemetry/quality';
-import { json, postJson, removeTempDirs, tempDir } from '../support/fixtures';
+import { json, postJson, removeTempDirs, sampleRequest, tempDir } from '../support/fixtures';
 import { seededRandom } from '../support/random';
 import { irisRows, monitoredApp } from './support';
 
@@ -124,7 +121,7 @@ describe('feedback', () => {
       captureSampleRate: 1,
       captureMaxAgeMs: 0,
     });
-    const request = JSON.parse(readFileSync(path.join(SAMPLES_DIR, 'house-price', 'request.json'), 'utf8'));
+    const request = sampleRequest('house-price');
     const items: FeedbackItem[] = [];
     for (let i = 0; i < 20; i++) {
       const response = await app.handle(
