@@ -12,6 +12,7 @@ import type { ModelRepository } from '../../shared/repository/repository';
 import { startRollout } from '../../shared/repository/rollout';
 import type { RolloutThresholds } from '../../shared/repository/rollout-plan';
 import type { RequestMetricEvent } from '../../shared/telemetry/metric-event';
+import { seededRandom } from './random';
 import { IRIS_BIAS, irisModel } from './sample-models';
 
 export interface Behaviour {
@@ -90,17 +91,7 @@ export function standardScenarios(requestsPerWindow: number): Scenario[] {
   ];
 }
 
-/** mulberry32, as in the tests' seeded sources. */
-export function seededRandom(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+export { seededRandom };
 
 function normal(random: () => number): number {
   return Math.sqrt(-2 * Math.log(1 - random())) * Math.cos(2 * Math.PI * random());

@@ -1,6 +1,6 @@
 import { IRIS_FEATURES, irisModel } from '../../scripts/lib/sample-models';
 import { publishMissingSamples } from '../../scripts/lib/samples';
-import { type App, createApp } from '../../shared/app';
+import type { App } from '../../shared/app';
 import { type Config, parseConfig } from '../../shared/config';
 import { packageModel } from '../../shared/control/packaging';
 import { type DeploymentConfig, promote, rollback, setCanary } from '../../shared/repository/deployment';
@@ -9,8 +9,8 @@ import { ModelRepository } from '../../shared/repository/repository';
 import type { MonitoringSettings } from '../../shared/serving/monitoring';
 import type { ModelStore } from '../../shared/store';
 import { type CaptureRecord, encodeBatch, type FeedbackRecord } from '../../shared/telemetry/capture';
-import { silentLogger } from '../../shared/telemetry/log';
 import type { RequestMetricEvent } from '../../shared/telemetry/metric-event';
+import { buildTestApp } from '../support/fixtures';
 import { seededRandom } from '../support/random';
 
 export interface MonitoredApp {
@@ -29,21 +29,10 @@ export async function monitoredApp(
   const repository = new ModelRepository(store);
   await publishMissingSamples(repository, ['local']);
   const base = parseConfig({});
-  const events: RequestMetricEvent[] = [];
-  const app = createApp({
-    config: {
-      ...base,
-      repository: store.url,
-      deploymentTtlMs: 3_600_000,
-      ...overrides,
-      monitoring: { ...base.monitoring, ...monitoring },
-    },
-    store,
-    metrics: (event) => events.push(event),
-    log: silentLogger,
-    random: seededRandom(seed),
+  return buildTestApp(repository, {
+    config: { deploymentTtlMs: 3_600_000, ...overrides, monitoring: { ...base.monitoring, ...monitoring } },
+    seed,
   });
-  return { app, repository, events };
 }
 
 /** Rows around the three iris species' means, deterministic. */
