@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
+import { parseGuardSettings } from '../../shared/config/guard';
 import { hashApiKey } from '../../shared/security/api-keys';
 import { toAzureLogRecord } from '../../shared/telemetry/metric-formats';
 import { successEvent } from '../support/metric-events';
@@ -247,6 +248,19 @@ describe('storage', () => {
     });
     expect(variable('repository')).toBe(`az://${variable('modelStorageName')}/models/models`);
     expect(settingsOf(site(variable('appName')))['MODEL_REPOSITORY']).toBe(variable('repository'));
+  });
+});
+
+describe('the guard app', () => {
+  it('has every setting the guard reads: parseGuardSettings accepts its app settings as they are', () => {
+    const settings = settingsOf(site(variable('guardName')));
+    // The platform adds the identity endpoint; the template's values are ARM expressions.
+    const parsed = parseGuardSettings(
+      { ...settings, IDENTITY_ENDPOINT: 'http://127.0.0.1:1' },
+      'log-analytics',
+    );
+    expect(parsed.metrics).toMatchObject({ kind: 'log-analytics' });
+    expect(parsed.stage).toBe(settings['MODELFLEET_STAGE']);
   });
 });
 
