@@ -4,7 +4,7 @@
  * revalidation with no deadline, and the S3 reader waited 30 s and retried once.
  */
 import net, { type AddressInfo } from 'node:net';
-import { type App, createApp } from '../../shared/app';
+import type { App } from '../../shared/app';
 import { parseConfig } from '../../shared/config';
 import { promote } from '../../shared/repository/deployment';
 import { ModelRepository } from '../../shared/repository/repository';
@@ -12,9 +12,8 @@ import { AzureBlobModelStore } from '../../shared/store/azure-store';
 import { GcsModelStore } from '../../shared/store/gcs-store';
 import { S3ModelStore } from '../../shared/store/s3-store';
 import { StoreUnavailableError } from '../../shared/store/types';
-import { silentLogger } from '../../shared/telemetry/log';
 import { azuriteConnectionString, startS3rverProcess } from '../support/emulators';
-import { postJson, removeTempDirs, tempDir } from '../support/fixtures';
+import { buildTestApp, postJson, removeTempDirs, tempDir } from '../support/fixtures';
 import { irisPackage, irisRequest } from './stores';
 
 afterAll(removeTempDirs);
@@ -85,19 +84,15 @@ describe('a hung store (s3rver frozen with SIGSTOP)', () => {
         readCredentials: credentials,
         ...(settings.store.deadlines === undefined ? {} : { deadlines: settings.store.deadlines }),
       });
-      const app = createApp({
+      const { app } = buildTestApp(store, {
         config: {
           ...settings,
           authRequired: false,
           rateLimitPerKey: { ratePerSecond: 0, burst: 1 },
           rateLimitPerClient: { ratePerSecond: 0, burst: 1 },
-          repository: store.url,
           deploymentTtlMs: TTL_MS,
           artifactCacheDir: tempDir('modelfleet-cache-'),
         },
-        store,
-        log: silentLogger,
-        metrics: () => {},
       });
       await app.preload();
 

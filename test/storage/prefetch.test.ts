@@ -1,11 +1,8 @@
-import { createApp } from '../../shared/app';
 import { loadInTurns } from '../../shared/boot';
-import { parseConfig } from '../../shared/config';
 import { PrefetchingStore, versionsNamedIn } from '../../shared/repository/prefetch';
 import { withPreload } from '../../shared/serving/preload';
 import type { GetOptions, ModelStore } from '../../shared/store';
-import { silentLogger } from '../../shared/telemetry/log';
-import { postJson, removeTempDirs, sampleRepository } from '../support/fixtures';
+import { buildTestApp, postJson, removeTempDirs, sampleRepository } from '../support/fixtures';
 
 afterAll(removeTempDirs);
 
@@ -54,12 +51,8 @@ describe('cold-start prefetch', () => {
 
     let released = false;
     // Authentication has its own tests; this one counts reads.
-    const config = {
-      ...parseConfig({ MODELFLEET_STAGE: 'dev' }),
-      authRequired: false,
-      repository: store.url,
-    };
-    const app = withPreload(createApp({ config, store, log: silentLogger, metrics: () => {} }), () => {
+    const built = buildTestApp(store, { env: { MODELFLEET_STAGE: 'dev' }, config: { authRequired: false } });
+    const app = withPreload(built.app, () => {
       released = true;
       store.release();
     });

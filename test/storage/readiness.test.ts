@@ -1,12 +1,13 @@
-/**
- * Issue 13, item 2: `/v2/health/ready` listed the store on every probe (a paid, unauthenticated
- * request) and answered 503 during a store outage although warm instances served fine.
- */
-import { createApp } from '../../shared/app';
-import { parseConfig } from '../../shared/config';
 import { type ModelStore, StoreUnavailableError } from '../../shared/store';
-import { silentLogger } from '../../shared/telemetry/log';
-import { get, json, postJson, removeTempDirs, sampleRepository, tempDir } from '../support/fixtures';
+import {
+  buildTestApp,
+  get,
+  json,
+  postJson,
+  removeTempDirs,
+  sampleRepository,
+  tempDir,
+} from '../support/fixtures';
 import { irisRequest } from './stores';
 
 afterAll(removeTempDirs);
@@ -38,16 +39,17 @@ async function switchableStore() {
 }
 
 function app(store: ModelStore, clock: { now: number }) {
-  const config = {
-    ...parseConfig({ MODELFLEET_STAGE: 'dev' }),
-    authRequired: false,
-    rateLimitPerKey: { ratePerSecond: 0, burst: 1 },
-    rateLimitPerClient: { ratePerSecond: 0, burst: 1 },
-    repository: store.url,
-    deploymentTtlMs: 1000,
-    artifactCacheDir: tempDir('modelfleet-cache-'),
-  };
-  return createApp({ config, store, log: silentLogger, metrics: () => {}, now: () => clock.now });
+  return buildTestApp(store, {
+    env: { MODELFLEET_STAGE: 'dev' },
+    config: {
+      authRequired: false,
+      rateLimitPerKey: { ratePerSecond: 0, burst: 1 },
+      rateLimitPerClient: { ratePerSecond: 0, burst: 1 },
+      deploymentTtlMs: 1000,
+      artifactCacheDir: tempDir('modelfleet-cache-'),
+    },
+    now: () => clock.now,
+  }).app;
 }
 
 describe('readiness', () => {

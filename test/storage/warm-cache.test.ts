@@ -1,8 +1,7 @@
 import { copyFileSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { SAMPLES_DIR } from '../../scripts/lib/samples';
-import { type App, createApp } from '../../shared/app';
-import { parseConfig } from '../../shared/config';
+import type { App } from '../../shared/app';
 import { promote } from '../../shared/repository/deployment';
 import { deploymentKey, ModelRepository } from '../../shared/repository/repository';
 import { ArtifactDiskCache } from '../../shared/serving/artifact-cache';
@@ -12,7 +11,7 @@ import { FsModelStore, type ModelStore, openStore } from '../../shared/store';
 import { createLogger, silentLogger } from '../../shared/telemetry/log';
 import type { RequestMetricEvent } from '../../shared/telemetry/metric-event';
 import { startS3rver } from '../support/emulators';
-import { get, json, postJson, removeTempDirs, tempDir } from '../support/fixtures';
+import { buildTestApp, get, json, postJson, removeTempDirs, tempDir } from '../support/fixtures';
 import { closeFakeGcs, irisPackage, irisRequest, repositoryLocation, type StoreKind } from './stores';
 
 afterAll(async () => {
@@ -78,25 +77,19 @@ function harness(
   overrides: { ttlMs?: number; cacheDir?: string } = {},
 ): Harness {
   const counts = counted(openStore(location.url, location.settings));
-  const events: RequestMetricEvent[] = [];
   const logs: Record<string, unknown>[] = [];
   const clock = { now: Date.parse('2026-06-01T00:00:00Z') };
-  const base = parseConfig({ MODELFLEET_STAGE: 'prod' });
-  const config = {
-    ...base,
-    // These tests measure caching; auth and rate limits (on by default on prod) have their own tests.
-    authRequired: false,
-    rateLimitPerKey: { ratePerSecond: 0, burst: 1 },
-    rateLimitPerClient: { ratePerSecond: 0, burst: 1 },
-    repository: location.url,
-    store: location.settings ?? {},
-    deploymentTtlMs: overrides.ttlMs ?? 30_000,
-    artifactCacheDir: overrides.cacheDir ?? tempDir('modelfleet-cache-'),
-  };
-  const app = createApp({
-    config,
-    store: counts.store,
-    metrics: (event) => events.push(event),
+  const { app, events } = buildTestApp(counts.store, {
+    env: { MODELFLEET_STAGE: 'prod' },
+    config: {
+      // These tests measure caching; auth and rate limits (on by default on prod) have their own tests.
+      authRequired: false,
+      rateLimitPerKey: { ratePerSecond: 0, burst: 1 },
+      rateLimitPerClient: { ratePerSecond: 0, burst: 1 },
+      store: location.settings ?? {},
+      deploymentTtlMs: overrides.ttlMs ?? 30_000,
+      artifactCacheDir: overrides.cacheDir ?? tempDir('modelfleet-cache-'),
+    },
     log: createLogger('warn', (line) => logs.push(JSON.parse(line))),
     now: () => clock.now,
   });

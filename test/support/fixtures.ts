@@ -5,9 +5,9 @@ import { publishMissingSamples } from '../../scripts/lib/samples';
 import { type App, createApp } from '../../shared/app';
 import { type Config, parseConfig } from '../../shared/config';
 import { ModelRepository } from '../../shared/repository/repository';
-import { FsModelStore } from '../../shared/store';
-import { silentLogger } from '../../shared/telemetry/log';
-import type { RequestMetricEvent } from '../../shared/telemetry/metric-event';
+import { FsModelStore, type ModelStore } from '../../shared/store';
+import { type Logger, silentLogger } from '../../shared/telemetry/log';
+import type { MetricSink, RequestMetricEvent } from '../../shared/telemetry/metric-event';
 import { seededRandom } from './random';
 
 const made: string[] = [];
@@ -43,21 +43,25 @@ export interface TestAppOptions {
   /** Seeds the variant picks; Math.random when absent. */
   seed?: number;
   now?: () => number;
+  /** The platform's sink instead of recording into `events`. */
+  metrics?: MetricSink;
+  log?: Logger;
 }
 
 /**
  * The one app builder of the tests: the real core over `repository`, its metric events recorded,
  * logs silenced. The presets below (and trafficApp, securedApp) only choose options.
  */
-export function buildTestApp(repository: ModelRepository, options: TestAppOptions = {}): TestApp {
+export function buildTestApp(source: ModelRepository | ModelStore, options: TestAppOptions = {}): TestApp {
+  const repository = source instanceof ModelRepository ? source : new ModelRepository(source);
   const events: RequestMetricEvent[] = [];
   const parsed = parseConfig({ ...options.env, MODEL_REPOSITORY: repository.store.url });
   const config = { ...parsed, ...options.config, repository: repository.store.url };
   const app = createApp({
     config,
     store: repository.store,
-    metrics: (event) => events.push(event),
-    log: silentLogger,
+    metrics: options.metrics ?? ((event) => events.push(event)),
+    log: options.log ?? silentLogger,
     ...(options.seed === undefined ? {} : { random: seededRandom(options.seed) }),
     ...(options.now === undefined ? {} : { now: options.now }),
   });

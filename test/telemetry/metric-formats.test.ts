@@ -4,10 +4,8 @@ import { createMetrics, powertoolsSink } from '../../functions/aws/metrics';
 import { invocationLogSink } from '../../functions/azure/handler';
 import { cloudLoggingSink } from '../../functions/gcp/handler';
 import metricsSpec from '../../infra/aws/metrics.json';
-import { type App, createApp } from '../../shared/app';
-import { parseConfig } from '../../shared/config';
+import type { App } from '../../shared/app';
 import type { ModelRepository } from '../../shared/repository/repository';
-import { silentLogger } from '../../shared/telemetry/log';
 import type { MetricSink, RequestMetricEvent } from '../../shared/telemetry/metric-event';
 import {
   GCP_LABELS_KEY,
@@ -17,7 +15,7 @@ import {
   toEmfMetricSet,
 } from '../../shared/telemetry/metric-formats';
 import { azureFunctions } from '../conformance/targets';
-import { removeTempDirs, sampleRepository, sampleRequestText } from '../support/fixtures';
+import { buildTestApp, removeTempDirs, sampleRepository, sampleRequestText } from '../support/fixtures';
 import { notFoundEvent, successEvent } from '../support/metric-events';
 
 let repository: ModelRepository;
@@ -30,12 +28,11 @@ const iris = sampleRequestText('iris');
 
 function appWith(metrics: MetricSink): App {
   // Default-deny on dev is tested in test/security; these tests are about metric output.
-  const config = {
-    ...parseConfig({ MODELFLEET_STAGE: 'dev' }),
-    repository: repository.store.url,
-    authRequired: false,
-  };
-  return createApp({ config, store: repository.store, metrics, log: silentLogger });
+  return buildTestApp(repository, {
+    env: { MODELFLEET_STAGE: 'dev' },
+    config: { authRequired: false },
+    metrics,
+  }).app;
 }
 
 /** Runs `act` and returns every JSON line it printed on stdout (the metric channel on all clouds). */
