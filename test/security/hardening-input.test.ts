@@ -11,6 +11,7 @@ import { buildModel } from '../../scripts/lib/onnx-builder';
 import type { ServeRequest } from '../../shared/http/request';
 import * as binaryModule from '../../shared/protocol/binary';
 import { ModelRepository } from '../../shared/repository/repository';
+import { checkJsonDepth } from '../../shared/security/body';
 import { FsModelStore } from '../../shared/store';
 import { toEmfMetricSet } from '../../shared/telemetry/metric-formats';
 import { json, postJson, removeTempDirs, tempDir } from '../support/fixtures';
@@ -129,6 +130,20 @@ describe('item 6: nesting depth is refused before the body is parsed', () => {
     const flatMs = await timed(() => send(flat));
     const deepMs = await timed(() => send(deep));
     expect(deepMs).toBeLessThan(Math.max(3 * flatMs, 50));
+  });
+});
+
+describe('the text check of nesting depth', () => {
+  it('counts brackets only outside strings, escaped quotes included, and names the path it refuses', () => {
+    const brackets = '['.repeat(200);
+    // Within the limit: 200 brackets in a value and in a key, behind an escaped quote.
+    const inStrings = JSON.stringify({ [`k\\"${brackets}`]: [`v\\"${brackets}`, { a: brackets }] });
+    expect(() => checkJsonDepth(inStrings, 3)).not.toThrow();
+    const tooDeep = JSON.stringify({ a: [`]]]]"${brackets}`, { b: [[1]] }] });
+    expect(() => checkJsonDepth(tooDeep, 4)).toThrow(
+      'request body: a[1].b[0] is nested more than 4 levels deep',
+    );
+    expect(() => checkJsonDepth(tooDeep, 5)).not.toThrow();
   });
 });
 
