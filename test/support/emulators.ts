@@ -78,37 +78,12 @@ export async function startAzurite(): Promise<RunningEmulator & { child: ChildPr
     ],
     { stdio: ['ignore', 'pipe', 'pipe'] },
   );
-  let output = '';
-  await new Promise<void>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`Azurite did not start:\n${output}`)), 30_000);
-    const onData = (chunk: Buffer) => {
-      output += chunk.toString();
-      if (/successfully listens/.test(output)) {
-        clearTimeout(timer);
-        resolve();
-      }
-    };
-    child.stdout?.on('data', onData);
-    child.stderr?.on('data', onData);
-    child.once('exit', (code) => {
-      clearTimeout(timer);
-      reject(new Error(`Azurite exited with ${code}:\n${output}`));
-    });
-  });
+  await untilPrinted(child, /successfully listens/, 'Azurite');
   const endpoint = `http://127.0.0.1:${port}/${AZURITE_ACCOUNT}`;
   return {
     endpoint,
     child,
-    stop: () =>
-      new Promise<void>((resolve) => {
-        const done = () => {
-          rmSync(location, { recursive: true, force: true });
-          resolve();
-        };
-        if (child.exitCode !== null || child.signalCode !== null) return done();
-        child.once('exit', done);
-        child.kill('SIGTERM');
-      }),
+    stop: () => stopChild(child, location, ['SIGTERM']),
   };
 }
 
@@ -124,12 +99,23 @@ export async function startS3rverProcess(bucket: string): Promise<RunningEmulato
     new S3rver({ address: '127.0.0.1', port: ${port}, directory: ${JSON.stringify(directory)}, silent: true,
       configureBuckets: [{ name: ${JSON.stringify(bucket)} }] }).run().then(() => console.log('s3rver ready'));`;
   const child = spawn(process.execPath, ['-e', script], { stdio: ['ignore', 'pipe', 'pipe'] });
+  await untilPrinted(child, /s3rver ready/, 's3rver');
+  return {
+    endpoint: `http://127.0.0.1:${port}`,
+    child,
+    // SIGCONT first: a stopped process does not act on SIGKILL's exit until it runs again.
+    stop: () => stopChild(child, directory, ['SIGCONT', 'SIGKILL']),
+  };
+}
+
+/** Resolves when the child has printed `ready` (stdout or stderr); rejects if it exits first. */
+function untilPrinted(child: ChildProcess, ready: RegExp, name: string): Promise<void> {
   let output = '';
-  await new Promise<void>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`s3rver did not start:\n${output}`)), 30_000);
+  return new Promise<void>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`${name} did not start:\n${output}`)), 30_000);
     const onData = (chunk: Buffer) => {
       output += chunk.toString();
-      if (output.includes('s3rver ready')) {
+      if (ready.test(output)) {
         clearTimeout(timer);
         resolve();
       }
@@ -138,22 +124,20 @@ export async function startS3rverProcess(bucket: string): Promise<RunningEmulato
     child.stderr?.on('data', onData);
     child.once('exit', (code) => {
       clearTimeout(timer);
-      reject(new Error(`s3rver exited with ${code}:\n${output}`));
+      reject(new Error(`${name} exited with ${code}:\n${output}`));
     });
   });
-  return {
-    endpoint: `http://127.0.0.1:${port}`,
-    child,
-    stop: () =>
-      new Promise<void>((resolve) => {
-        const done = () => {
-          rmSync(directory, { recursive: true, force: true });
-          resolve();
-        };
-        if (child.exitCode !== null || child.signalCode !== null) return done();
-        child.once('exit', done);
-        child.kill('SIGCONT');
-        child.kill('SIGKILL');
-      }),
-  };
+}
+
+/** Ends the child with `signals` in order and removes its data folder once it has exited. */
+function stopChild(child: ChildProcess, folder: string, signals: NodeJS.Signals[]): Promise<void> {
+  return new Promise<void>((resolve) => {
+    const done = () => {
+      rmSync(folder, { recursive: true, force: true });
+      resolve();
+    };
+    if (child.exitCode !== null || child.signalCode !== null) return done();
+    child.once('exit', done);
+    for (const signal of signals) child.kill(signal);
+  });
 }
