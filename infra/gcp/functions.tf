@@ -111,9 +111,8 @@ resource "google_cloudfunctions2_function" "guard" {
       MODELFLEET_STAGE     = var.stage
       MODEL_REPOSITORY     = local.repository
       GOOGLE_CLOUD_PROJECT = var.project
-      # What the guard's Cloud Monitoring source reads (log-based metrics below).
-      GUARD_METRIC_PREFIX = "logging.googleapis.com/user/${var.name}_"
-      GUARD_SERVICE_NAME  = google_cloudfunctions2_function.modelfleet.name
+      # What the guard's Cloud Monitoring source reads: the log-based metrics of monitoring.tf.
+      GUARD_METRIC_PREFIX = "${local.metric_type}/${var.name}_"
     }
   }
 

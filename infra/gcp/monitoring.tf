@@ -12,6 +12,12 @@ locals {
     stage    = "EXTRACT(labels.stage)"
     revision = "EXTRACT(resource.labels.revision_name)"
   }
+  # What the rollout guard splits requests by (shared/control/metric-sources/cloud-monitoring.ts):
+  # 2/4/5 from the status, so client errors never count against a canary; cold starts apart.
+  request_labels = {
+    status_class = "REGEXP_EXTRACT(labels.status, \"^([1-5])[0-9][0-9]$\")"
+    cold_start   = "EXTRACT(labels.coldStart)"
+  }
   per_variant  = ["metric.label.model", "metric.label.variant", "metric.label.version"]
   per_revision = ["metric.label.revision"]
   metric_type  = "logging.googleapis.com/user"
@@ -25,14 +31,14 @@ resource "google_logging_metric" "requests" {
     value_type  = "INT64"
     unit        = "1"
     dynamic "labels" {
-      for_each = local.metric_labels
+      for_each = merge(local.metric_labels, local.request_labels)
       content {
         key        = labels.key
         value_type = "STRING"
       }
     }
   }
-  label_extractors = local.metric_labels
+  label_extractors = merge(local.metric_labels, local.request_labels)
 }
 
 # Server errors only (status >= 500 is severity ERROR); 4xx are the client's and never count.
@@ -54,11 +60,12 @@ resource "google_logging_metric" "errors" {
   label_extractors = local.metric_labels
 }
 
-# Latency of warm requests: a cold start's model load says nothing about the model version.
+# Latency of warm requests that succeeded (the line carries warmLatencyMs only then): a cold
+# start's model load says nothing about the model version, and a fast 4xx would flatter it.
 resource "google_logging_metric" "warm_latency" {
   name            = "${var.name}_warm_latency"
-  filter          = "${local.request_lines} AND labels.coldStart=\"false\""
-  value_extractor = "EXTRACT(jsonPayload.latencyMs)"
+  filter          = "${local.request_lines} AND jsonPayload.warmLatencyMs>=0"
+  value_extractor = "EXTRACT(jsonPayload.warmLatencyMs)"
   metric_descriptor {
     metric_kind = "DELTA"
     value_type  = "DISTRIBUTION"
@@ -270,6 +277,91 @@ resource "google_monitoring_alert_policy" "revision_error_rate" {
   }
 }
 
+# ---- Model monitoring (docs/monitoring.md): accuracy from feedback, input drift ----
+
+# Feedback scored against captured outputs rides on a request line of the variant that served it
+# (feedbackRows, feedbackCorrect). A counter would count lines, so these are distributions: the
+# guard reads their sums (mean x count) as rows scored and rows right, i.e. the accuracy.
+resource "google_logging_metric" "feedback" {
+  for_each        = { feedback_rows = "feedbackRows", feedback_correct = "feedbackCorrect" }
+  name            = "${var.name}_${each.key}"
+  filter          = "${local.request_lines} AND jsonPayload.${each.value}>=0"
+  value_extractor = "EXTRACT(jsonPayload.${each.value})"
+  metric_descriptor {
+    metric_kind = "DELTA"
+    value_type  = "DISTRIBUTION"
+    unit        = "1"
+    dynamic "labels" {
+      for_each = local.metric_labels
+      content {
+        key        = labels.key
+        value_type = "STRING"
+      }
+    }
+  }
+  label_extractors = local.metric_labels
+  bucket_options {
+    exponential_buckets {
+      num_finite_buckets = 20
+      growth_factor      = 2
+      scale              = 1
+    }
+  }
+}
+
+# One line per variant and drift window carries the largest feature PSI of that window.
+resource "google_logging_metric" "drift_windows" {
+  name   = "${var.name}_drift_windows"
+  filter = "${local.request_lines} AND jsonPayload.driftPSIMax>=${var.drift_psi_threshold}"
+  metric_descriptor {
+    metric_kind = "DELTA"
+    value_type  = "INT64"
+    unit        = "1"
+    dynamic "labels" {
+      for_each = local.metric_labels
+      content {
+        key        = labels.key
+        value_type = "STRING"
+      }
+    }
+  }
+  label_extractors = local.metric_labels
+}
+
+# Drift is a reason to look (retrain, check the pipeline upstream), not to roll a version back:
+# the operator is told, the guard is not.
+resource "google_monitoring_alert_policy" "variant_drift" {
+  display_name = "${var.name} ${var.stage}: input drift per variant"
+  combiner     = "OR"
+  severity     = "WARNING"
+  conditions {
+    display_name = "a drift window with feature PSI >= ${var.drift_psi_threshold}"
+    condition_threshold {
+      filter          = "metric.type=\"${local.metric_type}/${google_logging_metric.drift_windows.name}\" AND resource.type=\"cloud_run_revision\""
+      comparison      = "COMPARISON_GT"
+      threshold_value = 0
+      duration        = "0s"
+      aggregations {
+        alignment_period     = "${var.alert_window_seconds}s"
+        per_series_aligner   = "ALIGN_DELTA"
+        cross_series_reducer = "REDUCE_SUM"
+        group_by_fields      = local.per_variant
+      }
+      trigger {
+        count = 1
+      }
+    }
+  }
+  notification_channels = [google_monitoring_notification_channel.operator.id]
+  alert_strategy {
+    auto_close = "86400s"
+  }
+  documentation {
+    mime_type = "text/markdown"
+    content   = "The inputs of a model variant of stage ${var.stage} moved away from its training baseline (PSI >= ${var.drift_psi_threshold}). `modelfleet monitor <model> --stage ${var.stage}` lists the drifting features first; see docs/operations.md."
+  }
+}
+
 # ---- Dashboard ----
 
 locals {
@@ -279,6 +371,8 @@ locals {
       errors   = { title = "Server errors per variant (/min)", metric = google_logging_metric.errors.name, aligner = "ALIGN_DELTA", reducer = "REDUCE_SUM" }
       p99      = { title = "Warm p99 latency per variant (ms)", metric = google_logging_metric.warm_latency.name, aligner = "ALIGN_DELTA", reducer = "REDUCE_PERCENTILE_99" }
       cold     = { title = "Cold starts per revision (/min)", metric = google_logging_metric.cold_starts.name, aligner = "ALIGN_DELTA", reducer = "REDUCE_SUM" }
+      feedback = { title = "Feedback rows scored per variant (/min)", metric = google_logging_metric.feedback["feedback_rows"].name, aligner = "ALIGN_DELTA", reducer = "REDUCE_SUM" }
+      drift    = { title = "Drift windows per variant (PSI over threshold)", metric = google_logging_metric.drift_windows.name, aligner = "ALIGN_DELTA", reducer = "REDUCE_SUM" }
       } : key => {
       title = chart.title
       xyChart = {
@@ -307,7 +401,7 @@ resource "google_monitoring_dashboard" "modelfleet" {
     mosaicLayout = {
       columns = 12
       tiles = [
-        for index, key in ["requests", "errors", "p99", "cold"] : {
+        for index, key in ["requests", "errors", "p99", "cold", "feedback", "drift"] : {
           xPos   = (index % 2) * 6
           yPos   = floor(index / 2) * 4
           width  = 6

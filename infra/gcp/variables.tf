@@ -156,6 +156,16 @@ variable "alert_window_seconds" {
   default     = 120
 }
 
+variable "drift_psi_threshold" {
+  description = "Population stability index of a feature (the largest per variant and drift window) at or above which the operator is told the inputs drifted. Serving computes PSI against the package's baseline (DRIFT_PSI_THRESHOLD on the function should match)."
+  type        = number
+  default     = 0.2
+  validation {
+    condition     = var.drift_psi_threshold > 0
+    error_message = "drift_psi_threshold: a positive number (0.1 moderate, 0.2 significant, 0.25+ large shift)."
+  }
+}
+
 variable "operator_email" {
   description = "Who is told when a code rollout (a new revision) fails: a person rolls it back (README.md)."
   type        = string

@@ -1,4 +1,5 @@
 import path from 'node:path';
+import { DEFAULT_GCP_METRIC_PREFIX } from '../control/metric-sources/cloud-monitoring';
 import type { MetricSourceSettings } from '../control/metric-sources/open';
 import { ConfigError } from '../errors';
 import { stageNameProblem } from '../repository/names';
@@ -52,14 +53,7 @@ export function parseGuardSettings(env: Env, defaultMetrics?: string): GuardSett
       ...(endpoint === undefined ? {} : { endpoint }),
     };
   } else if (spec === 'cloud-monitoring') {
-    metrics = {
-      kind: 'cloud-monitoring',
-      project:
-        env['GOOGLE_CLOUD_PROJECT'] ||
-        required('GCP_PROJECT', 'for cloud-monitoring metrics (or GOOGLE_CLOUD_PROJECT)'),
-      metadataHost: env['GCE_METADATA_HOST'] || 'metadata.google.internal',
-      ...extra,
-    };
+    metrics = cloudMonitoringSettings(env, required, extra);
   } else if (spec === 'log-analytics') {
     const identityEndpoint = env['IDENTITY_ENDPOINT'];
     metrics = {
@@ -85,5 +79,29 @@ export function parseGuardSettings(env: Env, defaultMetrics?: string): GuardSett
     store: parseStoreSettings(env),
     metrics,
     actor: readString(env, 'MODELFLEET_GUARD_ACTOR', `guard:${metrics.kind}`),
+  };
+}
+
+function cloudMonitoringSettings(
+  env: Env,
+  required: (name: string, why: string) => string,
+  extra: { endpoint?: string; token?: string },
+): MetricSourceSettings {
+  // The prefix lands inside a quoted Cloud Monitoring filter: a quote or a space would break it.
+  const metricPrefix = readString(env, 'GUARD_METRIC_PREFIX', DEFAULT_GCP_METRIC_PREFIX);
+  if (!/^[A-Za-z0-9_./-]+$/.test(metricPrefix)) {
+    throw new ConfigError(
+      'GUARD_METRIC_PREFIX',
+      `expected a metric type prefix such as ${DEFAULT_GCP_METRIC_PREFIX}, got ${JSON.stringify(metricPrefix)}`,
+    );
+  }
+  return {
+    kind: 'cloud-monitoring',
+    project:
+      env['GOOGLE_CLOUD_PROJECT'] ||
+      required('GCP_PROJECT', 'for cloud-monitoring metrics (or GOOGLE_CLOUD_PROJECT)'),
+    metadataHost: env['GCE_METADATA_HOST'] || 'metadata.google.internal',
+    metricPrefix,
+    ...extra,
   };
 }

@@ -121,6 +121,8 @@ export class ArmEvaluator {
         return new Proxy({}, { get: (_target, property) => `<reference ${str(0)} ${String(property)}>` });
       case 'listkeys':
         return { keys: [{ value: ACCOUNT_KEY_SENTINEL }] };
+      case 'json':
+        return JSON.parse(str(0)) as Value;
       case 'empty':
         return args[0] === '' || args[0] === null || (Array.isArray(args[0]) && args[0].length === 0);
       default:

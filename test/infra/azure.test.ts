@@ -389,9 +389,10 @@ describe('alerts are wired to actions', () => {
   const rollbackGroupId = () => resourceId('Microsoft.Insights/actionGroups', ['modelfleet-rollback']);
   const operatorGroupId = () => resourceId('Microsoft.Insights/actionGroups', ['modelfleet-operators']);
 
-  it('sends the per-variant alerts to the rollback action group, which calls the guard app', () => {
+  it('sends rollout alerts to the rollback action group (the guard app), and drift to a person', () => {
     const rules = ofType('Microsoft.Insights/scheduledQueryRules');
     expect(rules.map((rule) => rule.name).sort()).toEqual([
+      'modelfleet-variant-drift',
       'modelfleet-variant-error-rate',
       'modelfleet-variant-latency-p99',
     ]);
@@ -400,11 +401,24 @@ describe('alerts are wired to actions', () => {
         enabled: true,
         scopes: [resourceId('Microsoft.OperationalInsights/workspaces', [variable('workspaceName')])],
       });
-      expect((rule.props['actions'] as { actionGroups: string[] }).actionGroups).toEqual([rollbackGroupId()]);
+      // Drift is about the data, not the version rolled out: a person is told, nothing rolls back.
+      const group = rule.name === 'modelfleet-variant-drift' ? operatorGroupId() : rollbackGroupId();
+      expect((rule.props['actions'] as { actionGroups: string[] }).actionGroups).toEqual([group]);
       const [criterion] = (rule.props['criteria'] as { allOf: Record<string, unknown>[] }).allOf;
       const dimensions = (criterion?.['dimensions'] ?? []) as { name: string }[];
       expect(dimensions.map((d) => d.name)).toEqual(['model', 'variant', 'version']);
     }
+    const drift = only(
+      'Microsoft.Insights/scheduledQueryRules',
+      (rule) => rule.name === 'modelfleet-variant-drift',
+    );
+    const [criterion] = (drift.props['criteria'] as { allOf: Record<string, unknown>[] }).allOf;
+    // The threshold is a number (ARM has no decimal parameter: json() of the text).
+    expect(criterion).toMatchObject({
+      operator: 'GreaterThanOrEqual',
+      threshold: 0.2,
+      metricMeasureColumn: 'maxPsi',
+    });
     const rollback = only('Microsoft.Insights/actionGroups', (group) => group.id === rollbackGroupId());
     expect(rollback.props['enabled']).toBe(true);
     expect(rollback.props['azureFunctionReceivers']).toEqual([
@@ -430,9 +444,14 @@ describe('alerts are wired to actions', () => {
 
   it('queries fields that the Azure adapter’s records carry', () => {
     const warm = { ...successEvent, coldStart: false, stage: 'prod' };
-    const { record } = toAzureLogRecord(warm);
-    const message = JSON.stringify(record);
-    for (const name of ['variantErrorQuery', 'variantLatencyQuery']) {
+    const drifted = { ...warm, driftPsi: { tenure: 0.31 }, driftPsiMax: 0.31 };
+    for (const [name, event] of [
+      ['variantErrorQuery', warm],
+      ['variantLatencyQuery', warm],
+      ['variantDriftQuery', drifted],
+    ] as const) {
+      const { record } = toAzureLogRecord(event);
+      const message = JSON.stringify(record);
       const query = variable(name);
       expect(query).toContain('where Message has "modelfleet.request"');
       expect(message).toContain('modelfleet.request');
@@ -451,6 +470,9 @@ describe('alerts are wired to actions', () => {
         });
       }
     }
+    const { record } = toAzureLogRecord(warm);
+    expect(variable('variantDriftQuery')).toContain('isnotnull(record.measurements.driftPSIMax)');
+    expect('driftPSIMax' in record.measurements).toBe(false);
     expect(variable('variantLatencyQuery')).toContain('tostring(record.properties.coldStart) == "false"');
     expect(record.properties['coldStart']).toBe('false');
     // The alert reads the column the query computes.

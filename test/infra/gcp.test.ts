@@ -2,6 +2,12 @@
 import { spawnSync } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
+import { parseGuardSettings } from '../../shared/config/guard';
+import {
+  type CloudMonitoringMetricSource,
+  GCP_METRICS,
+} from '../../shared/control/metric-sources/cloud-monitoring';
+import { openMetricSource } from '../../shared/control/metric-sources/open';
 import type { RequestMetricEvent } from '../../shared/telemetry/metric-event';
 import { GCP_LABELS_KEY, toCloudLoggingEntry } from '../../shared/telemetry/metric-formats';
 import { successEvent } from '../support/metric-events';
@@ -301,6 +307,7 @@ describe('the rollout guard wiring (issue 15)', () => {
     const policies = tf.resource['google_monitoring_alert_policy'] ?? {};
     expect(Object.keys(policies).sort()).toEqual([
       'revision_error_rate',
+      'variant_drift',
       'variant_error_rate',
       'variant_latency_p99',
     ]);
@@ -309,9 +316,12 @@ describe('the rollout guard wiring (issue 15)', () => {
         '${google_monitoring_notification_channel.rollback.id}',
       ]);
     }
-    expect(policies['revision_error_rate']?.[0]?.['notification_channels']).toEqual([
-      '${google_monitoring_notification_channel.operator.id}',
-    ]);
+    // Drift is a reason to look, not to roll back: it goes to a person like code alerts.
+    for (const name of ['revision_error_rate', 'variant_drift']) {
+      expect(policies[name]?.[0]?.['notification_channels']).toEqual([
+        '${google_monitoring_notification_channel.operator.id}',
+      ]);
+    }
     const channel = resource('google_monitoring_notification_channel', 'rollback');
     expect(channel['type']).toBe('pubsub');
     expect(channel['labels']).toEqual({ topic: '${google_pubsub_topic.rollout_alerts.id}' });
@@ -362,14 +372,33 @@ describe('log-based metrics read the lines the GCP adapter writes', () => {
       .reduce<unknown>((at, key) => (at as Record<string, unknown> | undefined)?.[key], entry);
   }
 
-  /** Evaluates the `a.b="v" AND …` filters the metrics use; `${var.name}` stands for modelfleet. */
-  function matches(filter: string, entry: unknown): boolean {
-    const clauses = expand(filter).replaceAll('${var.name}', 'modelfleet').split(' AND ');
-    return clauses.every((clause) => {
-      const parsed = /^([A-Za-z_.]+)="([^"]*)"$/.exec(clause.trim());
+  /**
+   * Evaluates the `a.b="v" AND a.b>=n …` filters the metrics use: `${var.name}` stands for
+   * modelfleet, other variables for their defaults, `${each.value}` for the for_each value given.
+   */
+  function matches(filter: string, entry: unknown, each = ''): boolean {
+    const text = expand(filter)
+      .replaceAll('${var.name}', 'modelfleet')
+      .replaceAll('${each.value}', each)
+      .replace(/\$\{var\.([a-z_]+)\}/g, (_, name: string) => String(variableDefault(name)));
+    return text.split(' AND ').every((clause) => {
+      const parsed = /^([A-Za-z_.]+)(=|>=)(?:"([^"]*)"|(-?[0-9.]+))$/.exec(clause.trim());
       if (parsed === null) throw new Error(`unexpected filter clause ${clause}`);
-      return String(field(entry, parsed[1] ?? '')) === parsed[2];
+      const [, name, operator, text, number] = parsed;
+      const value = field(entry, name ?? '');
+      if (operator === '=') return String(value) === text;
+      // A numeric comparison holds only for a number field that is there (Cloud Logging's rule).
+      return typeof value === 'number' && value >= Number(number);
     });
+  }
+
+  /** A label extractor of the two kinds the templates use, applied to one entry. */
+  function extract(extractor: string, entry: unknown): unknown {
+    const plain = /^EXTRACT\(([A-Za-z_.]+)\)$/.exec(extractor);
+    if (plain !== null) return field(entry, plain[1] ?? '');
+    const regexp = /^REGEXP_EXTRACT\(([A-Za-z_.]+), "(.+)"\)$/.exec(extractor);
+    if (regexp === null) throw new Error(`unexpected extractor ${extractor}`);
+    return new RegExp(regexp[2] ?? '').exec(String(field(entry, regexp[1] ?? '')))?.[1];
   }
 
   const warmServerError = logEntry({
@@ -379,6 +408,7 @@ describe('log-based metrics read the lines the GCP adapter writes', () => {
     coldStart: false,
   });
   const coldSuccess = logEntry(successEvent);
+  const warmSuccess = logEntry({ ...successEvent, coldStart: false });
   const clientError = logEntry({
     ...successEvent,
     status: 400,
@@ -389,44 +419,119 @@ describe('log-based metrics read the lines the GCP adapter writes', () => {
     ...coldSuccess,
     resource: { type: 'cloud_run_revision', labels: { service_name: 'other' } },
   };
+  const withFeedback = logEntry({ ...successEvent, coldStart: false, feedbackRows: 40, feedbackCorrect: 36 });
+  const drifted = logEntry({
+    ...successEvent,
+    coldStart: false,
+    driftPsi: { tenure: 0.31 },
+    driftPsiMax: 0.31,
+  });
+  const steady = logEntry({
+    ...successEvent,
+    coldStart: false,
+    driftPsi: { tenure: 0.04 },
+    driftPsiMax: 0.04,
+  });
 
   it.each([
     ['requests', [warmServerError, coldSuccess, clientError], [otherService]],
     ['errors', [warmServerError], [coldSuccess, clientError, otherService]],
-    ['warm_latency', [warmServerError, clientError], [coldSuccess, otherService]],
+    ['warm_latency', [warmSuccess, withFeedback], [warmServerError, clientError, coldSuccess, otherService]],
     ['cold_starts', [coldSuccess], [warmServerError, clientError]],
+    ['drift_windows', [drifted], [steady, warmSuccess, withFeedback, otherService]],
   ])('%s counts the right lines', (name, counted, ignored) => {
     const metric = resource('google_logging_metric', name);
     for (const entry of counted) expect(matches(String(metric['filter']), entry)).toBe(true);
     for (const entry of ignored) expect(matches(String(metric['filter']), entry)).toBe(false);
   });
 
+  it('feedback distributions read the rows scored and the rows right off the line that carries them', () => {
+    const metric = resource('google_logging_metric', 'feedback');
+    const each = metric['for_each'] as Record<string, string>;
+    expect(each).toEqual({ feedback_rows: 'feedbackRows', feedback_correct: 'feedbackCorrect' });
+    const read = Object.fromEntries(
+      Object.entries(each).map(([key, value]) => {
+        expect(matches(String(metric['filter']), withFeedback, value)).toBe(true);
+        expect(matches(String(metric['filter']), warmSuccess, value)).toBe(false);
+        const extractor = String(metric['value_extractor']).replaceAll('${each.value}', value);
+        return [key, extract(extractor, withFeedback)];
+      }),
+    );
+    expect(read).toEqual({ feedback_rows: 40, feedback_correct: 36 });
+  });
+
+  it('names, for the guard, exactly the metrics this stack defines (GUARD_METRIC_PREFIX + GCP_METRICS)', () => {
+    const guard = one(resource('google_cloudfunctions2_function', 'guard'), 'service_config');
+    const env = guard['environment_variables'] as Record<string, string>;
+    // The values a `terraform apply` with name modelfleet, stage prod would give.
+    const applied: Record<string, string> = {
+      '${var.name}': 'modelfleet',
+      '${var.stage}': 'prod',
+      '${var.project}': 'my-project',
+      '${local.repository}': 'gs://my-project-models/models',
+      '${local.metric_type}': String(locals['metric_type']),
+    };
+    const settings = parseGuardSettings(
+      Object.fromEntries(
+        Object.entries(env).map(([key, value]) => [
+          key,
+          value.replace(/\$\{[a-z_.]+\}/g, (reference) => applied[reference] ?? reference),
+        ]),
+      ),
+      'cloud-monitoring',
+    );
+    const source = openMetricSource(settings.metrics) as CloudMonitoringMetricSource;
+    const names = Object.entries(tf.resource['google_logging_metric'] ?? {}).flatMap(([key, [metric]]) => {
+      const each = (metric?.['for_each'] ?? { [key]: '' }) as Record<string, string>;
+      return Object.keys(each).map((k) =>
+        String(metric?.['name']).replaceAll('${var.name}', 'modelfleet').replaceAll('${each.key}', k),
+      );
+    });
+    for (const metric of Object.keys(GCP_METRICS) as (keyof typeof GCP_METRICS)[]) {
+      const type = source.metricType(metric);
+      expect(type.startsWith('logging.googleapis.com/user/')).toBe(true);
+      expect(names).toContain(type.slice('logging.googleapis.com/user/'.length));
+    }
+  });
+
   it('extracts labels and values that the lines carry', () => {
-    for (const [name, [metric]] of Object.entries(tf.resource['google_logging_metric'] ?? {}) as [
-      string,
-      [Block],
-    ][]) {
-      expect({ name, extractors: metric['label_extractors'] }).toEqual({
+    const extractors = Object.entries(tf.resource['google_logging_metric'] ?? {}).map(([name, [metric]]) => ({
+      name,
+      extractors: metric?.['label_extractors'],
+    }));
+    for (const { name, extractors: used } of extractors) {
+      expect({ name, used }).toEqual({
         name,
-        extractors: '${local.metric_labels}',
+        used:
+          name === 'requests'
+            ? '${merge(local.metric_labels, local.request_labels)}'
+            : '${local.metric_labels}',
       });
     }
     for (const [label, extractor] of Object.entries(locals['metric_labels'] as Record<string, string>)) {
-      const source = /^EXTRACT\(([A-Za-z_.]+)\)$/.exec(extractor)?.[1] ?? '';
-      const value = field(warmServerError, source);
-      expect({ label, type: typeof value }).toEqual({ label, type: 'string' });
+      expect({ label, type: typeof extract(extractor, warmServerError) }).toEqual({ label, type: 'string' });
     }
-    expect(field(warmServerError, 'labels.variant')).toBe('canary');
+    expect(extract('EXTRACT(labels.variant)', warmServerError)).toBe('canary');
+    // The guard's split of requests: status class and cold start, as labels.
+    const requestLabels = locals['request_labels'] as Record<string, string>;
+    const labelsOf = (entry: unknown) =>
+      Object.fromEntries(Object.entries(requestLabels).map(([label, e]) => [label, extract(e, entry)]));
+    expect(labelsOf(warmServerError)).toEqual({ status_class: '5', cold_start: 'false' });
+    expect(labelsOf(clientError)).toEqual({ status_class: '4', cold_start: 'false' });
+    expect(labelsOf(coldSuccess)).toEqual({ status_class: '2', cold_start: 'true' });
     const latency = resource('google_logging_metric', 'warm_latency');
-    const valueField = /^EXTRACT\(([A-Za-z_.]+)\)$/.exec(String(latency['value_extractor']))?.[1] ?? '';
-    expect(field(warmServerError, valueField)).toBe(12.346);
+    expect(extract(String(latency['value_extractor']), warmSuccess)).toBe(12.346);
   });
 
   it('alerts and the dashboard read the metrics defined here', () => {
     const text =
       allStrings(tf.resource['google_monitoring_alert_policy']).join('\n') + String(locals['variant_chart']);
-    const used = [...text.matchAll(/google_logging_metric\.([a-z_]+)\.name/g)].map((m) => m[1]);
-    expect(new Set(used)).toEqual(new Set(['requests', 'errors', 'warm_latency', 'cold_starts']));
+    const used = [...text.matchAll(/google_logging_metric\.([a-z_]+)(?:\["[a-z_]+"\])?\.name/g)].map(
+      (m) => m[1],
+    );
+    expect(new Set(used)).toEqual(
+      new Set(['requests', 'errors', 'warm_latency', 'cold_starts', 'feedback', 'drift_windows']),
+    );
     expect(allStrings(tf.resource['google_monitoring_dashboard']).join('')).toContain('local.variant_chart');
   });
 });

@@ -52,6 +52,18 @@ describe('guard settings', () => {
     );
     expect(() => parseGuardSettings({ AWS_REGION: 'eu-west-1' }, 'cloudwatch')).toThrow(/AWS_ACCESS_KEY_ID/);
     expect(() => parseGuardSettings({}, 'log-analytics')).toThrow(/MODELFLEET_LOG_ANALYTICS_WORKSPACE/);
+    expect(() => parseGuardSettings({}, 'cloud-monitoring')).toThrow(/GCP_PROJECT/);
+    expect(() =>
+      parseGuardSettings(
+        { GOOGLE_CLOUD_PROJECT: 'p', GUARD_METRIC_PREFIX: 'user/x" OR "' },
+        'cloud-monitoring',
+      ),
+    ).toThrow(/GUARD_METRIC_PREFIX/);
+    expect(parseGuardSettings({ GOOGLE_CLOUD_PROJECT: 'p' }, 'cloud-monitoring').metrics).toMatchObject({
+      kind: 'cloud-monitoring',
+      project: 'p',
+      metricPrefix: 'logging.googleapis.com/user/modelfleet_',
+    });
     expect(
       parseGuardSettings({ MODELFLEET_METRICS: 'local:/tmp/m.jsonl', MODELFLEET_STAGE: 'prod' }),
     ).toMatchObject({

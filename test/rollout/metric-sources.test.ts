@@ -153,13 +153,16 @@ describe('Cloud Monitoring timeSeries.list source', () => {
         return { status: 401, body: { error: { code: 401 } } };
       const filter = request.query.get('filter') ?? '';
       const canary = filter.includes('metric.label.variant="canary"');
-      if (filter.includes(GCP_METRICS.requests)) {
+      const metric = /metric\.type="logging\.googleapis\.com\/user\/modelfleet-eu_([a-z_]+)"/.exec(
+        filter,
+      )?.[1];
+      if (metric === GCP_METRICS.requests) {
         const point = (value: number) => ({
           interval: { startTime: '2026-05-01T10:00:00Z', endTime: '2026-05-01T10:05:00Z' },
           value: { int64Value: String(value) },
         });
         const series = (status: string, cold: string, value: number) => ({
-          metric: { type: GCP_METRICS.requests, labels: { status_class: status, cold_start: cold } },
+          metric: { type: metric, labels: { status_class: status, cold_start: cold } },
           resource: { type: 'cloud_function', labels: {} },
           metricKind: 'DELTA',
           valueType: 'INT64',
@@ -179,7 +182,24 @@ describe('Cloud Monitoring timeSeries.list source', () => {
           },
         };
       }
-      if (filter.includes(GCP_METRICS.warmLatency)) {
+      if (metric === GCP_METRICS.feedbackRows || metric === GCP_METRICS.feedbackCorrect) {
+        // Two lines per side: 40 + 60 rows scored; correct 36 + 54 (canary), 39 + 59 (primary).
+        const sums = metric === GCP_METRICS.feedbackRows ? [40, 60] : canary ? [36, 54] : [39, 59];
+        const distribution = (sum: number) => ({ count: '1', mean: sum, bucketCounts: ['1'] });
+        return {
+          status: 200,
+          body: {
+            timeSeries: [
+              {
+                metric: { type: metric },
+                valueType: 'DISTRIBUTION',
+                points: sums.map((sum) => ({ value: { distributionValue: distribution(sum) } })),
+              },
+            ],
+          },
+        };
+      }
+      if (metric === GCP_METRICS.warmLatency) {
         // Exponential buckets: scale 1, growth 2 → [1,2) [2,4) ... ; 100 values.
         const counts = canary ? [0, 0, 0, 0, 0, 50, 48, 2] : [0, 0, 0, 0, 50, 49, 1, 0];
         return {
@@ -187,7 +207,7 @@ describe('Cloud Monitoring timeSeries.list source', () => {
           body: {
             timeSeries: [
               {
-                metric: { type: GCP_METRICS.warmLatency },
+                metric: { type: metric },
                 valueType: 'DISTRIBUTION',
                 points: [
                   {
@@ -214,6 +234,8 @@ describe('Cloud Monitoring timeSeries.list source', () => {
       project: 'my-project',
       accessToken: async () => 'gcp-token',
       endpoint: fake.endpoint,
+      // The stack's metric names follow its `name` variable (infra/gcp/monitoring.tf).
+      metricPrefix: 'logging.googleapis.com/user/modelfleet-eu_',
     });
     const window = await source.window(query);
     expect(window.canary).toEqual({
@@ -222,19 +244,21 @@ describe('Cloud Monitoring timeSeries.list source', () => {
       clientErrors: 20,
       coldStarts: 50,
       warmLatency: { count: 100, p50: 32, p99: 128 },
+      accuracy: { count: 100, correct: 90 },
     });
     expect(window.primary).toMatchObject({
       requests: 9090,
       serverErrors: 90,
       warmLatency: { p50: 16, p99: 32 },
+      accuracy: { count: 100, correct: 98 },
     });
+    const requestsType = 'logging.googleapis.com/user/modelfleet-eu_requests';
     const asked = fake.requests.find(
-      (r) =>
-        r.query.get('filter')?.includes(GCP_METRICS.requests) && r.query.get('filter')?.includes('"canary"'),
+      (r) => r.query.get('filter')?.includes(requestsType) && r.query.get('filter')?.includes('"canary"'),
     );
     expect(asked?.path).toBe('/v3/projects/my-project/timeSeries');
     expect(asked?.query.get('filter')).toBe(
-      `metric.type="${GCP_METRICS.requests}" AND metric.label.model="churn" AND metric.label.stage="prod" AND metric.label.variant="canary" AND metric.label.version="4"`,
+      `metric.type="${requestsType}" AND metric.label.model="churn" AND metric.label.stage="prod" AND metric.label.variant="canary" AND metric.label.version="4"`,
     );
     expect(Object.fromEntries([...(asked?.query.entries() ?? [])].filter(([k]) => k !== 'filter'))).toEqual({
       'interval.startTime': '2026-05-01T10:00:00.000Z',

@@ -9,19 +9,25 @@ import { MetricQueryError, requestJson } from './http-json';
 
 /**
  * Google Cloud Monitoring `projects.timeSeries.list` over log-based metrics of the GCP functions'
- * request lines (shared/telemetry/metric-formats.ts `toCloudLoggingEntry`). The metrics, which the
- * GCP stack defines (docs/operations.md lists them):
- *   modelfleet_requests      counter, labels model, variant, version, stage, status_class (2/4/5),
- *                            cold_start (true/false)
- *   modelfleet_warm_latency  distribution of latencyMs over warm, non-error lines, same first labels
- *   modelfleet_feedback      counter, labels model, variant, version, stage, correct (optional)
- * Each is summed over one alignment period spanning the window (ALIGN_DELTA, REDUCE_SUM).
+ * request lines (shared/telemetry/metric-formats.ts `toCloudLoggingEntry`). infra/gcp/monitoring.tf
+ * defines them, named `<name>_<metric>` (the guard reads the prefix from GUARD_METRIC_PREFIX):
+ *   requests          counter, labels model, variant, version, stage, status_class (2/4/5), cold_start
+ *   warm_latency      distribution of warmLatencyMs (warm requests that succeeded), same first labels
+ *   feedback_rows     distribution of feedbackRows (rows of feedback scored on that line)
+ *   feedback_correct  distribution of feedbackCorrect
+ * A log-based counter counts lines, not the numbers on them, so the feedback figures are
+ * distributions whose sum (mean x count) is the total. Each is summed over one alignment period
+ * spanning the window (ALIGN_DELTA, REDUCE_SUM).
  */
 export const GCP_METRICS = {
-  requests: 'logging.googleapis.com/user/modelfleet_requests',
-  warmLatency: 'logging.googleapis.com/user/modelfleet_warm_latency',
-  feedback: 'logging.googleapis.com/user/modelfleet_feedback',
+  requests: 'requests',
+  warmLatency: 'warm_latency',
+  feedbackRows: 'feedback_rows',
+  feedbackCorrect: 'feedback_correct',
 };
+
+/** What the GCP stack's default name (`modelfleet`) gives; GUARD_METRIC_PREFIX overrides it. */
+export const DEFAULT_GCP_METRIC_PREFIX = 'logging.googleapis.com/user/modelfleet_';
 
 export interface CloudMonitoringOptions {
   project: string;
@@ -29,6 +35,8 @@ export interface CloudMonitoringOptions {
   accessToken: () => Promise<string>;
   /** Default https://monitoring.googleapis.com/ */
   endpoint?: string;
+  /** The log-based metrics' type up to the metric's own name; default DEFAULT_GCP_METRIC_PREFIX. */
+  metricPrefix?: string;
 }
 
 interface TimeSeries {
@@ -40,6 +48,7 @@ interface TimeSeries {
 
 interface Distribution {
   count?: string | number;
+  mean?: number;
   bucketOptions?: {
     exponentialBuckets?: { numFiniteBuckets: number; growthFactor: number; scale: number };
     linearBuckets?: { numFiniteBuckets: number; width: number; offset: number };
@@ -69,7 +78,7 @@ export class CloudMonitoringMetricSource implements MetricSource {
     url.searchParams.set(
       'filter',
       [
-        `metric.type="${GCP_METRICS[metric]}"`,
+        `metric.type="${this.metricType(metric)}"`,
         `metric.label.model="${query.model}"`,
         `metric.label.stage="${query.stage}"`,
         `metric.label.variant="${which.variant}"`,
@@ -86,16 +95,21 @@ export class CloudMonitoringMetricSource implements MetricSource {
     return url;
   }
 
+  metricType(metric: keyof typeof GCP_METRICS): string {
+    return (this.options.metricPrefix ?? DEFAULT_GCP_METRIC_PREFIX) + GCP_METRICS[metric];
+  }
+
   async window(query: WindowQuery): Promise<EvaluationWindow> {
     const [primary, canary] = await Promise.all([this.side(query, 'primary'), this.side(query, 'canary')]);
     return { start: query.start, end: query.end, primary, canary };
   }
 
   private async side(query: WindowQuery, side: 'primary' | 'canary'): Promise<VariantAggregate> {
-    const [requests, latency, feedback] = await Promise.all([
+    const [requests, latency, feedbackRows, feedbackCorrect] = await Promise.all([
       this.list(this.url(query, side, 'requests', ['status_class', 'cold_start'])),
       this.list(this.url(query, side, 'warmLatency', [])),
-      this.list(this.url(query, side, 'feedback', ['correct'])),
+      this.list(this.url(query, side, 'feedbackRows', [])),
+      this.list(this.url(query, side, 'feedbackCorrect', [])),
     ]);
     const aggregate: VariantAggregate = { requests: 0, serverErrors: 0, clientErrors: 0, coldStarts: 0 };
     for (const series of requests) {
@@ -110,14 +124,9 @@ export class CloudMonitoringMetricSource implements MetricSource {
       latency.flatMap((s) => (s.points ?? []).map((p) => p.value?.distributionValue)),
     );
     if (warm !== undefined) aggregate.warmLatency = warm;
-    let total = 0;
-    let correct = 0;
-    for (const series of feedback) {
-      const count = sumPoints(series);
-      total += count;
-      if (series.metric?.labels?.['correct'] === 'true') correct += count;
-    }
-    if (total > 0) aggregate.accuracy = { count: total, correct };
+    const rows = Math.round(sumDistributions(feedbackRows));
+    if (rows > 0)
+      aggregate.accuracy = { count: rows, correct: Math.round(sumDistributions(feedbackCorrect)) };
     return aggregate;
   }
 
@@ -145,6 +154,18 @@ function sumPoints(series: TimeSeries): number {
     (sum, p) => sum + Number(p.value?.int64Value ?? p.value?.doubleValue ?? 0),
     0,
   );
+}
+
+/** The total of the values a distribution metric recorded: mean x count, over every point. */
+function sumDistributions(series: TimeSeries[]): number {
+  let total = 0;
+  for (const one of series) {
+    for (const point of one.points ?? []) {
+      const value = point.value?.distributionValue;
+      total += Number(value?.count ?? 0) * Number(value?.mean ?? 0);
+    }
+  }
+  return total;
 }
 
 /** Bucket i's [lower, upper) bounds for the three bucket layouts of a Cloud Monitoring distribution. */

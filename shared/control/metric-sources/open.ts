@@ -9,7 +9,14 @@ import { LogAnalyticsMetricSource } from './log-analytics';
 export type MetricSourceSettings =
   | { kind: 'local'; file: string }
   | { kind: 'cloudwatch'; region: string; credentials: AwsCredentials; namespace: string; endpoint?: string }
-  | { kind: 'cloud-monitoring'; project: string; endpoint?: string; token?: string; metadataHost: string }
+  | {
+      kind: 'cloud-monitoring';
+      project: string;
+      endpoint?: string;
+      token?: string;
+      metadataHost: string;
+      metricPrefix?: string;
+    }
   | {
       kind: 'log-analytics';
       workspaceId: string;
@@ -34,6 +41,7 @@ export function openMetricSource(settings: MetricSourceSettings): MetricSource {
       return new CloudMonitoringMetricSource({
         project: settings.project,
         accessToken: token === undefined ? gcpMetadataToken(settings.metadataHost) : async () => token,
+        ...(settings.metricPrefix === undefined ? {} : { metricPrefix: settings.metricPrefix }),
         ...(settings.endpoint === undefined ? {} : { endpoint: settings.endpoint }),
       });
     }
