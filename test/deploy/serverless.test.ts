@@ -54,6 +54,22 @@ describe('serverless (osls) without a cloud account', () => {
     });
   });
 
+  it('sls invoke local ends, naming the variable, when the handler cannot start', async () => {
+    const repository = await sampleRepository();
+    // Before skipRebuild, esbuild's service process outlived the failed invoke and sls hung.
+    const { code, stdout, stderr } = await runToEnd(
+      'npx',
+      [
+        ...['sls', 'invoke', 'local', '-f', 'infer', '--path', 'test/events/http-api-v2-infer.json'],
+        // -e: serverless.yml's own environment would override a plain variable of this process.
+        ...['-e', 'MAX_BODY_BYTES=lots'],
+      ],
+      { ...SLS_ENV, MODEL_REPOSITORY: repository.store.url },
+    );
+    expect(code).not.toBe(0);
+    expect(stdout + stderr).toContain('MAX_BODY_BYTES: expected an integer, got "lots"');
+  });
+
   it('sls package --stage dev builds an inference zip under 30 MB with only linux-x64 onnxruntime', async () => {
     const out = tempDir('modelfleet-sls-');
     const { code, stdout, stderr } = await runToEnd(
