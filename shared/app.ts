@@ -22,6 +22,7 @@ import { type ModelStore, openStore } from './store';
 import { createLogger, type Logger } from './telemetry/log';
 import { jsonLineSink, type MetricSink } from './telemetry/metric-event';
 import { DeploymentsCache } from './traffic/deployments-cache';
+import { VersionListing } from './traffic/version-listing';
 
 export const SERVER_NAME = 'modelfleet';
 export const SERVER_VERSION = '0.1.0';
@@ -96,7 +97,7 @@ export function createApp(options: AppOptions): App {
   const pipeline = createPipeline<Observation>({
     ...config,
     routes: [
-      ...apiRoutes(dataPlane, repository, config, ready),
+      ...apiRoutes(dataPlane, repository, config, ready, options.now),
       ...monitoringRoutes(deployments, monitor, repository, config),
     ],
     finished: (event, observed) => monitor.record(event, observed),
@@ -138,10 +139,11 @@ function apiRoutes(
   repository: ModelRepository,
   config: Config,
   stageReady: Handler,
+  now: (() => number) | undefined,
 ): Route<RequestContext>[] {
   const infer = inferRoute(dataPlane, config, OIP);
   const tfServing = inferRoute(dataPlane, config, TF_SERVING);
-  const metadata = metadataRoute(dataPlane, repository);
+  const metadata = metadataRoute(dataPlane, new VersionListing(repository, config.deploymentTtlMs, now));
   const ready = modelReadyRoute(dataPlane);
   const get = (name: string, template: string | RegExp, run: Handler): Route<RequestContext> => ({
     name,
@@ -220,17 +222,17 @@ function monitoringRoutes(
   ];
 }
 
-function metadataRoute(dataPlane: DataPlane, repository: ModelRepository): Handler {
+function metadataRoute(dataPlane: DataPlane, listing: VersionListing): Handler {
   return async (ctx, params) => {
     const model = modelName(params.model);
     const { target, loaded } = await dataPlane.resolve(model, versionOf(params), ctx.metric);
-    const versions = await repository.listVersions(model);
+    const versions = await listing.versions(model);
     const { features } = loaded.manifest;
     return jsonResponse(
       200,
       {
         name: model,
-        versions: versions.map(String),
+        ...(versions === undefined ? {} : { versions: versions.map(String) }),
         platform: 'onnxruntime_onnx',
         inputs: loaded.manifest.signature.inputs,
         outputs: loaded.manifest.signature.outputs,

@@ -25,18 +25,25 @@ interface Counted {
   artifactGets: () => number;
   /** GETs of deployment configs: the ETag they carried (undefined = unconditional) and the answer. */
   deploymentGets: { ifNoneMatch: string | undefined; status: string }[];
+  /** Listings that reached the store, by prefix. */
+  lists: string[];
 }
 
 /** Counts what reaches the real store underneath; it changes nothing. */
 function counted(store: ModelStore): Counted {
   let artifacts = 0;
   const deploymentGets: Counted['deploymentGets'] = [];
+  const lists: string[] = [];
   return {
     artifactGets: () => artifacts,
     deploymentGets,
+    lists,
     store: {
       url: store.url,
-      list: (prefix) => store.list(prefix),
+      list: (prefix) => {
+        lists.push(prefix);
+        return store.list(prefix);
+      },
       put: (key, body, options) => store.put(key, body, options),
       get: async (key, options) => {
         if (key.endsWith('/model.onnx')) artifacts++;
@@ -162,6 +169,19 @@ describe('warm cache on Azurite', () => {
     expect(h.counts.deploymentGets).toHaveLength(3);
   });
 
+  it('lists the published versions for model metadata at most once per deployment TTL', async () => {
+    const h = harness(await deployedIris('azure', 2), { ttlMs: 30_000 });
+    const metadata = async () => json(await h.app.handle(get('/v2/models/iris')))['versions'];
+    expect(await metadata()).toEqual(['1', '2']);
+    const listed = h.counts.lists.length;
+    for (let i = 0; i < 20; i++) expect(await metadata()).toEqual(['1', '2']);
+    expect(h.counts.lists).toHaveLength(listed);
+    await h.repository.publish(await irisPackage());
+    h.clock.now += 31_000;
+    expect(await metadata()).toEqual(['1', '2', '3']);
+    expect(h.counts.lists.length).toBeGreaterThan(listed);
+  });
+
   it('refuses a corrupted artifact: the new deployment is not switched to and the previous version keeps serving', async () => {
     const location = await deployedIris('azure', 2);
     const h = harness(location, { ttlMs: 1_000 });
@@ -270,11 +290,19 @@ describe('store outage (s3rver stopped mid-run)', () => {
       // TTL 0: every request revalidates, so every request meets the outage.
       const h = harness(location, { ttlMs: 0 });
       expect((await infer(h.app)).status).toBe(200);
+      expect(json(await h.app.handle(get('/v2/models/iris')))['versions']).toEqual(['1', '2']);
 
       await s3.stop();
       stopped = true;
       const responses = await Promise.all(Array.from({ length: 50 }, () => infer(h.app)));
       expect(responses.filter((r) => r.status === 200)).toHaveLength(50);
+
+      // Metadata of the warm model: the last listing answers (the store cannot).
+      const metadata = await h.app.handle(get('/v2/models/iris'));
+      expect({ status: metadata.status, versions: json(metadata)['versions'] }).toEqual({
+        status: 200,
+        versions: ['1', '2'],
+      });
 
       const uncachedModel = await h.app.handle(postJson('/v2/models/other/infer', irisRequest));
       expect(uncachedModel.status).toBe(503);
