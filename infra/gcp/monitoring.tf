@@ -41,10 +41,46 @@ resource "google_logging_metric" "requests" {
   label_extractors = merge(local.metric_labels, local.request_labels)
 }
 
-# Server errors only (status >= 500 is severity ERROR); 4xx are the client's and never count.
-resource "google_logging_metric" "errors" {
-  name   = "${var.name}_errors"
-  filter = "${local.request_lines} AND severity=\"ERROR\""
+locals {
+  # Counters of request lines, by what each counts.
+  line_counters = {
+    # Server errors only (status >= 500 is severity ERROR); 4xx are the client's and never count.
+    errors      = "${local.request_lines} AND severity=\"ERROR\""
+    cold_starts = "${local.request_lines} AND labels.coldStart=\"true\""
+    # One line per variant and drift window carries the largest feature PSI of that window.
+    drift_windows = "${local.request_lines} AND jsonPayload.driftPSIMax>=${var.drift_psi_threshold}"
+  }
+  # Distributions of a number on the line, present only on the lines it describes.
+  # - warmLatencyMs: warm requests that succeeded. A cold start's model load says nothing about
+  #   the model version, and a fast 4xx would flatter it.
+  # - feedbackRows / feedbackCorrect: feedback scored against captured outputs, on a request line
+  #   of the variant that served it. A counter would count lines; the guard reads these sums
+  #   (mean x count) as rows scored and rows right, i.e. the accuracy.
+  line_values = {
+    warm_latency     = { field = "warmLatencyMs", unit = "ms", buckets = 64, growth = 1.2 }
+    feedback_rows    = { field = "feedbackRows", unit = "1", buckets = 20, growth = 2 }
+    feedback_correct = { field = "feedbackCorrect", unit = "1", buckets = 20, growth = 2 }
+  }
+}
+
+# Metrics of earlier versions of this stack, which had one resource each, keep their state.
+moved {
+  from = google_logging_metric.errors
+  to   = google_logging_metric.lines["errors"]
+}
+moved {
+  from = google_logging_metric.cold_starts
+  to   = google_logging_metric.lines["cold_starts"]
+}
+moved {
+  from = google_logging_metric.warm_latency
+  to   = google_logging_metric.values["warm_latency"]
+}
+
+resource "google_logging_metric" "lines" {
+  for_each = local.line_counters
+  name     = "${var.name}_${each.key}"
+  filter   = each.value
   metric_descriptor {
     metric_kind = "DELTA"
     value_type  = "INT64"
@@ -60,16 +96,15 @@ resource "google_logging_metric" "errors" {
   label_extractors = local.metric_labels
 }
 
-# Latency of warm requests that succeeded (the line carries warmLatencyMs only then): a cold
-# start's model load says nothing about the model version, and a fast 4xx would flatter it.
-resource "google_logging_metric" "warm_latency" {
-  name            = "${var.name}_warm_latency"
-  filter          = "${local.request_lines} AND jsonPayload.warmLatencyMs>=0"
-  value_extractor = "EXTRACT(jsonPayload.warmLatencyMs)"
+resource "google_logging_metric" "values" {
+  for_each        = local.line_values
+  name            = "${var.name}_${each.key}"
+  filter          = "${local.request_lines} AND jsonPayload.${each.value.field}>=0"
+  value_extractor = "EXTRACT(jsonPayload.${each.value.field})"
   metric_descriptor {
     metric_kind = "DELTA"
     value_type  = "DISTRIBUTION"
-    unit        = "ms"
+    unit        = each.value.unit
     dynamic "labels" {
       for_each = local.metric_labels
       content {
@@ -81,29 +116,11 @@ resource "google_logging_metric" "warm_latency" {
   label_extractors = local.metric_labels
   bucket_options {
     exponential_buckets {
-      num_finite_buckets = 64
-      growth_factor      = 1.2
+      num_finite_buckets = each.value.buckets
+      growth_factor      = each.value.growth
       scale              = 1
     }
   }
-}
-
-resource "google_logging_metric" "cold_starts" {
-  name   = "${var.name}_cold_starts"
-  filter = "${local.request_lines} AND labels.coldStart=\"true\""
-  metric_descriptor {
-    metric_kind = "DELTA"
-    value_type  = "INT64"
-    unit        = "1"
-    dynamic "labels" {
-      for_each = local.metric_labels
-      content {
-        key        = labels.key
-        value_type = "STRING"
-      }
-    }
-  }
-  label_extractors = local.metric_labels
 }
 
 # ---- Model rollouts: alert policy → Pub/Sub → the guard rolls the canary back ----
@@ -164,7 +181,7 @@ resource "google_monitoring_alert_policy" "variant_error_rate" {
   conditions {
     display_name = "server errors / requests per model variant > ${var.alert_error_rate}"
     condition_threshold {
-      filter             = "metric.type=\"${local.metric_type}/${google_logging_metric.errors.name}\" AND resource.type=\"cloud_run_revision\""
+      filter             = "metric.type=\"${local.metric_type}/${google_logging_metric.lines["errors"].name}\" AND resource.type=\"cloud_run_revision\""
       denominator_filter = "metric.type=\"${local.metric_type}/${google_logging_metric.requests.name}\" AND resource.type=\"cloud_run_revision\""
       comparison         = "COMPARISON_GT"
       threshold_value    = var.alert_error_rate
@@ -203,7 +220,7 @@ resource "google_monitoring_alert_policy" "variant_latency_p99" {
   conditions {
     display_name = "warm p99 per model variant > ${var.alert_latency_p99_ms} ms"
     condition_threshold {
-      filter          = "metric.type=\"${local.metric_type}/${google_logging_metric.warm_latency.name}\" AND resource.type=\"cloud_run_revision\""
+      filter          = "metric.type=\"${local.metric_type}/${google_logging_metric.values["warm_latency"].name}\" AND resource.type=\"cloud_run_revision\""
       comparison      = "COMPARISON_GT"
       threshold_value = var.alert_latency_p99_ms
       duration        = "${var.alert_window_seconds}s"
@@ -245,7 +262,7 @@ resource "google_monitoring_alert_policy" "revision_error_rate" {
   conditions {
     display_name = "server errors / requests per Cloud Run revision > ${var.alert_error_rate}"
     condition_threshold {
-      filter             = "metric.type=\"${local.metric_type}/${google_logging_metric.errors.name}\" AND resource.type=\"cloud_run_revision\""
+      filter             = "metric.type=\"${local.metric_type}/${google_logging_metric.lines["errors"].name}\" AND resource.type=\"cloud_run_revision\""
       denominator_filter = "metric.type=\"${local.metric_type}/${google_logging_metric.requests.name}\" AND resource.type=\"cloud_run_revision\""
       comparison         = "COMPARISON_GT"
       threshold_value    = var.alert_error_rate
@@ -279,55 +296,6 @@ resource "google_monitoring_alert_policy" "revision_error_rate" {
 
 # ---- Model monitoring (docs/monitoring.md): accuracy from feedback, input drift ----
 
-# Feedback scored against captured outputs rides on a request line of the variant that served it
-# (feedbackRows, feedbackCorrect). A counter would count lines, so these are distributions: the
-# guard reads their sums (mean x count) as rows scored and rows right, i.e. the accuracy.
-resource "google_logging_metric" "feedback" {
-  for_each        = { feedback_rows = "feedbackRows", feedback_correct = "feedbackCorrect" }
-  name            = "${var.name}_${each.key}"
-  filter          = "${local.request_lines} AND jsonPayload.${each.value}>=0"
-  value_extractor = "EXTRACT(jsonPayload.${each.value})"
-  metric_descriptor {
-    metric_kind = "DELTA"
-    value_type  = "DISTRIBUTION"
-    unit        = "1"
-    dynamic "labels" {
-      for_each = local.metric_labels
-      content {
-        key        = labels.key
-        value_type = "STRING"
-      }
-    }
-  }
-  label_extractors = local.metric_labels
-  bucket_options {
-    exponential_buckets {
-      num_finite_buckets = 20
-      growth_factor      = 2
-      scale              = 1
-    }
-  }
-}
-
-# One line per variant and drift window carries the largest feature PSI of that window.
-resource "google_logging_metric" "drift_windows" {
-  name   = "${var.name}_drift_windows"
-  filter = "${local.request_lines} AND jsonPayload.driftPSIMax>=${var.drift_psi_threshold}"
-  metric_descriptor {
-    metric_kind = "DELTA"
-    value_type  = "INT64"
-    unit        = "1"
-    dynamic "labels" {
-      for_each = local.metric_labels
-      content {
-        key        = labels.key
-        value_type = "STRING"
-      }
-    }
-  }
-  label_extractors = local.metric_labels
-}
-
 # Drift is a reason to look (retrain, check the pipeline upstream), not to roll a version back:
 # the operator is told, the guard is not.
 resource "google_monitoring_alert_policy" "variant_drift" {
@@ -337,7 +305,7 @@ resource "google_monitoring_alert_policy" "variant_drift" {
   conditions {
     display_name = "a drift window with feature PSI >= ${var.drift_psi_threshold}"
     condition_threshold {
-      filter          = "metric.type=\"${local.metric_type}/${google_logging_metric.drift_windows.name}\" AND resource.type=\"cloud_run_revision\""
+      filter          = "metric.type=\"${local.metric_type}/${google_logging_metric.lines["drift_windows"].name}\" AND resource.type=\"cloud_run_revision\""
       comparison      = "COMPARISON_GT"
       threshold_value = 0
       duration        = "0s"
@@ -368,11 +336,11 @@ locals {
   variant_chart = {
     for key, chart in {
       requests = { title = "Requests per variant (/min)", metric = google_logging_metric.requests.name, aligner = "ALIGN_DELTA", reducer = "REDUCE_SUM" }
-      errors   = { title = "Server errors per variant (/min)", metric = google_logging_metric.errors.name, aligner = "ALIGN_DELTA", reducer = "REDUCE_SUM" }
-      p99      = { title = "Warm p99 latency per variant (ms)", metric = google_logging_metric.warm_latency.name, aligner = "ALIGN_DELTA", reducer = "REDUCE_PERCENTILE_99" }
-      cold     = { title = "Cold starts per revision (/min)", metric = google_logging_metric.cold_starts.name, aligner = "ALIGN_DELTA", reducer = "REDUCE_SUM" }
-      feedback = { title = "Feedback rows scored per variant (/min)", metric = google_logging_metric.feedback["feedback_rows"].name, aligner = "ALIGN_DELTA", reducer = "REDUCE_SUM" }
-      drift    = { title = "Drift windows per variant (PSI over threshold)", metric = google_logging_metric.drift_windows.name, aligner = "ALIGN_DELTA", reducer = "REDUCE_SUM" }
+      errors   = { title = "Server errors per variant (/min)", metric = google_logging_metric.lines["errors"].name, aligner = "ALIGN_DELTA", reducer = "REDUCE_SUM" }
+      p99      = { title = "Warm p99 latency per variant (ms)", metric = google_logging_metric.values["warm_latency"].name, aligner = "ALIGN_DELTA", reducer = "REDUCE_PERCENTILE_99" }
+      cold     = { title = "Cold starts per revision (/min)", metric = google_logging_metric.lines["cold_starts"].name, aligner = "ALIGN_DELTA", reducer = "REDUCE_SUM" }
+      feedback = { title = "Feedback rows scored per variant (/min)", metric = google_logging_metric.values["feedback_rows"].name, aligner = "ALIGN_DELTA", reducer = "REDUCE_SUM" }
+      drift    = { title = "Drift windows per variant (PSI over threshold)", metric = google_logging_metric.lines["drift_windows"].name, aligner = "ALIGN_DELTA", reducer = "REDUCE_SUM" }
       } : key => {
       title = chart.title
       xyChart = {

@@ -92,6 +92,41 @@ function iamMembers(): { type: string; name: string; block: Block }[] {
     );
 }
 
+/**
+ * Every google_logging_metric instance by the name after `<name>_`: a for_each over a local map
+ * gives one instance per key, with `each.key`, `each.value` and `each.value.<field>` filled in.
+ */
+function logMetrics(): Map<string, Block> {
+  const instances = new Map<string, Block>();
+  for (const [address, [block]] of Object.entries(tf.resource['google_logging_metric'] ?? {})) {
+    if (block === undefined) continue;
+    const forEach = /^\$\{local\.([a-z_]+)\}$/.exec(String(block['for_each'] ?? ''))?.[1];
+    if (forEach === undefined) {
+      instances.set(address, block);
+      continue;
+    }
+    for (const [key, value] of Object.entries(locals[forEach] as Record<string, unknown>)) {
+      const fill = (text: string) =>
+        text
+          .replaceAll('${each.key}', key)
+          .replace(/\$\{each\.value(?:\.([a-z_]+))?\}/g, (_, name?: string) =>
+            String(name === undefined ? value : (value as Record<string, unknown>)[name]),
+          );
+      const filled = JSON.parse(JSON.stringify(block), (_, v: unknown) =>
+        typeof v === 'string' ? fill(v) : v,
+      );
+      instances.set(key, filled as Block);
+    }
+  }
+  return instances;
+}
+
+function logMetric(name: string): Block {
+  const metric = logMetrics().get(name);
+  if (metric === undefined) throw new Error(`infra/gcp defines no log-based metric ${name}`);
+  return metric;
+}
+
 const terraform = spawnSync('terraform', ['version'], { encoding: 'utf8' });
 const hasTerraform = terraform.status === 0;
 // Said, not silent: without the binary the formatting check cannot run; the parse checks still do.
@@ -374,12 +409,11 @@ describe('log-based metrics read the lines the GCP adapter writes', () => {
 
   /**
    * Evaluates the `a.b="v" AND a.b>=n …` filters the metrics use: `${var.name}` stands for
-   * modelfleet, other variables for their defaults, `${each.value}` for the for_each value given.
+   * modelfleet, other variables for their defaults.
    */
-  function matches(filter: string, entry: unknown, each = ''): boolean {
-    const text = expand(filter)
+  function matches(filter: string, entry: unknown): boolean {
+    const text = expand(expand(filter))
       .replaceAll('${var.name}', 'modelfleet')
-      .replaceAll('${each.value}', each)
       .replace(/\$\{var\.([a-z_]+)\}/g, (_, name: string) => String(variableDefault(name)));
     return text.split(' AND ').every((clause) => {
       const parsed = /^([A-Za-z_.]+)(=|>=)(?:"([^"]*)"|(-?[0-9.]+))$/.exec(clause.trim());
@@ -439,25 +473,20 @@ describe('log-based metrics read the lines the GCP adapter writes', () => {
     ['warm_latency', [warmSuccess, withFeedback], [warmServerError, clientError, coldSuccess, otherService]],
     ['cold_starts', [coldSuccess], [warmServerError, clientError]],
     ['drift_windows', [drifted], [steady, warmSuccess, withFeedback, otherService]],
+    ['feedback_rows', [withFeedback], [warmSuccess, drifted, otherService]],
+    ['feedback_correct', [withFeedback], [warmSuccess, drifted, otherService]],
   ])('%s counts the right lines', (name, counted, ignored) => {
-    const metric = resource('google_logging_metric', name);
+    const metric = logMetric(name);
     for (const entry of counted) expect(matches(String(metric['filter']), entry)).toBe(true);
     for (const entry of ignored) expect(matches(String(metric['filter']), entry)).toBe(false);
   });
 
   it('feedback distributions read the rows scored and the rows right off the line that carries them', () => {
-    const metric = resource('google_logging_metric', 'feedback');
-    const each = metric['for_each'] as Record<string, string>;
-    expect(each).toEqual({ feedback_rows: 'feedbackRows', feedback_correct: 'feedbackCorrect' });
-    const read = Object.fromEntries(
-      Object.entries(each).map(([key, value]) => {
-        expect(matches(String(metric['filter']), withFeedback, value)).toBe(true);
-        expect(matches(String(metric['filter']), warmSuccess, value)).toBe(false);
-        const extractor = String(metric['value_extractor']).replaceAll('${each.value}', value);
-        return [key, extract(extractor, withFeedback)];
-      }),
-    );
-    expect(read).toEqual({ feedback_rows: 40, feedback_correct: 36 });
+    const read = (name: string) => extract(String(logMetric(name)['value_extractor']), withFeedback);
+    expect({ rows: read('feedback_rows'), correct: read('feedback_correct') }).toEqual({
+      rows: 40,
+      correct: 36,
+    });
   });
 
   it('names, for the guard, exactly the metrics this stack defines (GUARD_METRIC_PREFIX + GCP_METRICS)', () => {
@@ -481,12 +510,9 @@ describe('log-based metrics read the lines the GCP adapter writes', () => {
       'cloud-monitoring',
     );
     const source = openMetricSource(settings.metrics) as CloudMonitoringMetricSource;
-    const names = Object.entries(tf.resource['google_logging_metric'] ?? {}).flatMap(([key, [metric]]) => {
-      const each = (metric?.['for_each'] ?? { [key]: '' }) as Record<string, string>;
-      return Object.keys(each).map((k) =>
-        String(metric?.['name']).replaceAll('${var.name}', 'modelfleet').replaceAll('${each.key}', k),
-      );
-    });
+    const names = [...logMetrics().values()].map((metric) =>
+      String(metric['name']).replaceAll('${var.name}', 'modelfleet'),
+    );
     for (const metric of Object.keys(GCP_METRICS) as (keyof typeof GCP_METRICS)[]) {
       const type = source.metricType(metric);
       expect(type.startsWith('logging.googleapis.com/user/')).toBe(true);
@@ -495,9 +521,9 @@ describe('log-based metrics read the lines the GCP adapter writes', () => {
   });
 
   it('extracts labels and values that the lines carry', () => {
-    const extractors = Object.entries(tf.resource['google_logging_metric'] ?? {}).map(([name, [metric]]) => ({
+    const extractors = [...logMetrics()].map(([name, metric]) => ({
       name,
-      extractors: metric?.['label_extractors'],
+      extractors: metric['label_extractors'],
     }));
     for (const { name, extractors: used } of extractors) {
       expect({ name, used }).toEqual({
@@ -519,19 +545,21 @@ describe('log-based metrics read the lines the GCP adapter writes', () => {
     expect(labelsOf(warmServerError)).toEqual({ status_class: '5', cold_start: 'false' });
     expect(labelsOf(clientError)).toEqual({ status_class: '4', cold_start: 'false' });
     expect(labelsOf(coldSuccess)).toEqual({ status_class: '2', cold_start: 'true' });
-    const latency = resource('google_logging_metric', 'warm_latency');
+    const latency = logMetric('warm_latency');
     expect(extract(String(latency['value_extractor']), warmSuccess)).toBe(12.346);
   });
 
   it('alerts and the dashboard read the metrics defined here', () => {
     const text =
       allStrings(tf.resource['google_monitoring_alert_policy']).join('\n') + String(locals['variant_chart']);
-    const used = [...text.matchAll(/google_logging_metric\.([a-z_]+)(?:\["[a-z_]+"\])?\.name/g)].map(
-      (m) => m[1],
+    const used = [...text.matchAll(/google_logging_metric\.([a-z_]+)(?:\["([a-z_]+)"\])?\.name/g)].map(
+      (m) => m[2] ?? m[1],
     );
     expect(new Set(used)).toEqual(
-      new Set(['requests', 'errors', 'warm_latency', 'cold_starts', 'feedback', 'drift_windows']),
+      new Set(['requests', 'errors', 'warm_latency', 'cold_starts', 'feedback_rows', 'drift_windows']),
     );
+    // Each reference names an instance the stack defines.
+    for (const name of used) expect(logMetrics().has(name ?? '')).toBe(true);
     expect(allStrings(tf.resource['google_monitoring_dashboard']).join('')).toContain('local.variant_chart');
   });
 });
