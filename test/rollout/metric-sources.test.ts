@@ -182,51 +182,35 @@ describe('Cloud Monitoring timeSeries.list source', () => {
           },
         };
       }
+      // One DISTRIBUTION series with one point per distribution given, as timeSeries.list answers.
+      const distributions = (values: Record<string, unknown>[]) => ({
+        status: 200,
+        body: {
+          timeSeries: [
+            {
+              metric: { type: metric },
+              valueType: 'DISTRIBUTION',
+              points: values.map((distributionValue) => ({ value: { distributionValue } })),
+            },
+          ],
+        },
+      });
       if (metric === GCP_METRICS.feedbackRows || metric === GCP_METRICS.feedbackCorrect) {
         // Two lines per side: 40 + 60 rows scored; correct 36 + 54 (canary), 39 + 59 (primary).
         const sums = metric === GCP_METRICS.feedbackRows ? [40, 60] : canary ? [36, 54] : [39, 59];
-        const distribution = (sum: number) => ({ count: '1', mean: sum, bucketCounts: ['1'] });
-        return {
-          status: 200,
-          body: {
-            timeSeries: [
-              {
-                metric: { type: metric },
-                valueType: 'DISTRIBUTION',
-                points: sums.map((sum) => ({ value: { distributionValue: distribution(sum) } })),
-              },
-            ],
-          },
-        };
+        return distributions(sums.map((sum) => ({ count: '1', mean: sum, bucketCounts: ['1'] })));
       }
       if (metric === GCP_METRICS.warmLatency) {
         // Exponential buckets: scale 1, growth 2 → [1,2) [2,4) ... ; 100 values.
         const counts = canary ? [0, 0, 0, 0, 0, 50, 48, 2] : [0, 0, 0, 0, 50, 49, 1, 0];
-        return {
-          status: 200,
-          body: {
-            timeSeries: [
-              {
-                metric: { type: metric },
-                valueType: 'DISTRIBUTION',
-                points: [
-                  {
-                    value: {
-                      distributionValue: {
-                        count: '100',
-                        mean: 30,
-                        bucketOptions: {
-                          exponentialBuckets: { numFiniteBuckets: 20, growthFactor: 2, scale: 1 },
-                        },
-                        bucketCounts: counts.map(String),
-                      },
-                    },
-                  },
-                ],
-              },
-            ],
+        return distributions([
+          {
+            count: '100',
+            mean: 30,
+            bucketOptions: { exponentialBuckets: { numFiniteBuckets: 20, growthFactor: 2, scale: 1 } },
+            bucketCounts: counts.map(String),
           },
-        };
+        ]);
       }
       return { status: 200, body: {} };
     });
