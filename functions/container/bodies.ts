@@ -2,7 +2,7 @@ import { BadRequestError } from '../../shared/errors';
 
 /**
  * SageMaker's other request formats, rewritten as the MLflow scoring JSON the core reads:
- * text/csv → `dataframe_split` (a first row that is not all numbers is the header), and
+ * text/csv → `dataframe_split` (a first row of names only is the header), and
  * application/x-npy → `inputs` (one tensor, for a single-input model). Values are checked by the
  * core against the model's signature, as for any JSON body.
  */
@@ -12,7 +12,8 @@ export function csvToMlflow(body: string | Uint8Array | undefined): string {
   if (lines.length === 0) throw new BadRequestError('text/csv body: no rows');
   const rows = lines.map((line) => line.split(',').map((cell) => cell.trim().replace(/^"(.*)"$/, '$1')));
   const [first] = rows as [string[]];
-  const header = first.some((cell) => cell !== '' && !Number.isFinite(Number(cell)));
+  // Column names only: a row mixing names and numbers is data with a bad cell, reported as such.
+  const header = first.every((cell) => cell !== '' && !Number.isFinite(Number(cell)));
   const width = first.length;
   const data = (header ? rows.slice(1) : rows).map((cells, index) => {
     const line = index + (header ? 2 : 1);

@@ -45,7 +45,7 @@ export function parseContainerSettings(env: Env): ContainerSettings | undefined 
     case 'sagemaker':
       return {
         ...common,
-        port: readNumber(env, 'SAGEMAKER_BIND_TO_PORT', 8080, { min: 1, max: 65535, integer: true }),
+        port: readNumber(env, 'SAGEMAKER_BIND_TO_PORT', 8080, PORT_RANGE),
         ...modelFrom(env, 'SM_MODEL_DIR', '/opt/ml/model'),
         liveRoute: '/ping',
         readyRoute: '/ping',
@@ -54,7 +54,7 @@ export function parseContainerSettings(env: Env): ContainerSettings | undefined 
     case 'vertex':
       return {
         ...common,
-        port: readNumber(env, 'AIP_HTTP_PORT', 8080, { min: 1, max: 65535, integer: true }),
+        port: readNumber(env, 'AIP_HTTP_PORT', 8080, PORT_RANGE),
         ...modelFrom(env, 'AIP_STORAGE_URI'),
         liveRoute: readRoute(env, 'AIP_HEALTH_ROUTE'),
         readyRoute: readRoute(env, 'AIP_HEALTH_ROUTE'),
@@ -70,6 +70,9 @@ export function parseContainerSettings(env: Env): ContainerSettings | undefined 
       };
   }
 }
+
+/** 0 picks a free port, as PORT=0 does (the platforms never set it; tests do). */
+const PORT_RANGE = { min: 0, max: 65535, integer: true };
 
 function detectPlatform(env: Env): ContainerPlatform | undefined {
   const set = (name: string) => (env[name]?.trim() ?? '') !== '';
