@@ -7,7 +7,8 @@ import { type ContainerContract, type ContractContext, coreRequest, defaultModel
  * SageMaker bring-your-own-container hosting: `GET /ping` is the core's readiness, `POST
  * /invocations` its MLflow scoring route (the format MLflow's own SageMaker images take), with
  * the model from X-Amzn-SageMaker-Target-Model (a multi-model endpoint names the archive,
- * `iris.tar.gz`), else the only mounted model. CustomAttributes `version=N` pins a version.
+ * `iris.tar.gz`) or CustomAttributes `model=NAME`, else the only mounted model; CustomAttributes
+ * `version=N` pins a version.
  */
 export function sagemakerContract(context: ContractContext): ContainerContract {
   return (request) => {
@@ -23,13 +24,15 @@ export function sagemakerContract(context: ContractContext): ContainerContract {
       );
     }
     const headers: Record<string, string> = { ...request.headers, 'content-type': 'application/json' };
-    const target = request.headers['x-amzn-sagemaker-target-model'];
+    const attributes = request.headers['x-amzn-sagemaker-custom-attributes'];
+    // A single-model endpoint forwards no TargetModel: there the caller names it in CustomAttributes.
+    const target = request.headers['x-amzn-sagemaker-target-model'] || customAttribute(attributes, 'model');
     headers['x-model-name'] =
       target === undefined || target === ''
-        ? defaultModel(context, 'X-Amzn-SageMaker-Target-Model')
+        ? defaultModel(context, 'X-Amzn-SageMaker-Target-Model or CustomAttributes model=NAME')
         : modelOfTarget(target);
     delete headers['x-model-version'];
-    const pinned = customAttribute(request.headers['x-amzn-sagemaker-custom-attributes'], 'version');
+    const pinned = customAttribute(attributes, 'version');
     if (pinned !== undefined) headers['x-model-version'] = pinned;
     const wantsCsv = mediaType(request.headers['accept']) === 'text/csv';
     return {

@@ -193,6 +193,14 @@ describe('SageMaker multi-model endpoint (a repository mounted)', () => {
     });
     expect(iris.status).toBe(200);
     expect(iris.headers.get('x-amzn-sagemaker-custom-attributes')).toBe('name=iris;version=1;variant=pinned');
+    // A single-model endpoint forwards no TargetModel: CustomAttributes name the model there.
+    const byAttribute = await post(`${base}/invocations`, `${IRIS_ROWS[0]?.join(',')}\n`, {
+      'content-type': 'text/csv',
+      'x-amzn-sagemaker-custom-attributes': 'model=iris',
+    });
+    expect(byAttribute.headers.get('x-amzn-sagemaker-custom-attributes')).toBe(
+      'name=iris;version=1;variant=primary',
+    );
   });
 
   it('answers 404 for an unknown target model and 400 when none is named among several', async () => {
@@ -205,7 +213,7 @@ describe('SageMaker multi-model endpoint (a repository mounted)', () => {
     const unnamed = await post(`${base}/invocations`, '1,2,3,4\n', { 'content-type': 'text/csv' });
     expect(unnamed.status).toBe(400);
     expect(((await unnamed.json()) as { error: string }).error).toBe(
-      'the mount holds 2 models (house-price, iris): name one with X-Amzn-SageMaker-Target-Model, or set SERVED_MODEL',
+      'the mount holds 2 models (house-price, iris): name one with X-Amzn-SageMaker-Target-Model or CustomAttributes model=NAME, or set SERVED_MODEL',
     );
   });
 });
