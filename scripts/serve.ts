@@ -6,9 +6,11 @@
  */
 import { existsSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
+import { containerApp, openContainerStore } from '../functions/container';
 import { createLocalServer } from '../functions/local/handler';
 import { createApp } from '../shared/app';
 import { parseConfig, parseListenAddress } from '../shared/config';
+import { parseContainerSettings } from '../shared/config/container';
 import { parseLocalServerSettings } from '../shared/config/tools';
 import { FsModelStore } from '../shared/store';
 import { createLogger } from '../shared/telemetry/log';
@@ -16,12 +18,19 @@ import { discardSink, jsonLineSink } from '../shared/telemetry/metric-event';
 import { publishMissingSamples, SAMPLE_STAGES } from './lib/samples';
 
 async function main(): Promise<void> {
-  const env = process.env;
-  const { port, host } = parseListenAddress(env);
+  // A managed endpoint's contract (SageMaker, Vertex AI, Azure ML) names the port and the model mount.
+  const container = parseContainerSettings(process.env);
+  const env = container ? { ...process.env, MODEL_REPOSITORY: container.modelLocation } : process.env;
+  const listen = parseListenAddress(env);
+  const { host } = listen;
+  const port = container?.port ?? listen.port;
   const config = parseConfig(env);
   const local = parseLocalServerSettings(env);
   const log = createLogger(local.logLevel);
-  const app = createApp({ config, log, metrics: local.metrics === 'off' ? discardSink : jsonLineSink });
+  const metrics = local.metrics === 'off' ? discardSink : jsonLineSink;
+  const mount = container && (await openContainerStore(container, config));
+  const core = createApp({ config, log, metrics, ...(mount ? { store: mount } : {}) });
+  const app = container ? await containerApp(core, container) : core;
   const store = app.repository.store;
   if (store instanceof FsModelStore) {
     const seed = local.seedSamples && !existsSync(store.root);

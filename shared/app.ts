@@ -21,6 +21,7 @@ import { readiness } from './serving/readiness';
 import { type ModelStore, openStore } from './store';
 import { createLogger, type Logger } from './telemetry/log';
 import { jsonLineSink, type MetricSink } from './telemetry/metric-event';
+import { PROMETHEUS_CONTENT_TYPE, PrometheusRegistry } from './telemetry/prometheus';
 import { DeploymentsCache } from './traffic/deployments-cache';
 import { VersionListing } from './traffic/version-listing';
 
@@ -94,15 +95,22 @@ export function createApp(options: AppOptions): App {
     log,
     options.random ?? Math.random,
   );
+  // GET /metrics (Prometheus) counts the same events the sink receives, rejected requests included.
+  const prometheus = new PrometheusRegistry();
+  const sink = options.metrics ?? jsonLineSink;
   const pipeline = createPipeline<Observation>({
     ...config,
     routes: [
       ...apiRoutes(dataPlane, repository, config, ready, options.now),
       ...monitoringRoutes(deployments, monitor, repository, config),
+      metricsRoute(prometheus),
     ],
     finished: (event, observed) => monitor.record(event, observed),
     authorize: (request, routeName, params) => guard.check(request, routeName, params),
-    metrics: options.metrics ?? jsonLineSink,
+    metrics: (event) => {
+      prometheus.record(event);
+      sink(event);
+    },
     log,
   });
   return {
@@ -189,6 +197,20 @@ function inferRoute(dataPlane: DataPlane, config: Config, format: PayloadFormat)
     if (shadow !== undefined) ctx.after.push(shadow);
     ctx.observed = observed;
     return response;
+  };
+}
+
+/** Prometheus scrapes (admin scope outside `local`, like /dashboard: it names every model). */
+function metricsRoute(registry: PrometheusRegistry): Route<RequestContext> {
+  return {
+    name: 'metrics',
+    method: 'GET',
+    pattern: /^\/metrics\/?$/,
+    run: async () => ({
+      status: 200,
+      headers: { 'content-type': PROMETHEUS_CONTENT_TYPE },
+      body: registry.render(),
+    }),
   };
 }
 
