@@ -87,7 +87,7 @@ export class RecordScorer {
       groups.set(item.loaded, group);
     }
     for (const [loaded, group] of groups) await this.runGroup(loaded, group);
-    return items.map((item) => this.finish(item));
+    return items.map((item) => this.finish(item, defaults.stage));
   }
 
   /** Decode, route, load and parse one record; a failure becomes its outcome. */
@@ -183,7 +183,7 @@ export class RecordScorer {
   }
 
   /** The record's one metric event, then its outcome. */
-  private finish(item: Item): RecordOutcome {
+  private finish(item: Item, defaultStage: string): RecordOutcome {
     const outcome = item.outcome ?? {
       id: item.record.id,
       status: 'retry' as const,
@@ -192,7 +192,7 @@ export class RecordScorer {
     const event: RequestMetricEvent = {
       timestamp: new Date().toISOString(),
       requestId: item.record.id,
-      stage: item.decoded?.stage ?? 'unknown',
+      stage: item.decoded?.stage ?? defaultStage,
       route: RECORD_ROUTE,
       method: 'RECORD',
       status: outcome.status === 'ok' ? 200 : outcome.error.status,
