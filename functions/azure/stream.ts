@@ -1,6 +1,6 @@
 /**
- * Azure stream entry (its own function app, package.json-less: host the build with `main` set to
- * dist/functions/azure/stream.js). Registers the Event Hubs trigger when STREAM_EVENTHUB_NAME is
+ * Azure stream entry, for a function app of its own whose package.json `main` is
+ * dist/functions/azure/stream.js (the HTTP app's `main` is index.js). Registers the Event Hubs trigger when STREAM_EVENTHUB_NAME is
  * set and the Service Bus trigger when STREAM_SERVICEBUS_QUEUE is; the connections are the app
  * settings EVENTHUB_CONNECTION / SERVICEBUS_CONNECTION (identity-based `__fullyQualifiedNamespace`
  * settings work too). docs/streaming.md.
