@@ -100,6 +100,17 @@ describe('stream entries as each platform loads them', () => {
     );
   });
 
+  it('fails the cold start naming the setting when the stream settings are wrong', () => {
+    expect(() => loadEntry('../../functions/aws/stream/index', {})).toThrow('STREAM_SINK: is required');
+    expect(() =>
+      loadEntry('../../functions/aws/stream/index', {
+        STREAM_SINK: 'sqs:https://q',
+        AWS_REGION: '',
+        AWS_DEFAULT_REGION: '',
+      }),
+    ).toThrow('AWS_REGION');
+  });
+
   it('GCP (functions/gcp/stream.ts): a Pub/Sub CloudEvent through functions-framework', async () => {
     loadEntry(
       '../../functions/gcp/stream',
