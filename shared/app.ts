@@ -6,6 +6,7 @@ import { type Params, type Route, routePattern } from './http/router';
 import { BINARY_EXTENSION } from './protocol/binary';
 import { mlflowModelOf } from './protocol/mlflow';
 import { MLFLOW, modelHeaders, OIP, type PayloadFormat, TF_SERVING } from './protocol/payloads';
+import { RecordScorer } from './records/stream-batch';
 import { modelName, versionNumber } from './repository/names';
 import { ModelRepository } from './repository/repository';
 import { parseJsonBody } from './security/body';
@@ -56,6 +57,8 @@ export interface App {
    * the same request object.
    */
   admit(request: ServeRequest): Promise<void>;
+  /** Streamed records → predictions on the same data plane (shared/records/, docs/streaming.md). */
+  readonly records: RecordScorer;
   /** Loads, verifies and warms up the stage's deployed versions; await it before serving. */
   preload(): Promise<PreloadReport>;
   /**
@@ -76,16 +79,17 @@ export function createApp(options: AppOptions): App {
     verifyManifest: manifestVerifier(config),
   });
   const guard = createGuard(config, options.now);
-  const deployments = new DeploymentsCache(
-    repository,
-    config.stage,
-    config.deploymentTtlMs,
-    log,
-    options.now,
-    async (model, next) => void (await vetDeployment(cache, model, next, log)),
-  );
+  const deploymentsOf = (stage: string) =>
+    new DeploymentsCache(
+      repository,
+      stage,
+      config.deploymentTtlMs,
+      log,
+      options.now,
+      async (model, next) => void (await vetDeployment(cache, model, next, log)),
+    );
+  const deployments = deploymentsOf(config.stage);
   const dataPlane = new DataPlane(deployments, cache, options.random ?? Math.random, config);
-  // Until a started preload has finished the instance is not ready (withPreload holds requests).
   const preloadState = { running: false, failed: false };
   const ready: Handler = async () => readiness(deployments, cache, preloadState);
   const monitor = new Monitor(
@@ -113,9 +117,23 @@ export function createApp(options: AppOptions): App {
     },
     log,
   });
+  // Records may name another stage: each gets its own deployments, all share the loaded models.
+  const records = new RecordScorer({
+    dataPlaneFor: stagePlanes(
+      config.stage,
+      dataPlane,
+      (stage) => new DataPlane(deploymentsOf(stage), cache, options.random ?? Math.random, config),
+    ),
+    limits: config,
+    metrics: options.metrics ?? jsonLineSink,
+    finished: (event, observed) => monitor.record(event, observed),
+    log,
+    exposeInternals: config.exposeInternals,
+  });
   return {
     config,
     repository,
+    records,
     handle: pipeline.handle,
     reject: pipeline.reject,
     admit: pipeline.admit,
@@ -135,6 +153,18 @@ export function createApp(options: AppOptions): App {
         preloadState.running = false;
       }
     },
+  };
+}
+
+/** The data plane of each stage records name, made on first use; the function's own is given. */
+function stagePlanes(stage: string, own: DataPlane, make: (stage: string) => DataPlane) {
+  const planes = new Map([[stage, own]]);
+  return (named: string): DataPlane => {
+    const known = planes.get(named);
+    if (known !== undefined) return known;
+    const made = make(named);
+    planes.set(named, made);
+    return made;
   };
 }
 

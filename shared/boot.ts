@@ -1,7 +1,10 @@
 import type { App } from './app';
 import { type Config, parseConfig } from './config';
+import { parseStreamSettings, type StreamSettings } from './config/streaming';
+import type { StreamProcessor } from './records/stream-processor';
 import { PrefetchingStore } from './repository/prefetch';
 import { FsModelStore, openStore } from './store';
+import { createLogger } from './telemetry/log';
 import type { MetricSink } from './telemetry/metric-event';
 
 /**
@@ -52,4 +55,38 @@ export function startServing<T>(
   // Each request rethrows an init failure; without this it would also be an unhandled rejection.
   ready.catch(() => undefined);
   return { config, ready };
+}
+
+/** What a stream entry gets: a processor per metric sink, built on the app `startServing` builds. */
+export type StartStream = (metrics: MetricSink) => StreamProcessor;
+
+/**
+ * The cold start of the stream entries (functions/<cloud>/stream*): `startServing`, plus the stream
+ * settings (STREAM_SINK, STREAM_MODEL, …; a bad one fails the cold start by name) and the sinks.
+ */
+export function startStreaming<T>(
+  env: Readonly<Record<string, string | undefined>>,
+  build: (start: StartStream, config: Config) => T,
+  loads: readonly (() => unknown)[] = [],
+): { config: Config; settings: StreamSettings; ready: Promise<T> } {
+  const holder: { settings?: StreamSettings } = {};
+  const started = startServing(
+    env,
+    (serve, config) =>
+      build((metrics) => {
+        const settings = holder.settings as StreamSettings;
+        const app = serve(metrics);
+        const { createStreamProcessor, openSink } =
+          require('./records/stream-processor') as typeof import('./records/stream-processor');
+        const open = (spec: StreamSettings['sink']) => openSink(spec, app.repository.store, config.stage);
+        const sinks = {
+          results: open(settings.sink),
+          deadLetter: settings.deadLetter === undefined ? undefined : open(settings.deadLetter),
+        };
+        return createStreamProcessor(app.records, settings, sinks, createLogger());
+      }, config),
+    [() => require('./records/stream-processor'), ...loads],
+  );
+  holder.settings = parseStreamSettings(env, started.config.stage);
+  return { ...started, settings: holder.settings };
 }

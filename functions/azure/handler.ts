@@ -21,6 +21,11 @@ export const invocationLogSink: MetricSink = (event) => {
   else context.log(line);
 };
 
+/** Runs `work` as part of `context`'s invocation: its metric lines go to that invocation's logger. */
+export function inInvocation<T>(context: InvocationContext, work: () => T): T {
+  return invocations.run(context, work);
+}
+
 export function createAzureHandler(app: App): HttpHandler {
   return (request, context) =>
     invocations.run(context, async () =>

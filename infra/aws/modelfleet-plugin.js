@@ -12,6 +12,7 @@ const fs = require('node:fs');
 const path = require('node:path');
 const metricsSpec = require('./metrics.json');
 const { checkPackages } = require('../../scripts/check-package.cjs');
+const { addStream } = require('./stream-resources');
 
 const ALIAS = 'live';
 // CodeDeploy's predefined Lambda deployment configurations (CodeDeployDefault.Lambda<type>).
@@ -614,6 +615,7 @@ class ModelfleetAwsPlugin {
     resources.ModelDriftAlarm = this.driftAlarm();
     resources.ModelfleetCodeDeployRole = this.codeDeployRole();
     this.addGuard(resources, location);
+    addStream(this, resources, location);
   }
 
   // --- rollout guard ----------------------------------------------------------------------------

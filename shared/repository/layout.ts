@@ -71,3 +71,20 @@ export function recordHourPrefixes(
   }
   return prefixes;
 }
+
+/**
+ * Streamed records' results or dead letters kept as JSON lines in the store (STREAM_SINK=store:…):
+ * `<prefix>/<stage>/YYYY/MM/DD/HH/<batchId>.jsonl`, dated in UTC when the batch was written.
+ */
+export function streamOutputKey(prefix: string, stage: string, at: Date, batchId: string): string {
+  const pad = (n: number) => String(n).padStart(2, '0');
+  return joinKey(
+    prefix,
+    stage,
+    String(at.getUTCFullYear()),
+    pad(at.getUTCMonth() + 1),
+    pad(at.getUTCDate()),
+    pad(at.getUTCHours()),
+    `${batchId}.jsonl`,
+  );
+}

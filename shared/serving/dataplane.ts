@@ -86,6 +86,18 @@ export class DataPlane {
     return { target, loaded: await this.load(model, target, metric) };
   }
 
+  /** The version that serves one request (variant pick, sticky key, shadow sample), loaded. */
+  async targetFor(
+    model: string,
+    pinnedVersion: number | undefined,
+    request: RoutingInput,
+    metric: MetricFields,
+  ): Promise<{ target: Target; loaded: LoadedModel }> {
+    const target = await this.target(model, pinnedVersion, request);
+    const loaded = this.loadedNow(model, target, metric) ?? (await this.load(model, target, metric));
+    return { target, loaded };
+  }
+
   /**
    * A pinned version is served as is (variant "pinned", never shadowed); otherwise the stage's
    * deployment decides, by sticky key when it names one and the request carries it.
@@ -142,7 +154,7 @@ export class DataPlane {
    * Runs the same request on the shadow version and records how it compares with the primary's
    * result in the metric event. Never throws: a failing shadow is a metric, not a client error.
    */
-  private async shadow(
+  async shadow(
     model: string,
     version: number,
     parse: (model: LoadedModel) => InferCall,

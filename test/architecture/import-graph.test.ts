@@ -16,6 +16,8 @@ const RANKS: Record<string, number> = {
   protocol: 4,
   serving: 5,
   control: 6,
+  // Streamed records (shared/records/): the data plane and the protocol parsers, like control/.
+  records: 6,
   // The wiring (app, boot) and the one env reader (config/).
   'app.ts': 7,
   'boot.ts': 7,

@@ -392,6 +392,7 @@ describe('serverless (osls) without a cloud account', () => {
           'InferExecutionRole',
           'ModelfleetCodeDeployRole',
           'PreTrafficHookExecutionRole',
+          'StreamExecutionRole',
         ].sort(),
       );
       for (const [id, role] of roles) {
@@ -483,6 +484,63 @@ describe('serverless (osls) without a cloud account', () => {
       });
     });
 
+    it('runs the stream function from an SQS queue with partial batch responses, a DLQ and least privilege', async () => {
+      const [mappingId, mapping] = one('AWS::Lambda::EventSourceMapping');
+      expect(mappingId).toBe('StreamEventSourceMappingSQSStreamRecordsQueue');
+      expect(mapping.Properties).toMatchObject({
+        EventSourceArn: { 'Fn::GetAtt': ['StreamRecordsQueue', 'Arn'] },
+        FunctionName: { 'Fn::GetAtt': ['StreamLambdaFunction', 'Arn'] },
+        FunctionResponseTypes: ['ReportBatchItemFailures'],
+        BatchSize: 10,
+      });
+      const stream = resources['StreamLambdaFunction']?.Properties as Record<string, unknown>;
+      expect(stream['Role']).toEqual({ 'Fn::GetAtt': ['StreamExecutionRole', 'Arn'] });
+      expect((stream['Environment'] as { Variables: Record<string, unknown> }).Variables).toMatchObject({
+        MODELFLEET_STAGE: 'prod',
+        MODEL_REPOSITORY: {
+          'Fn::Sub': ['s3://${Bucket}/${Prefix}', { Bucket: { Ref: 'ModelsBucket' }, Prefix: 'models' }],
+        },
+        STREAM_SINK: { 'Fn::Join': ['', ['sqs:', { Ref: 'StreamResultsQueue' }]] },
+        STREAM_DEAD_LETTER: { 'Fn::Join': ['', ['sqs:', { Ref: 'StreamDeadLetterQueue' }]] },
+      });
+      // Records that keep failing leave the source queue for the dead-letter queue.
+      expect(resources['StreamRecordsQueue']?.Properties).toMatchObject({
+        VisibilityTimeout: 360,
+        RedrivePolicy: {
+          deadLetterTargetArn: { 'Fn::GetAtt': ['StreamDeadLetterQueue', 'Arn'] },
+          maxReceiveCount: 5,
+        },
+      });
+      const statements = statementsOf('StreamExecutionRole');
+      expect(statements.slice(1, 3).map((statement) => statement.Action)).toEqual([
+        ['s3:GetObject'],
+        ['s3:ListBucket'],
+      ]);
+      expect(statements.slice(3)).toEqual([
+        {
+          Effect: 'Allow',
+          Action: [
+            'sqs:ReceiveMessage',
+            'sqs:DeleteMessage',
+            'sqs:GetQueueAttributes',
+            'sqs:ChangeMessageVisibility',
+          ],
+          Resource: { 'Fn::GetAtt': ['StreamRecordsQueue', 'Arn'] },
+        },
+        {
+          Effect: 'Allow',
+          Action: ['sqs:SendMessage'],
+          Resource: [
+            { 'Fn::GetAtt': ['StreamResultsQueue', 'Arn'] },
+            { 'Fn::GetAtt': ['StreamDeadLetterQueue', 'Arn'] },
+          ],
+        },
+      ]);
+      const list = (await runToEnd('unzip', ['-l', path.join(out, 'stream.zip')], {})).stdout;
+      expect(list).toContain('functions/aws/stream/index.js');
+      expect(list).toContain('napi-v6/linux/x64/onnxruntime_binding.node');
+    });
+
     it('creates a versioned, encrypted, private models bucket that only speaks HTTPS', () => {
       const bucket = resources['ModelsBucket'];
       expect(bucket?.DeletionPolicy).toBe('Retain');
@@ -516,6 +574,7 @@ describe('serverless (osls) without a cloud account', () => {
         'GuardLogGroup',
         'InferLogGroup',
         'PreTrafficHookLogGroup',
+        'StreamLogGroup',
       ]);
       for (const [, group] of groups) expect(group.Properties.RetentionInDays).toBe(90);
     });
@@ -643,6 +702,61 @@ describe('serverless (osls) without a cloud account', () => {
         'MODEL_REPOSITORY: az:// needs a storage SDK that this package does not include',
       );
     });
+  });
+
+  it('sls package --stage prod with Kinesis and MSK sources maps them with partial batch responses and scoped IAM', async () => {
+    const out = tempDir('modelfleet-sls-stream-');
+    const kinesis = 'arn:aws:kinesis:us-east-1:123456789012:stream/records';
+    const cluster = 'arn:aws:kafka:us-east-1:123456789012:cluster/demo/abc-1';
+    const { code, stdout, stderr } = await runToEnd(
+      'npx',
+      [
+        'sls',
+        'package',
+        '--stage',
+        'prod',
+        '--package',
+        out,
+        `--param=streamKinesisArn=${kinesis}`,
+        `--param=streamMskClusterArn=${cluster}`,
+        '--param=streamKafkaTopic=records',
+      ],
+      SLS_ENV,
+    );
+    expect({ code, output: code === 0 ? '' : stdout + stderr }).toEqual({ code: 0, output: '' });
+    const resources = JSON.parse(
+      readFileSync(path.join(out, 'cloudformation-template-update-stack.json'), 'utf8'),
+    ).Resources as Record<string, CfnResource>;
+    const onFailure = { OnFailure: { Destination: { 'Fn::GetAtt': ['StreamDeadLetterQueue', 'Arn'] } } };
+    expect(resources['StreamKinesisEventSourceMapping']?.Properties).toMatchObject({
+      EventSourceArn: kinesis,
+      FunctionResponseTypes: ['ReportBatchItemFailures'],
+      BisectBatchOnFunctionError: true,
+      DestinationConfig: onFailure,
+    });
+    expect(resources['StreamKafkaEventSourceMapping']?.Properties).toMatchObject({
+      EventSourceArn: cluster,
+      Topics: ['records'],
+      FunctionResponseTypes: ['ReportBatchItemFailures'],
+      DestinationConfig: onFailure,
+    });
+    const statements = (
+      (resources['StreamExecutionRole']?.Properties.Policies ?? []) as {
+        PolicyDocument: { Statement: Statement[] };
+      }[]
+    ).flatMap((policy) => policy.PolicyDocument.Statement);
+    const byResource = Object.fromEntries(statements.map((s) => [JSON.stringify(s.Resource), s.Action]));
+    expect(byResource[JSON.stringify(kinesis)]).toEqual(
+      expect.arrayContaining(['kinesis:GetRecords', 'kinesis:GetShardIterator']),
+    );
+    expect(byResource[JSON.stringify(cluster)]).toEqual(expect.arrayContaining(['kafka-cluster:Connect']));
+    expect(byResource[JSON.stringify(`${cluster.replace(':cluster/', ':topic/')}/*`)]).toEqual([
+      'kafka-cluster:DescribeTopic',
+      'kafka-cluster:ReadData',
+    ]);
+    // Only the VPC network interfaces of the MSK mapping have no resource-level permissions.
+    const wildcard = statements.filter((s) => s.Resource === '*').flatMap((s) => s.Action);
+    expect(wildcard.every((action) => action.startsWith('ec2:'))).toBe(true);
   });
 
   it('fails packaging with a clear message when a zip unpacks to more than the limit', async () => {
