@@ -74,9 +74,9 @@ export function withContract(core: App, contract: ContainerContract): App {
     const response = await core.handle(translation.request);
     return translation.respond && response.status < 400 ? translation.respond(response) : response;
   };
+  // Everything else (preload, settled, records, …) is the core's own.
   return {
-    config: core.config,
-    repository: core.repository,
+    ...core,
     handle,
     admit: async (request) => core.admit(translationOf(request)?.request ?? request),
     reject: (request, err) => {
@@ -88,7 +88,5 @@ export function withContract(core: App, contract: ContainerContract): App {
       }
       return core.reject(translated ?? request, err);
     },
-    preload: () => core.preload(),
-    settled: () => core.settled(),
   };
 }
