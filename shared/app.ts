@@ -101,7 +101,11 @@ export function createApp(options: AppOptions): App {
   );
   // GET /metrics (Prometheus) counts the same events the sink receives, rejected requests included.
   const prometheus = new PrometheusRegistry();
-  const sink = options.metrics ?? jsonLineSink;
+  const downstream = options.metrics ?? jsonLineSink;
+  const sink: MetricSink = (event) => {
+    prometheus.record(event);
+    downstream(event);
+  };
   const pipeline = createPipeline<Observation>({
     ...config,
     routes: [
@@ -111,10 +115,7 @@ export function createApp(options: AppOptions): App {
     ],
     finished: (event, observed) => monitor.record(event, observed),
     authorize: (request, routeName, params) => guard.check(request, routeName, params),
-    metrics: (event) => {
-      prometheus.record(event);
-      sink(event);
-    },
+    metrics: sink,
     log,
   });
   // Records may name another stage: each gets its own deployments, all share the loaded models.
@@ -125,7 +126,7 @@ export function createApp(options: AppOptions): App {
       (stage) => new DataPlane(deploymentsOf(stage), cache, options.random ?? Math.random, config),
     ),
     limits: config,
-    metrics: options.metrics ?? jsonLineSink,
+    metrics: sink,
     finished: (event, observed) => monitor.record(event, observed),
     log,
     exposeInternals: config.exposeInternals,
@@ -143,17 +144,23 @@ export function createApp(options: AppOptions): App {
       await cache.flushed();
       await monitor.flush();
     },
-    preload: async () => {
-      preloadState.running = true;
-      try {
-        const report = await preloadStage(repository, deployments, cache, log);
-        preloadState.failed = report.failed.length > 0;
-        return report;
-      } finally {
-        preloadState.running = false;
-      }
-    },
+    preload: () => runPreload(preloadState, () => preloadStage(repository, deployments, cache, log)),
   };
+}
+
+/** Until a started preload has finished the instance is not ready (withPreload holds requests). */
+async function runPreload(
+  state: { running: boolean; failed: boolean },
+  preload: () => Promise<PreloadReport>,
+): Promise<PreloadReport> {
+  state.running = true;
+  try {
+    const report = await preload();
+    state.failed = report.failed.length > 0;
+    return report;
+  } finally {
+    state.running = false;
+  }
 }
 
 /** The data plane of each stage records name, made on first use; the function's own is given. */
