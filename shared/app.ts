@@ -13,6 +13,7 @@ import { createGuard } from './security/guard';
 import { manifestVerifier } from './security/signing';
 import { ArtifactDiskCache } from './serving/artifact-cache';
 import { DataPlane } from './serving/dataplane';
+import type { InferenceEngine } from './serving/engine';
 import { parseFeedback } from './serving/feedback';
 import { ModelCache } from './serving/model-cache';
 import { Monitor, type Observation } from './serving/monitoring';
@@ -35,6 +36,8 @@ export interface AppOptions {
   /** Source of randomness for variant picks; seed it in tests. */
   random?: () => number;
   now?: () => number;
+  /** Where session.run happens; inline unless given (the server passes its worker pool). */
+  engine?: InferenceEngine;
 }
 
 export interface App {
@@ -72,6 +75,7 @@ export function createApp(options: AppOptions): App {
     disk: new ArtifactDiskCache(config.artifactCacheDir, config.artifactCacheBytes, log),
     log,
     verifyManifest: manifestVerifier(config),
+    ...(options.engine === undefined ? {} : { engine: options.engine }),
   });
   const guard = createGuard(config, options.now);
   const deployments = new DeploymentsCache(
@@ -82,7 +86,7 @@ export function createApp(options: AppOptions): App {
     options.now,
     async (model, next) => void (await vetDeployment(cache, model, next, log)),
   );
-  const dataPlane = new DataPlane(deployments, cache, options.random ?? Math.random, config);
+  const dataPlane = new DataPlane(deployments, cache, options.random ?? Math.random, config, options.engine);
   // Until a started preload has finished the instance is not ready (withPreload holds requests).
   const preloadState = { running: false, failed: false };
   const ready: Handler = async () => readiness(deployments, cache, preloadState);
