@@ -8,6 +8,7 @@ const SLOW = [
   'test/deploy/serverless.test.ts',
   'test/conformance/conformance.test.ts',
   'test/adapters/local-server.test.ts',
+  'test/server/server-process.test.ts',
   'test/security/fuzz-http.test.ts',
   'test/security/fuzz-core.test.ts',
   'test/storage/store-contract.test.ts',

@@ -1,0 +1,183 @@
+import { Agent, request } from 'node:http';
+import * as ort from 'onnxruntime-node';
+import type { ModelRepository } from '../../shared/repository/repository';
+import { removeTempDirs, sampleRepository } from '../support/fixtures';
+import { type Started, startUntil } from '../support/processes';
+import { serverBundle } from '../support/server-bundle';
+import { deployModel, SLOW_REQUEST, slowModel } from '../support/slow-model';
+
+/**
+ * The server entry (scripts/serve.ts, bundled from the sources) in a child process, loaded with a
+ * CPU-bound model of about 100 ms a run: health probes stay fast while it runs in workers, and
+ * SIGTERM under load answers every request already received and exits 0.
+ */
+jest.setTimeout(120_000);
+
+let repository: ModelRepository;
+const started: Started[] = [];
+
+beforeAll(async () => {
+  repository = await sampleRepository();
+  await deployModel(repository, 'slow', await calibratedSlowModel(100));
+});
+
+afterAll(async () => {
+  for (const server of started.splice(0)) await server.stop();
+  removeTempDirs();
+});
+
+/** A slow model whose run takes about `targetMs` on this machine now (n = 200, rounds scaled). */
+async function calibratedSlowModel(targetMs: number): Promise<Uint8Array> {
+  const probe = await ort.InferenceSession.create(slowModel(200, 4), {
+    intraOpNumThreads: 1,
+    interOpNumThreads: 1,
+  });
+  const feeds = { x: new ort.Tensor('float32', Float32Array.of(0.01), [1, 1]) };
+  await probe.run(feeds);
+  const times: number[] = [];
+  for (let i = 0; i < 3; i++) {
+    const at = performance.now();
+    await probe.run(feeds);
+    times.push(performance.now() - at);
+  }
+  await probe.release();
+  const perRound = (times.sort((a, b) => a - b)[1] ?? 1) / 4;
+  return slowModel(200, Math.min(400, Math.max(2, Math.round(targetMs / perRound))));
+}
+
+async function startServer(env: Record<string, string>): Promise<{ server: Started; base: string }> {
+  const server = await startUntil(
+    process.execPath,
+    [serverBundle().serve],
+    {
+      PORT: '0',
+      HOST: '127.0.0.1',
+      MODEL_REPOSITORY: repository.store.url,
+      METRICS: 'off',
+      ...env,
+    },
+    /listening on (http:\/\/127\.0\.0\.1:\d+)/,
+  );
+  started.push(server);
+  return { server, base: server.match[1] ?? '' };
+}
+
+interface Reply {
+  status: number;
+  ms: number;
+}
+
+function send(
+  base: string,
+  agent: Agent,
+  method: 'GET' | 'POST',
+  path: string,
+  body?: string,
+): Promise<Reply> {
+  return new Promise((resolve, reject) => {
+    const at = performance.now();
+    const req = request(
+      `${base}${path}`,
+      { method, agent, headers: { 'content-type': 'application/json' } },
+      (res) => {
+        res.resume();
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, ms: performance.now() - at }));
+        res.on('error', reject);
+      },
+    );
+    req.on('error', reject);
+    req.end(body);
+  });
+}
+
+/**
+ * `clients` loops of slow predictions on keep-alive connections, each until `until()` says stop or
+ * its request fails; returns what each request got. The connections stay open (as a load
+ * generator's do) until the caller destroys `agent`.
+ */
+async function loadGenerator(
+  base: string,
+  clients: number,
+  until: () => boolean,
+  agent = new Agent({ keepAlive: true }),
+) {
+  const outcomes: { startedAt: number; ok: boolean; error?: string }[] = [];
+  await Promise.all(
+    Array.from({ length: clients }, async () => {
+      while (!until()) {
+        const startedAt = performance.now();
+        try {
+          const reply = await send(base, agent, 'POST', '/v2/models/slow/infer', SLOW_REQUEST);
+          outcomes.push({ startedAt, ok: reply.status === 200, error: String(reply.status) });
+        } catch (err) {
+          outcomes.push({ startedAt, ok: false, error: (err as NodeJS.ErrnoException).code ?? String(err) });
+          return;
+        }
+      }
+    }),
+  );
+  return outcomes;
+}
+
+/** p99 of GET /v2/health/live, probed every 10 ms for `ms` while two clients keep the slow model busy. */
+async function healthUnderLoad(base: string, ms: number): Promise<number> {
+  let stop = false;
+  const loadAgent = new Agent({ keepAlive: true });
+  const load = loadGenerator(base, 2, () => stop, loadAgent);
+  await new Promise((resolve) => setTimeout(resolve, 300));
+  const agent = new Agent({ keepAlive: true, maxSockets: 1 });
+  const latencies: number[] = [];
+  const end = performance.now() + ms;
+  while (performance.now() < end) {
+    const reply = await send(base, agent, 'GET', '/v2/health/live');
+    expect(reply.status).toBe(200);
+    latencies.push(reply.ms);
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+  stop = true;
+  agent.destroy();
+  expect((await load).every((o) => o.ok)).toBe(true);
+  loadAgent.destroy();
+  latencies.sort((a, b) => a - b);
+  return latencies[Math.ceil(latencies.length * 0.99) - 1] ?? Number.NaN;
+}
+
+describe('the server under a ~100 ms model', () => {
+  it('answers /v2/health/live within 20 ms at p99 with inference on a worker, not inline', async () => {
+    const pooled = await startServer({ INFERENCE_WORKERS: '1' });
+    const inline = await startServer({ INFERENCE_WORKERS: '0' });
+    const pooledP99 = await healthUnderLoad(pooled.base, 2500);
+    const inlineP99 = await healthUnderLoad(inline.base, 2500);
+    expect(pooledP99).toBeLessThanOrEqual(20);
+    // The same probe against inline inference waits behind whole runs: what the pool is for.
+    expect(inlineP99).toBeGreaterThan(50);
+  });
+
+  it('on SIGTERM answers every request already received, then exits 0 within the grace period', async () => {
+    const { server, base } = await startServer({ INFERENCE_WORKERS: '1', SHUTDOWN_GRACE_SECONDS: '30' });
+    let sigtermAt = 0;
+    const exited = new Promise<{ code: number | null; at: number }>((resolve) =>
+      server.child.once('exit', (code) => resolve({ code, at: performance.now() })),
+    );
+    // Eight clients on one worker: at any moment one request runs and up to seven wait in the queue.
+    // They keep sending after the signal, as a load generator does, until a request fails.
+    const agent = new Agent({ keepAlive: true });
+    const load = loadGenerator(base, 8, () => false, agent);
+    await new Promise((resolve) => setTimeout(resolve, 800));
+    sigtermAt = performance.now();
+    process.kill(server.child.pid ?? 0, 'SIGTERM');
+    // The clients' idle keep-alive sockets stay open until the server exits: it must close them.
+    const { code, at } = await exited;
+    const outcomes = await load;
+    agent.destroy();
+    const inFlight = outcomes.filter((o) => o.startedAt < sigtermAt);
+    expect(inFlight.length).toBeGreaterThanOrEqual(8);
+    expect(inFlight.filter((o) => !o.ok)).toEqual([]);
+    // Afterwards a client only ever finds the port closed: no request is cut mid-way on a reused socket.
+    expect(outcomes.filter((o) => !o.ok).map((o) => o.error)).toEqual(Array(8).fill('ECONNREFUSED'));
+    expect(code).toBe(0);
+    // Eight queued runs of ~100 ms, then exit: far from the 30 s grace period.
+    expect(at - sigtermAt).toBeLessThan(10_000);
+    expect(server.output()).toMatch(/"stopped".*"drained":true|stopped/);
+  });
+});
