@@ -3,11 +3,25 @@
  * onnxruntime sessions, one per loaded version, and runs what the main thread sends, one job at
  * a time. Output buffers go back transferred, not copied.
  */
+import os from 'node:os';
 import { parentPort } from 'node:worker_threads';
 import { createSession, type OrtSession, ort } from './onnx';
 import type { FromWorker, ToWorker, WireTensor } from './worker-protocol';
 
 const sessions = new Map<number, OrtSession>();
+
+/**
+ * Inference yields the CPU to the main thread: on Linux a thread has its own nice value, and with
+ * every core busy running models the thread that parses requests and answers health probes must
+ * still be scheduled first (a probe that waits behind a run gets the pod restarted). Lowering one's
+ * own priority needs no privilege; where it is refused, the worker runs at the process's priority.
+ */
+const WORKER_NICENESS = 5;
+try {
+  os.setPriority(0, Math.min(19, os.getPriority(0) + WORKER_NICENESS));
+} catch {
+  // Not permitted or not supported here: same priority as the main thread.
+}
 
 function reply(message: FromWorker, transfer: ArrayBuffer[] = []): void {
   parentPort?.postMessage(message, transfer);
