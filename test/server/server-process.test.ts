@@ -2,7 +2,7 @@ import { Agent, request } from 'node:http';
 import * as ort from 'onnxruntime-node';
 import type { ModelRepository } from '../../shared/repository/repository';
 import { removeTempDirs, sampleRepository } from '../support/fixtures';
-import { type Started, startUntil } from '../support/processes';
+import { runToEnd, type Started, startUntil } from '../support/processes';
 import { serverBundle } from '../support/server-bundle';
 import { deployModel, SLOW_REQUEST, slowModel } from '../support/slow-model';
 
@@ -179,5 +179,53 @@ describe('the server under a ~100 ms model', () => {
     // Eight queued runs of ~100 ms, then exit: far from the 30 s grace period.
     expect(at - sigtermAt).toBeLessThan(10_000);
     expect(server.output()).toMatch(/"stopped".*"drained":true|stopped/);
+  });
+});
+
+describe('the entry and the image health check', () => {
+  it('takes `serve` (SageMaker) or nothing, refuses anything else, and the health check sees it live', async () => {
+    const { server, base } = await startServer({ INFERENCE_WORKERS: '1' });
+    expect(server.child.spawnargs.at(-1)).toMatch(/serve\.js$/);
+    const port = new URL(base).port;
+    const check = (env: Record<string, string>) =>
+      runToEnd(process.execPath, [serverBundle().healthcheck], env, 30_000);
+    expect((await check({ PORT: port, HOST: '0.0.0.0' })).code).toBe(0);
+    process.kill(server.child.pid ?? 0, 'SIGTERM');
+    await new Promise((resolve) => server.child.once('exit', resolve));
+    const down = await check({ PORT: port, HOST: '127.0.0.1' });
+    expect(down.code).toBe(1);
+    expect(down.stderr).toMatch(/healthcheck: .*ECONNREFUSED/);
+
+    const withServe = await startUntil(
+      process.execPath,
+      [serverBundle().serve, 'serve'],
+      {
+        PORT: '0',
+        HOST: '127.0.0.1',
+        MODEL_REPOSITORY: repository.store.url,
+        METRICS: 'off',
+        INFERENCE_WORKERS: '0',
+      },
+      /listening on (http:\/\/127\.0\.0\.1:\d+)/,
+    );
+    started.push(withServe);
+    expect((await fetch(`${withServe.match[1]}/v2/health/live`)).status).toBe(200);
+
+    const refused = await runToEnd(process.execPath, [serverBundle().serve, 'train'], {
+      MODEL_REPOSITORY: repository.store.url,
+    });
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toContain('modelfleet: expected no arguments or "serve", got "train"');
+    const badGrace = await runToEnd(process.execPath, [serverBundle().serve], {
+      MODEL_REPOSITORY: repository.store.url,
+      SHUTDOWN_GRACE_SECONDS: 'soon',
+    });
+    expect(badGrace.code).toBe(1);
+    expect(badGrace.stderr).toMatch(/SHUTDOWN_GRACE_SECONDS/);
+    const badWorkers = await runToEnd(process.execPath, [serverBundle().serve], {
+      MODEL_REPOSITORY: repository.store.url,
+      INFERENCE_WORKERS: '-1',
+    });
+    expect(badWorkers.stderr).toMatch(/INFERENCE_WORKERS/);
   });
 });

@@ -12,6 +12,7 @@ import { ROOT } from './processes';
 export interface ServerBundle {
   serve: string;
   worker: string;
+  healthcheck: string;
 }
 
 let built: ServerBundle | undefined;
@@ -38,6 +39,15 @@ export function serverBundle(): ServerBundle {
     entryPoints: [path.join(ROOT, 'shared', 'serving', 'inference-worker.ts')],
     outfile: path.join(dir, 'inference-worker.js'),
   });
-  built = { serve: path.join(dir, 'serve.js'), worker: path.join(dir, 'inference-worker.js') };
+  buildSync({
+    ...common,
+    entryPoints: [path.join(ROOT, 'scripts', 'healthcheck.ts')],
+    outfile: path.join(dir, 'healthcheck.js'),
+  });
+  built = {
+    serve: path.join(dir, 'serve.js'),
+    worker: path.join(dir, 'inference-worker.js'),
+    healthcheck: path.join(dir, 'healthcheck.js'),
+  };
   return built;
 }
