@@ -1,10 +1,10 @@
 import { Agent, request } from 'node:http';
-import * as ort from 'onnxruntime-node';
+import { calibratedSlowModel } from '../../scripts/lib/slow-model';
 import type { ModelRepository } from '../../shared/repository/repository';
 import { removeTempDirs, sampleRepository } from '../support/fixtures';
 import { runToEnd, type Started, startUntil } from '../support/processes';
 import { serverBundle } from '../support/server-bundle';
-import { deployModel, SLOW_REQUEST, slowModel } from '../support/slow-model';
+import { deployModel, SLOW_REQUEST } from '../support/slow-model';
 
 /**
  * The server entry (scripts/serve.ts, bundled from the sources) in a child process, loaded with a
@@ -25,25 +25,6 @@ afterAll(async () => {
   for (const server of started.splice(0)) await server.stop();
   removeTempDirs();
 });
-
-/** A slow model whose run takes about `targetMs` on this machine now (n = 200, rounds scaled). */
-async function calibratedSlowModel(targetMs: number): Promise<Uint8Array> {
-  const probe = await ort.InferenceSession.create(slowModel(200, 4), {
-    intraOpNumThreads: 1,
-    interOpNumThreads: 1,
-  });
-  const feeds = { x: new ort.Tensor('float32', Float32Array.of(0.01), [1, 1]) };
-  await probe.run(feeds);
-  const times: number[] = [];
-  for (let i = 0; i < 3; i++) {
-    const at = performance.now();
-    await probe.run(feeds);
-    times.push(performance.now() - at);
-  }
-  await probe.release();
-  const perRound = (times.sort((a, b) => a - b)[1] ?? 1) / 4;
-  return slowModel(200, Math.min(400, Math.max(2, Math.round(targetMs / perRound))));
-}
 
 async function startServer(env: Record<string, string>): Promise<{ server: Started; base: string }> {
   const server = await startUntil(
