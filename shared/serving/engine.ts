@@ -29,7 +29,7 @@ export interface InferenceEngine {
 /** onnxruntime on the calling thread: the function entries' engine, and the pool's fallback. */
 export const inlineEngine: InferenceEngine = { run: runInference };
 
-/** Smoothed run time per batch row of one model, from the runs seen so far. */
+/** Smoothed run time per batch row of one model, from its runs on workers. */
 export interface RunTimeEstimate {
   msPerRow: number;
   runs: number;
