@@ -121,11 +121,14 @@ export class ModelCache {
       const evicted = this.entries.get(oldest.value);
       this.entries.delete(oldest.value);
       if (this.newest === oldest.value) this.newest = undefined;
-      // Release the native session once any in-flight run on it has had time to finish.
+      // Release the native sessions (the workers' too) once runs in flight or queued have finished.
       evicted
         ?.then((model) => {
-          this.engine?.release?.(model);
-          setTimeout(() => void model.session.release().catch(() => {}), 5_000).unref();
+          const release = () => {
+            this.engine?.release?.(model);
+            void model.session.release().catch(() => {});
+          };
+          setTimeout(release, 5_000).unref();
         })
         .catch(() => {});
     }
