@@ -12,8 +12,8 @@ import { deployModel, SLOW_REQUEST } from '../support/slow-model';
  * SIGTERM under load answers every request already received and exits 0.
  */
 jest.setTimeout(120_000);
-// Tail latencies on a shared 2-core machine are partly the scheduler's (see the health test): one
-// retry absorbs a burst (one was needed in a full npm test run); inference on the event loop fails
+// Tail latencies on a shared 2-core machine are partly the scheduler's (see the health test):
+// retries absorb a burst (one was needed in a full npm test run); inference on the event loop fails
 // every attempt.
 jest.retryTimes(2, { logErrorsBeforeRetry: true });
 
