@@ -90,20 +90,29 @@ export class WorkerPoolEngine implements InferenceEngine {
     for (const slot of this.slots) slot.worker.postMessage({ kind: 'release', model: id } satisfies ToWorker);
   }
 
-  async run(model: LoadedModel, call: InferCall): Promise<RunResult> {
+  /** Not async: the inline path hands back onnxruntime's promise without wrapping it in another. */
+  run(model: LoadedModel, call: InferCall): Promise<RunResult> {
     const id = this.ids.get(model);
     const rows = rowsOf(call);
-    const estimate = this.estimates.get(model);
     if (
       id === undefined ||
       this.slots.length === 0 ||
-      runsInline(estimate, rows, this.options.inlineBelowMs)
+      runsInline(this.estimates.get(model), rows, this.options.inlineBelowMs)
     ) {
       // Not measured here: onnxruntime-node defers run() to setImmediate, so on a busy main thread
       // the time includes every I/O callback ahead of it, and the estimate would swing the model
       // back to the workers. A worker's loop is idle: its times are the run's own.
       return inlineEngine.run(model, call);
     }
+    return this.runOnWorker(model, id, call, rows);
+  }
+
+  private async runOnWorker(
+    model: LoadedModel,
+    id: number,
+    call: InferCall,
+    rows: number,
+  ): Promise<RunResult> {
     const feeds: Record<string, WireTensor> = {};
     for (const [name, tensor] of Object.entries(buildFeeds(model, call))) {
       feeds[name] = { type: tensor.type, dims: tensor.dims, data: tensor.data };
