@@ -9,6 +9,7 @@ const SLOW = [
   'test/conformance/conformance.test.ts',
   'test/adapters/local-server.test.ts',
   'test/adapters/container-contracts.test.ts',
+  'test/server/server-process.test.ts',
   'test/security/fuzz-http.test.ts',
   'test/security/fuzz-core.test.ts',
   'test/storage/store-contract.test.ts',

@@ -4,7 +4,7 @@
  *
  * Knobs: BENCH_CALLS (default 5000 timed calls per latency variant), BENCH_DURATION (seconds per
  * throughput level, default 4), BENCH_COLD_RUNS (default 5), BENCH_SKIP (comma list of
- * latency,throughput,cold,package), BENCH_MODELS (latency: tabular,cnn), BENCH_SERVERS (throughput:
+ * latency,throughput,cold,package,workers,edge), BENCH_MODELS (latency: tabular,cnn), BENCH_SERVERS (throughput:
  * minimal,gcp-minimal,gcp,local).
  */
 import { fork, spawnSync } from 'node:child_process';
@@ -18,6 +18,7 @@ import { BENCH_SECURITY_ENV, benchRepository, cnnModel, jsonRequest, tabularMode
 import { measureEdgeModules, measurePackages, type PackageRow } from './package-size';
 import { formatMs, markdownTable, ratio } from './stats';
 import { measureThroughput, type ServerSpec, type ThroughputRow } from './throughput';
+import { measureWorkers } from './workers';
 
 const root = projectRoot();
 const skip = new Set((process.env['BENCH_SKIP'] ?? '').split(',').filter(Boolean));
@@ -306,6 +307,60 @@ async function main(): Promise<void> {
           ]),
         )}`,
       );
+    }
+    if (!skip.has('workers')) {
+      log('inference workers (server entry from dist/) …');
+      const { throughput, health } = await measureWorkers(duration);
+      const one = throughput.find((r) => r.workers === 1)?.requestsPerSecond ?? Number.NaN;
+      sections.push(
+        `## 7. Inference workers (the server entry, dist/scripts/serve.js; models calibrated to ≈ 20 ms and ≈ 100 ms a run on this machine; ${duration} s per row)\n\n${markdownTable(
+          [
+            'INFERENCE_WORKERS',
+            'req/s, ≈ 20 ms model, 8 connections',
+            'vs 1 worker',
+            'mean latency',
+            'errors',
+          ],
+          throughput.map((r) => [
+            String(r.workers),
+            r.requestsPerSecond.toFixed(1),
+            ratio(r.requestsPerSecond, one),
+            formatMs(r.meanLatencyMs),
+            String(r.errors),
+          ]),
+        )}\n\n${markdownTable(
+          [
+            'INFERENCE_WORKERS',
+            'GET /v2/health/live p50',
+            'p99',
+            'probes',
+            '≈ 100 ms model req/s (4 connections)',
+          ],
+          health.map((r) => [
+            r.workers === 0 ? '0 (inline)' : String(r.workers),
+            formatMs(r.health.p50),
+            formatMs(r.health.p99),
+            String(r.health.n),
+            r.predictionsPerSecond.toFixed(1),
+          ]),
+        )}\n\nThroughput can only grow up to the cores left to the workers (${os.cpus().length} here, shared with the load generator and the main thread).`,
+      );
+      const pooled = health.find((r) => r.workers > 0);
+      if (pooled !== undefined) {
+        summary.push([
+          'GET /v2/health/live p99 while a ≈ 100 ms model is under load (server, workers)',
+          '≤ 20 ms',
+          formatMs(pooled.health.p99),
+          goal(pooled.health.p99 <= 20),
+        ]);
+      }
+      const two = throughput.find((r) => r.workers === 2)?.requestsPerSecond ?? Number.NaN;
+      summary.push([
+        'CPU-bound model throughput, 2 workers vs 1',
+        '> 1.00×',
+        ratio(two, one),
+        goal(two > one),
+      ]);
     }
     if (!skip.has('edge')) {
       const rows = await measureEdgeModules();

@@ -14,6 +14,7 @@ import { createGuard } from './security/guard';
 import { manifestVerifier } from './security/signing';
 import { ArtifactDiskCache } from './serving/artifact-cache';
 import { DataPlane } from './serving/dataplane';
+import type { InferenceEngine } from './serving/engine';
 import { parseFeedback } from './serving/feedback';
 import { ModelCache } from './serving/model-cache';
 import { Monitor, type Observation } from './serving/monitoring';
@@ -38,6 +39,8 @@ export interface AppOptions {
   /** Source of randomness for variant picks; seed it in tests. */
   random?: () => number;
   now?: () => number;
+  /** Where session.run happens; inline unless given (the server passes its worker pool). */
+  engine?: InferenceEngine;
 }
 
 export interface App {
@@ -77,6 +80,7 @@ export function createApp(options: AppOptions): App {
     disk: new ArtifactDiskCache(config.artifactCacheDir, config.artifactCacheBytes, log),
     log,
     verifyManifest: manifestVerifier(config),
+    ...(options.engine === undefined ? {} : { engine: options.engine }),
   });
   const guard = createGuard(config, options.now);
   const deploymentsOf = (stage: string) =>
@@ -89,7 +93,7 @@ export function createApp(options: AppOptions): App {
       async (model, next) => void (await vetDeployment(cache, model, next, log)),
     );
   const deployments = deploymentsOf(config.stage);
-  const dataPlane = new DataPlane(deployments, cache, options.random ?? Math.random, config);
+  const dataPlane = new DataPlane(deployments, cache, options.random ?? Math.random, config, options.engine);
   const preloadState = { running: false, failed: false };
   const ready: Handler = async () => readiness(deployments, cache, preloadState);
   const monitor = new Monitor(
@@ -123,7 +127,8 @@ export function createApp(options: AppOptions): App {
     dataPlaneFor: stagePlanes(
       config.stage,
       dataPlane,
-      (stage) => new DataPlane(deploymentsOf(stage), cache, options.random ?? Math.random, config),
+      (stage) =>
+        new DataPlane(deploymentsOf(stage), cache, options.random ?? Math.random, config, options.engine),
     ),
     limits: config,
     metrics: sink,

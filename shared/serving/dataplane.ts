@@ -3,26 +3,21 @@ import type { MetricFields } from '../http/finish';
 import type { ServeResponse } from '../http/request';
 import { modelHeaders, type PayloadFormat, type PayloadLimits } from '../protocol/payloads';
 import { pickVariant } from '../repository/deployment';
-import type { InferCall, OutputTensor } from '../tensor/types';
+import type { InferCall } from '../tensor/types';
 import type { DeploymentsCache } from '../traffic/deployments-cache';
 import { compareWithShadow } from '../traffic/shadow';
 import { routeRequest, stickyKeyOf, type Target } from '../traffic/variant-pick';
-import { runInference } from './inference';
+import { type InferenceEngine, inlineEngine, type RunResult, rowsOf } from './engine';
 import type { LoadedModel } from './loaded-model';
 import type { ModelCache } from './model-cache';
 import type { Observation } from './monitoring';
 
-export type { Target };
+export type { RunResult, Target };
 
 /** What routing may look at: headers and the parsed JSON body (for a sticky key field). */
 export interface RoutingInput {
   headers: Readonly<Record<string, string>>;
   body: unknown;
-}
-
-export interface RunResult {
-  outputs: OutputTensor[];
-  runMs: number;
 }
 
 /** One inference request as the data plane sees it, whatever the transport and payload format. */
@@ -58,6 +53,8 @@ export class DataPlane {
     private readonly cache: ModelCache,
     private readonly random: () => number,
     private readonly limits: PayloadLimits,
+    /** Where session.run happens: inline (functions) or a worker pool (the server). */
+    private readonly engine: InferenceEngine = inlineEngine,
   ) {}
 
   /** Target → load → parse → run → respond, for every payload format alike. */
@@ -144,8 +141,8 @@ export class DataPlane {
   }
 
   private async run(model: LoadedModel, call: InferCall, metric: MetricFields): Promise<RunResult> {
-    metric.batchSize = call.inputs.values().next().value?.shape[0] ?? 1;
-    const result = await runInference(model, call);
+    metric.batchSize = rowsOf(call);
+    const result = await this.engine.run(model, call);
     metric.inferenceMs = result.runMs;
     return result;
   }
@@ -165,7 +162,7 @@ export class DataPlane {
     metric.shadowVersion = version;
     try {
       const { model: loaded } = await this.cache.get(model, version);
-      const result = await runInference(loaded, parse(loaded));
+      const result = await this.engine.run(loaded, parse(loaded));
       metric.shadowLatencyDeltaMs = result.runMs - primary.runMs;
       const comparison = compareWithShadow(primary.outputs, result.outputs);
       if (comparison === undefined) metric.shadowError = 'incomparable';

@@ -5,11 +5,32 @@ import type { InferCall, OutputTensor } from '../tensor/types';
 import type { LoadedModel } from './loaded-model';
 import { ort } from './onnx';
 
+/** What a run produced for one output, wherever it ran: an ort.Tensor, or its fields sent back by a worker. */
+export interface RawOutput {
+  readonly type: string;
+  readonly dims: readonly number[];
+  readonly data: unknown;
+}
+
 /** Runs a validated call; returns the requested outputs in request order, plus run time in ms. */
 export async function runInference(
   model: LoadedModel,
   call: InferCall,
 ): Promise<{ outputs: OutputTensor[]; runMs: number }> {
+  const feeds = buildFeeds(model, call);
+  const started = performance.now();
+  let results: ort.InferenceSession.OnnxValueMapType;
+  try {
+    results = await model.session.run(feeds, call.outputs);
+  } catch (err) {
+    throw runFailure(err);
+  }
+  const runMs = performance.now() - started;
+  return { outputs: collectOutputs(results, call), runMs };
+}
+
+/** The call's inputs as onnxruntime tensors; data the signature accepted but ORT refuses is a 400. */
+export function buildFeeds(model: LoadedModel, call: InferCall): Record<string, ort.Tensor> {
   const feeds: Record<string, ort.Tensor> = {};
   for (const [name, input] of call.inputs) {
     const spec = model.inputs.get(name);
@@ -24,16 +45,22 @@ export async function runInference(
       });
     }
   }
-  const started = performance.now();
-  let results: ort.InferenceSession.OnnxValueMapType;
-  try {
-    results = await model.session.run(feeds, call.outputs);
-  } catch (err) {
-    // Inputs already match the signature, so what is left is data the graph refuses
-    // (an index out of range, batch sizes that differ between inputs).
-    throw new BadRequestError(`the model could not run on these inputs: ${firstLine(err)}`, { cause: err });
-  }
-  const runMs = performance.now() - started;
+  return feeds;
+}
+
+/**
+ * Inputs already match the signature, so a failed run is data the graph refuses (an index out of
+ * range, batch sizes that differ between inputs).
+ */
+export function runFailure(err: unknown): BadRequestError {
+  return new BadRequestError(`the model could not run on these inputs: ${firstLine(err)}`, { cause: err });
+}
+
+/** The requested outputs, in request order, as the protocols write them. */
+export function collectOutputs(
+  results: Readonly<Record<string, RawOutput | undefined>>,
+  call: InferCall,
+): OutputTensor[] {
   // Literals with every key in one place, not `{ ...described, data }`: a spread copy is slow in V8
   // and leaves an object that JSON.stringify serialises several times slower (≈ 2 µs per response).
   const outputs: OutputTensor[] = [];
@@ -48,7 +75,7 @@ export async function runInference(
       outputs.push({ name, datatype, shape, data: encodeTensorData(tensor.data) });
     }
   }
-  return { outputs, runMs };
+  return outputs;
 }
 
 function firstLine(err: unknown): string {

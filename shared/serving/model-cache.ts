@@ -13,6 +13,7 @@ import type { LoadedModel, LoadPhases } from './loaded-model';
 export type { LoadedModel, LoadPhases };
 
 import type { ArtifactDiskCache } from './artifact-cache';
+import type { InferenceEngine } from './engine';
 import { createSession, type OrtSession, signatureOf } from './onnx';
 
 export interface CacheLookup {
@@ -39,6 +40,7 @@ export class ModelCache {
   private readonly diskWrites = new Set<Promise<void>>();
   private readonly log: Logger;
   private readonly verifyManifest: (manifest: Manifest) => void;
+  private readonly engine: InferenceEngine | undefined;
 
   constructor(
     private readonly repository: ModelRepository,
@@ -48,8 +50,11 @@ export class ModelCache {
       log?: Logger;
       /** Signature policy (shared/security/signing.ts); throws IntegrityError before the artifact is trusted. */
       verifyManifest?: (manifest: Manifest) => void;
+      /** Told of each loaded and evicted version, so that it can hold sessions of its own (worker pool). */
+      engine?: InferenceEngine;
     } = {},
   ) {
+    this.engine = options.engine;
     this.disk = options.disk;
     this.log = options.log ?? silentLogger;
     this.verifyManifest = options.verifyManifest ?? (() => {});
@@ -116,9 +121,15 @@ export class ModelCache {
       const evicted = this.entries.get(oldest.value);
       this.entries.delete(oldest.value);
       if (this.newest === oldest.value) this.newest = undefined;
-      // Release the native session once any in-flight run on it has had time to finish.
+      // Release the native sessions (the workers' too) once runs in flight or queued have finished.
       evicted
-        ?.then((model) => setTimeout(() => void model.session.release().catch(() => {}), 5_000).unref())
+        ?.then((model) => {
+          const release = () => {
+            this.engine?.release?.(model);
+            void model.session.release().catch(() => {});
+          };
+          setTimeout(release, 5_000).unref();
+        })
         .catch(() => {});
     }
   }
@@ -185,11 +196,26 @@ export class ModelCache {
       void write.finally(() => this.diskWrites.delete(write));
     }
     const done = performance.now();
-    return describeModel(manifest, session, done - started, {
+    const model = describeModel(manifest, session, done - started, {
       fetchMs: fetchedAt - started,
       verifyMs: verifiedAt - fetchedAt,
       sessionMs: done - verifiedAt,
     });
+    await this.prepareEngine(model, artifact);
+    return model;
+  }
+
+  /** The engine's own sessions (worker threads) exist before the version serves. */
+  private async prepareEngine(model: LoadedModel, artifact: Uint8Array): Promise<void> {
+    try {
+      await this.engine?.prepare?.(model, artifact);
+    } catch (err) {
+      await model.session.release().catch(() => {});
+      throw new ServiceUnavailableError(
+        `model "${model.name}" version ${model.version} could not be loaded by the inference workers`,
+        { cause: err },
+      );
+    }
   }
 
   /**

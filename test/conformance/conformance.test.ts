@@ -1,6 +1,7 @@
 import type { ModelRepository } from '../../shared/repository/repository';
 import { hashApiKey } from '../../shared/security/api-keys';
 import { stagedApp, startStaged } from '../infra/staged';
+import { startContainerEntry } from '../support/container-entry';
 import { removeTempDirs, sampleApp, sampleRepository } from '../support/fixtures';
 import { type Started, startUntil } from '../support/processes';
 import { CASES, CORS_ORIGIN, type ConformanceCase, MAX_BODY_BYTES } from './cases';
@@ -76,6 +77,18 @@ const TARGETS: Record<string, () => Promise<Send>> = {
     // Bound to loopback only (the framework alone would listen on every interface).
     expect(base).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
     return withApiKey(overHttp(base));
+  },
+  // The container image's entry as the image runs it (test/support/container-entry.ts).
+  'container image entry (Dockerfile ENTRYPOINT + CMD, image ENV, dist/)': async () => {
+    const started = await startContainerEntry({
+      MODEL_REPOSITORY: repository.store.url,
+      MODELFLEET_STAGE: SETTINGS.stage,
+      MAX_BODY_BYTES: String(MAX_BODY_BYTES),
+      CORS_ORIGINS: CORS_ORIGIN,
+      API_KEYS: `conformance:predict+feedback+admin:${hashApiKey(CONFORMANCE_KEY)}`,
+    });
+    cleanups.push(started.stop);
+    return withApiKey(overHttp(started.base));
   },
   // The packages `npm run deploy:azure` / `deploy:gcp` upload (scripts/stage-function.cjs): the
   // bundle as built, loaded as each platform loads it (test/infra/staged.ts), not the sources.

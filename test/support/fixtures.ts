@@ -5,6 +5,7 @@ import { publishMissingSamples } from '../../scripts/lib/samples';
 import { type App, createApp } from '../../shared/app';
 import { type Config, parseConfig } from '../../shared/config';
 import { ModelRepository } from '../../shared/repository/repository';
+import type { InferenceEngine } from '../../shared/serving/engine';
 import { FsModelStore, type ModelStore } from '../../shared/store';
 import { type Logger, silentLogger } from '../../shared/telemetry/log';
 import type { MetricSink, RequestMetricEvent } from '../../shared/telemetry/metric-event';
@@ -46,6 +47,8 @@ export interface TestAppOptions {
   /** The platform's sink instead of recording into `events`. */
   metrics?: MetricSink;
   log?: Logger;
+  /** Where session.run happens (a worker pool in the server's tests); inline when absent. */
+  engine?: InferenceEngine;
 }
 
 /**
@@ -64,6 +67,7 @@ export function buildTestApp(source: ModelRepository | ModelStore, options: Test
     log: options.log ?? silentLogger,
     ...(options.seed === undefined ? {} : { random: seededRandom(options.seed) }),
     ...(options.now === undefined ? {} : { now: options.now }),
+    ...(options.engine === undefined ? {} : { engine: options.engine }),
   });
   return { app, repository, events };
 }

@@ -1,0 +1,198 @@
+import path from 'node:path';
+import { Worker } from 'node:worker_threads';
+import { ServiceUnavailableError } from '../errors';
+import type { Logger } from '../telemetry/log';
+import type { InferCall } from '../tensor/types';
+import {
+  type InferenceEngine,
+  inlineEngine,
+  observeRun,
+  type RunResult,
+  type RunTimeEstimate,
+  rowsOf,
+  runsInline,
+} from './engine';
+import { buildFeeds, collectOutputs, runFailure } from './inference';
+import type { LoadedModel } from './loaded-model';
+import type { FromWorker, ToWorker, WireTensor } from './worker-protocol';
+
+export interface WorkerPoolOptions {
+  /** Worker threads; 0 makes the pool an inline engine. */
+  size: number;
+  /** Calls predicted to run faster than this stay on the main thread (engine.ts runsInline). */
+  inlineBelowMs: number;
+  log: Logger;
+  /** The compiled worker script; tests pass a bundle of serving/inference-worker.ts. */
+  workerFile?: string;
+}
+
+interface Job {
+  message: ToWorker & { job: number };
+  resolve(reply: FromWorker, worker: number): void;
+  reject(err: Error): void;
+}
+
+interface Slot {
+  /** Its number in start order, for spans. */
+  index: number;
+  worker: Worker;
+  /** The job this worker is on; one at a time, so a slow run never queues another behind it. */
+  busy: Job | undefined;
+  /** Loads and releases go to every worker, ahead of queued runs. */
+  pending: Job[];
+}
+
+/**
+ * `session.run` on worker threads, each holding its own session of every loaded version. Runs wait
+ * in one queue and go to whichever worker is free; loads go to every worker. Inputs are copied
+ * to the worker (the main thread keeps them for capture and the shadow), outputs come back as
+ * transferred buffers. Models whose runs are shorter than the hop run inline on the main thread's
+ * session (runsInline). A worker that dies fails its job with a 503 and is not replaced: the
+ * remaining workers serve, and with none left runs go inline.
+ */
+export class WorkerPoolEngine implements InferenceEngine {
+  private readonly slots: Slot[] = [];
+  private readonly queue: Job[] = [];
+  private readonly ids = new WeakMap<LoadedModel, number>();
+  private readonly estimates = new WeakMap<LoadedModel, RunTimeEstimate>();
+  private nextModel = 1;
+  private nextJob = 1;
+  private closing = false;
+  /** Runs answered by a worker (the rest ran inline). */
+  workerRuns = 0;
+
+  constructor(private readonly options: WorkerPoolOptions) {
+    const file = options.workerFile ?? path.join(__dirname, 'inference-worker.js');
+    for (let i = 0; i < options.size; i++) this.slots.push(this.spawn(file, i));
+  }
+
+  get size(): number {
+    return this.slots.length;
+  }
+
+  async prepare(model: LoadedModel, artifact: Uint8Array): Promise<void> {
+    if (this.slots.length === 0) return;
+    const id = this.nextModel++;
+    const replies = await Promise.all(
+      this.slots.map((slot) => this.send(slot, { kind: 'load', job: this.nextJob++, model: id, artifact })),
+    );
+    const failed = replies.find((reply) => reply.kind === 'failed');
+    if (failed?.kind === 'failed') {
+      this.release(model, id);
+      throw new ServiceUnavailableError(`a worker could not load the model: ${failed.message}`);
+    }
+    this.ids.set(model, id);
+  }
+
+  release(model: LoadedModel, id = this.ids.get(model)): void {
+    if (id === undefined) return;
+    this.ids.delete(model);
+    for (const slot of this.slots) slot.worker.postMessage({ kind: 'release', model: id } satisfies ToWorker);
+  }
+
+  /** Not async: the inline path hands back onnxruntime's promise without wrapping it in another. */
+  run(model: LoadedModel, call: InferCall): Promise<RunResult> {
+    const id = this.ids.get(model);
+    const rows = rowsOf(call);
+    if (
+      id === undefined ||
+      this.slots.length === 0 ||
+      runsInline(this.estimates.get(model), rows, this.options.inlineBelowMs)
+    ) {
+      // Not measured here: onnxruntime-node defers run() to setImmediate, so on a busy main thread
+      // the time includes every I/O callback ahead of it, and the estimate would swing the model
+      // back to the workers. A worker's loop is idle: its times are the run's own.
+      return inlineEngine.run(model, call);
+    }
+    return this.runOnWorker(model, id, call, rows);
+  }
+
+  private async runOnWorker(
+    model: LoadedModel,
+    id: number,
+    call: InferCall,
+    rows: number,
+  ): Promise<RunResult> {
+    const feeds: Record<string, WireTensor> = {};
+    for (const [name, tensor] of Object.entries(buildFeeds(model, call))) {
+      feeds[name] = { type: tensor.type, dims: tensor.dims, data: tensor.data };
+    }
+    const { reply, worker } = await this.enqueue({
+      kind: 'run',
+      job: this.nextJob++,
+      model: id,
+      feeds,
+      outputs: call.outputs,
+    });
+    if (reply.kind === 'failed') {
+      throw reply.runFailed
+        ? runFailure(new Error(reply.message))
+        : new ServiceUnavailableError(reply.message);
+    }
+    if (reply.kind !== 'ran') throw new ServiceUnavailableError('unexpected reply from an inference worker');
+    this.estimates.set(model, observeRun(this.estimates.get(model), reply.runMs, rows));
+    this.workerRuns += 1;
+    const span = { startedAt: reply.startedAt, endedAt: reply.endedAt, worker };
+    return { outputs: collectOutputs(reply.results, call), runMs: reply.runMs, span };
+  }
+
+  /** Stops the workers; jobs still queued fail with a 503. Call after the server has drained. */
+  async close(): Promise<void> {
+    this.closing = true;
+    for (const job of this.queue.splice(0)) job.reject(new ServiceUnavailableError('the server is stopping'));
+    await Promise.all(this.slots.splice(0).map((slot) => slot.worker.terminate()));
+  }
+
+  private spawn(file: string, index: number): Slot {
+    const worker = new Worker(file);
+    const slot: Slot = { index, worker, busy: undefined, pending: [] };
+    worker.on('message', (reply: FromWorker) => {
+      const job = slot.busy;
+      slot.busy = undefined;
+      job?.resolve(reply, slot.index);
+      this.dispatch(slot);
+    });
+    worker.on('error', (err) => this.lose(slot, err));
+    worker.on('exit', (code) => this.lose(slot, new Error(`inference worker exited with code ${code}`)));
+    return slot;
+  }
+
+  private lose(slot: Slot, err: Error): void {
+    const at = this.slots.indexOf(slot);
+    if (at < 0) return;
+    this.slots.splice(at, 1);
+    if (!this.closing)
+      this.options.log.error('inference worker stopped', { error: err.message, left: this.slots.length });
+    const failure = new ServiceUnavailableError('the inference worker running this request stopped', {
+      cause: err,
+    });
+    for (const job of [slot.busy, ...slot.pending.splice(0)]) job?.reject(failure);
+    slot.busy = undefined;
+    // Runs still queued go to the other workers, or fail if none is left.
+    if (this.slots.length === 0) for (const job of this.queue.splice(0)) job.reject(failure);
+  }
+
+  /** A load or release for this worker in particular. */
+  private send(slot: Slot, message: ToWorker & { job: number }): Promise<FromWorker> {
+    return new Promise((resolve, reject) => {
+      slot.pending.push({ message, resolve, reject });
+      this.dispatch(slot);
+    });
+  }
+
+  private enqueue(message: ToWorker & { job: number }): Promise<{ reply: FromWorker; worker: number }> {
+    return new Promise((resolve, reject) => {
+      this.queue.push({ message, resolve: (reply, worker) => resolve({ reply, worker }), reject });
+      const idle = this.slots.find((slot) => slot.busy === undefined);
+      if (idle !== undefined) this.dispatch(idle);
+    });
+  }
+
+  private dispatch(slot: Slot): void {
+    if (slot.busy !== undefined) return;
+    const job = slot.pending.shift() ?? this.queue.shift();
+    if (job === undefined) return;
+    slot.busy = job;
+    slot.worker.postMessage(job.message);
+  }
+}
