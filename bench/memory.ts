@@ -108,11 +108,13 @@ export const MEMORY_MODELS = ['tabular', 'cnn', 'mlp'] as const;
 
 /** Writes `model` to a folder repository in `dir`, deployed on the bench stage, and its request. */
 async function prepare(dir: string, model: BenchModel): Promise<void> {
-  await benchRepository(dir, [model]);
+  await benchRepository(path.join(dir, REPOSITORY), [model]);
   writeFileSync(path.join(dir, REQUEST_FILE), jsonRequest(model));
   writeFileSync(path.join(dir, ARTIFACT_FILE_COPY), model.artifact);
 }
 
+// The repository in its own folder: the folder store would list the files beside it as models.
+const REPOSITORY = 'repository';
 const REQUEST_FILE = 'bench-request.json';
 const ARTIFACT_FILE_COPY = 'bench-model.onnx';
 
@@ -121,12 +123,13 @@ async function measure(dir: string, name: string): Promise<MemoryRow> {
   const config = parseConfig({
     ...BENCH_SECURITY_ENV,
     MODELFLEET_STAGE: STAGE,
-    MODEL_REPOSITORY: dir,
+    MODEL_REPOSITORY: path.join(dir, REPOSITORY),
     DEPLOYMENT_TTL_SECONDS: '30',
   });
   const app = createApp({ config, metrics: discardSink, log: silentLogger });
   const runtimeMiB = settledRss();
-  await app.preload();
+  const report = await app.preload();
+  if (report.failed.length > 0) throw new Error(`preload failed: ${JSON.stringify(report.failed)}`);
   await app.settled();
   const afterPreloadMiB = settledRss();
   const request = {
