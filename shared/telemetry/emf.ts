@@ -1,5 +1,5 @@
 import type { RequestMetricEvent } from './metric-event';
-import { metricContext, metricDimensions, metricFigures } from './metric-formats';
+import { type MetricFigure, metricContext, metricDimensions, metricFigures } from './metric-formats';
 
 /**
  * CloudWatch Embedded Metric Format, written directly: the document Powertools Metrics printed for
@@ -45,33 +45,85 @@ function emfDocument(
   for (const name in dimensions) {
     const value = dimensions[name] as string;
     if (name === STAGE || value === '') continue;
-    ownNames += `,${JSON.stringify(name)}`;
-    ownValues += `,${JSON.stringify(name)}:${JSON.stringify(value)}`;
+    const key = quoted(name);
+    ownNames += `,${key}`;
+    ownValues += `,${key}:${quoted(value)}`;
   }
   const hasStage = stage !== undefined && stage !== '';
   const stageName = hasStage ? `"${STAGE}"` : '';
   const ownSet = hasStage ? `[${stageName}${ownNames}]` : `[${ownNames.slice(1)}]`;
-  // A figure named twice (two drift features that sanitise alike) becomes one metric with a list
-  // of values, as Powertools stores it.
-  const values = new Map<string, number | number[]>();
   let definitions = '';
-  for (const figure of figures) {
-    const seen = values.get(figure.name);
-    if (seen === undefined) {
-      values.set(figure.name, figure.value);
-      definitions += `,{"Name":${JSON.stringify(figure.name)},"Unit":"${figure.unit}"}`;
-    } else {
-      values.set(figure.name, Array.isArray(seen) ? [...seen, figure.value] : [seen, figure.value]);
+  let values = '';
+  // A figure named twice (two drift features that sanitise alike) becomes one metric with a list
+  // of values, as Powertools stores it; that is rare, so the list is built only then.
+  let repeated: Map<string, number[]> | undefined;
+  for (let i = 0; i < figures.length; i++) {
+    const figure = figures[i] as MetricFigure;
+    if (repeated?.has(figure.name) || figures.findIndex((f) => f.name === figure.name) !== i) {
+      repeated ??= new Map();
+      const list = repeated.get(figure.name);
+      if (list === undefined) repeated.set(figure.name, [figure.value]);
+      else list.push(figure.value);
+      continue;
     }
+    const fragments = fragmentsOf(figure);
+    definitions += fragments.definition;
+    values += `${fragments.key}${numberText(figure.value)}`;
   }
-  let text = `{"_aws":{"Timestamp":${Date.parse(event.timestamp)},"CloudWatchMetrics":[{"Namespace":${JSON.stringify(namespace)},"Dimensions":[${ownSet},[${stageName}]],"Metrics":[${definitions.slice(1)}]}]}`;
+  if (repeated !== undefined) values = withRepeats(figures, repeated);
+  let text = `{"_aws":{"Timestamp":${Date.parse(event.timestamp)},"CloudWatchMetrics":[{"Namespace":${quoted(namespace)},"Dimensions":[${ownSet},[${stageName}]],"Metrics":[${definitions.slice(1)}]}]}`;
   const context = metricContext(event);
   for (const key in context) {
     if (Object.hasOwn(dimensions, key)) continue;
-    text += `,${JSON.stringify(key)}:${JSON.stringify(context[key])}`;
+    text += `,${quoted(key)}:${quoted(context[key] as string)}`;
   }
-  if (hasStage) text += `,"${STAGE}":${JSON.stringify(stage)}`;
-  text += ownValues;
-  for (const [name, value] of values) text += `,${JSON.stringify(name)}:${JSON.stringify(value)}`;
-  return `${text}}\n`;
+  if (hasStage) text += `,"${STAGE}":${quoted(stage)}`;
+  return `${text}${ownValues}${values}}\n`;
+}
+
+/** The values part when some figure is named more than once: each name once, in first-seen order. */
+function withRepeats(figures: readonly MetricFigure[], repeated: ReadonlyMap<string, number[]>): string {
+  let values = '';
+  const done = new Set<string>();
+  for (const figure of figures) {
+    if (done.has(figure.name)) continue;
+    done.add(figure.name);
+    const extra = repeated.get(figure.name);
+    const value = extra === undefined ? numberText(figure.value) : JSON.stringify([figure.value, ...extra]);
+    values += `${fragmentsOf(figure).key}${value}`;
+  }
+  return values;
+}
+
+interface Fragments {
+  definition: string;
+  key: string;
+}
+
+// The text of each figure's metric definition and value key, made once per name and unit (the
+// same dozen names on nearly every request; drift feature names are bounded by the models').
+const fragmentCache = new Map<string, Fragments>();
+const FRAGMENT_CACHE_LIMIT = 1000;
+
+function fragmentsOf(figure: MetricFigure): Fragments {
+  const id = `${figure.unit}:${figure.name}`;
+  let fragments = fragmentCache.get(id);
+  if (fragments === undefined) {
+    const name = quoted(figure.name);
+    fragments = { definition: `,{"Name":${name},"Unit":"${figure.unit}"}`, key: `,${name}:` };
+    if (fragmentCache.size < FRAGMENT_CACHE_LIMIT) fragmentCache.set(id, fragments);
+  }
+  return fragments;
+}
+
+/** JSON's text for a number: what JSON.stringify prints (non-finite values become null). */
+function numberText(value: number): string {
+  return Number.isFinite(value) ? String(value) : 'null';
+}
+
+// Strings of plain characters need no escaping: JSON's text is the string in quotes.
+const PLAIN = /^[\w .:/@+-]*$/;
+
+function quoted(text: string): string {
+  return PLAIN.test(text) ? `"${text}"` : JSON.stringify(text);
 }
