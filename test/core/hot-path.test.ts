@@ -176,11 +176,6 @@ describe('path segments', () => {
 
 describe('onnxruntime started ahead of the first session', () => {
   it('the probe model is the one-node Identity model the builder makes, and it runs', async () => {
-    const { buildModel } =
-      require('../../scripts/lib/onnx-builder') as typeof import('../../scripts/lib/onnx-builder');
-    const { RUNTIME_PROBE_MODEL, createSession, startRuntime } =
-      require('../../shared/serving/onnx') as typeof import('../../shared/serving/onnx');
-    const { ort } = require('../../shared/serving/onnx') as typeof import('../../shared/serving/onnx');
     const rebuilt = buildModel({
       name: 'warm',
       inputs: [{ name: 'x', type: 'FLOAT', shape: [1] }],
