@@ -1,5 +1,5 @@
 import { seededRandom } from '../../scripts/lib/random';
-import { bodyBytes, checkRows, inspectJson } from '../../shared/security/body';
+import { bodyBytes, checkJsonDepth, checkRows, inspectJson, opensAtMost } from '../../shared/security/body';
 import { createLogger } from '../../shared/telemetry/log';
 import { json, postJson, removeTempDirs, sampleApp } from '../support/fixtures';
 
@@ -47,6 +47,46 @@ describe('body size without a counting pass', () => {
       status: 413,
       error: `request body is ${limit + 1} bytes, more than the limit of ${limit}`,
     });
+  });
+});
+
+describe('depth check shortcut', () => {
+  /** Nesting depth outside strings, the plain way: the reference for the shortcut. */
+  const depthOf = (text: string) => {
+    let depth = 0;
+    let max = 0;
+    let inString = false;
+    for (let i = 0; i < text.length; i++) {
+      const c = text[i];
+      if (inString) {
+        if (c === '\\') i++;
+        else if (c === '"') inString = false;
+      } else if (c === '"') inString = true;
+      else if (c === '[' || c === '{') max = Math.max(max, ++depth);
+      else if (c === ']' || c === '}') depth = Math.max(0, depth - 1);
+    }
+    return max;
+  };
+
+  it('never lets a body through that nests deeper than the limit', () => {
+    const random = seededRandom(7);
+    const parts = ['[', ']', '{', '}', '"a[{"', '"\\"["', '1', ',', ':', '"k"'];
+    for (let i = 0; i < 3000; i++) {
+      let text = '';
+      const length = Math.floor(random() * 60);
+      for (let j = 0; j < length; j++) text += parts[Math.floor(random() * parts.length)];
+      for (const limit of [1, 2, 3, 5, 8]) {
+        const tooDeep = depthOf(text) > limit;
+        if (opensAtMost(text, limit)) expect(tooDeep).toBe(false);
+        let threw = false;
+        try {
+          checkJsonDepth(text, limit);
+        } catch {
+          threw = true;
+        }
+        expect(threw).toBe(tooDeep);
+      }
+    }
   });
 });
 
