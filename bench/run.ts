@@ -274,13 +274,24 @@ async function main(): Promise<void> {
           ]),
         )}\n\n${COLD_START_NOTES}`,
       );
+      // Node's own start-up (to the script's first line) is the same work on every row but varies
+      // by tens of ms on a shared machine: the ratio without it is shown beside the goal's.
+      const withoutStartup = (row: ColdRow) => row.totalMs - (row.phases['startup'] ?? 0);
+      const naiveRowOf = (row: ColdRow) =>
+        rows.find((r) => r.loading === row.loading && r.path.startsWith('naive'));
       for (const row of rows.filter((r) => r.path.startsWith('modelfleet') && r.path.includes('S3'))) {
         const naive = naiveOf(row);
+        const naiveRow = naiveRowOf(row);
+        // Issue 21: the deployed bundle at most 0.8x the naive function; the dist/ row is how
+        // `npm start` loads, kept at the earlier goal of 1.0x.
+        const target = row.loading === 'bundle' ? 0.8 : 1;
         summary.push([
-          `cold start, ${row.loading === 'bundle' ? 'deployed bundle' : 'dist/ + node_modules'}, S3, empty cache vs naive ${row.loading === 'bundle' ? 'bundled' : 'from node_modules'}`,
-          '≤ 1.00×',
+          `cold start, ${row.loading === 'bundle' ? 'deployed bundle' : 'dist/ + node_modules'}, S3, empty cache vs naive ${row.loading === 'bundle' ? 'bundled' : 'from node_modules'} (without Node's start-up: ${
+            naiveRow === undefined ? 'n/a' : ratio(withoutStartup(row), withoutStartup(naiveRow))
+          })`,
+          `≤ ${target.toFixed(2)}×`,
           ratio(row.totalMs, naive),
-          goal(row.totalMs / naive <= 1),
+          goal(row.totalMs / naive <= target),
         ]);
       }
     }
