@@ -1,6 +1,6 @@
 /**
  * Before/after of a hot-path change, in one process and interleaved: the core (`app.handle`, metric
- * sink discarded), the AWS handler (Powertools sink, flushed per request) and the core with the
+ * sink discarded), the AWS handler (its EMF line per request) and the core with the
  * local server's JSON-line sink, built from two compiled trees, next to the minimal handler.
  *
  *   git archive <commit> | tar -x -C /tmp/before && ln -s "$PWD/node_modules" /tmp/before/
@@ -68,6 +68,19 @@ function load(dist: string): Build {
 }
 
 type Call = () => Promise<unknown>;
+
+/** The AWS handler as each build deploys it: Powertools (before the direct EMF) or the EMF sink. */
+function awsHandler(b: Build, config: ReturnType<typeof parseConfig>, silent: log.Logger) {
+  const aws = b.aws as Partial<typeof awsMetrics> & {
+    createMetrics?: () => unknown;
+    powertoolsSink?: (metrics: unknown) => metrics.MetricSink;
+  };
+  const create = b.createHandler as (app: unknown, metrics?: unknown) => ReturnType<typeof createHandler>;
+  if (aws.emfSink !== undefined) return create(b.createApp({ config, metrics: aws.emfSink(), log: silent }));
+  const emf = aws.createMetrics?.();
+  const sink = aws.powertoolsSink?.(emf) ?? b.metrics.discardSink;
+  return create(b.createApp({ config, metrics: sink, log: silent }), emf);
+}
 
 async function main(): Promise<void> {
   const before = process.env['AB_BEFORE'];
@@ -145,11 +158,7 @@ async function main(): Promise<void> {
       const silent = b.log.silentLogger;
       const core = b.createApp({ config, metrics: b.metrics.discardSink, log: silent });
       const lines = b.createApp({ config, metrics: b.metrics.jsonLineSink, log: silent });
-      const emf = b.aws.createMetrics();
-      const handler = b.createHandler(
-        b.createApp({ config, metrics: b.aws.powertoolsSink(emf), log: silent }),
-        emf,
-      );
+      const handler = awsHandler(b, config, silent);
       const context = {} as Context;
       const all: Record<string, Call> = {
         core: async () => ok((await core.handle(infer)).status),

@@ -7,11 +7,10 @@ import { randomUUID } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { type Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
 import type { APIGatewayProxyEventV2, Context } from 'aws-lambda';
 import * as ort from 'onnxruntime-node';
 import { createHandler } from '../functions/aws/handler';
-import { createMetrics, powertoolsSink } from '../functions/aws/metrics';
+import { emfSink } from '../functions/aws/metrics';
 import { createApp } from '../shared/app';
 import { parseConfig } from '../shared/config';
 import { silentLogger } from '../shared/telemetry/log';
@@ -91,12 +90,11 @@ function minimalHandler(session: ort.InferenceSession) {
 }
 
 /**
- * The floor for the AWS handler: the minimal handler plus what any Powertools user adds for the
- * same metrics: the figures, dimension sets and metadata modelfleet's EMF document carries,
- * recorded on a Powertools `Metrics` instance and flushed after every call.
+ * The floor for the AWS handler: the minimal handler plus the EMF line any Lambda handler that
+ * publishes the same metrics writes: the figures, dimension sets and metadata of modelfleet's
+ * document, as one object literal through JSON.stringify, written to stdout after every call.
  */
-function minimalEmfHandler(session: ort.InferenceSession, model: string, metrics: Metrics) {
-  metrics.setDefaultDimensions({ stage: STAGE });
+function minimalEmfHandler(session: ort.InferenceSession, model: string) {
   let coldStart = true;
   return async (event: { body: string }) => {
     const started = performance.now();
@@ -115,26 +113,52 @@ function minimalEmfHandler(session: ort.InferenceSession, model: string, metrics
       data: Array.from(tensor.data as Float32Array),
     }));
     const response = { statusCode: 200, body: JSON.stringify({ outputs }) };
-    metrics.addDimension('model', model);
-    metrics.addDimension('variant', 'primary');
-    metrics.addDimension('version', '1');
-    metrics.addDimensions({});
-    metrics.addMetric('Requests', MetricUnit.Count, 1);
-    metrics.addMetric('Errors', MetricUnit.Count, 0);
-    metrics.addMetric('ClientErrors', MetricUnit.Count, 0);
-    metrics.addMetric('ColdStart', MetricUnit.Count, coldStart ? 1 : 0);
-    metrics.addMetric('Latency', MetricUnit.Milliseconds, performance.now() - started);
-    metrics.addMetric('InferenceLatency', MetricUnit.Milliseconds, inferenceMs);
-    metrics.addMetric('CacheHit', MetricUnit.Count, 1);
-    metrics.addMetric('CacheMiss', MetricUnit.Count, 0);
-    metrics.addMetric('BatchSize', MetricUnit.Count, request.inputs[0]?.shape[0] ?? 1);
-    metrics.addMetadata('requestId', randomUUID());
-    metrics.addMetadata('route', 'infer');
-    metrics.addMetadata('method', 'POST');
-    metrics.addMetadata('status', '200');
-    metrics.addMetadata('coldStart', String(coldStart));
-    metrics.addMetadata('cache', 'hit');
-    metrics.publishStoredMetrics();
+    const count = (Name: string) => ({ Name, Unit: 'Count' });
+    const ms = (Name: string) => ({ Name, Unit: 'Milliseconds' });
+    const emf = {
+      _aws: {
+        Timestamp: Date.now(),
+        CloudWatchMetrics: [
+          {
+            Namespace: 'modelfleet',
+            Dimensions: [['stage', 'model', 'variant', 'version'], ['stage']],
+            Metrics: [
+              count('Requests'),
+              count('Errors'),
+              count('ClientErrors'),
+              count('ColdStart'),
+              ms('Latency'),
+              ms('WarmLatency'),
+              ms('InferenceLatency'),
+              count('CacheHit'),
+              count('CacheMiss'),
+              count('BatchSize'),
+            ],
+          },
+        ],
+      },
+      requestId: randomUUID(),
+      route: 'infer',
+      method: 'POST',
+      status: '200',
+      coldStart: String(coldStart),
+      cache: 'hit',
+      stage: STAGE,
+      model,
+      variant: 'primary',
+      version: '1',
+      Requests: 1,
+      Errors: 0,
+      ClientErrors: 0,
+      ColdStart: coldStart ? 1 : 0,
+      Latency: performance.now() - started,
+      WarmLatency: performance.now() - started,
+      InferenceLatency: inferenceMs,
+      CacheHit: 1,
+      CacheMiss: 0,
+      BatchSize: request.inputs[0]?.shape[0] ?? 1,
+    };
+    process.stdout.write(`${JSON.stringify(emf)}\n`);
     coldStart = false;
     return response;
   };
@@ -165,7 +189,6 @@ async function bench(
   quietApp: ReturnType<typeof createApp>,
   calls: number,
   awsApp: ReturnType<typeof createApp>,
-  awsMetrics: ReturnType<typeof createMetrics>,
 ): Promise<LatencyResult> {
   const session = await ort.InferenceSession.create(model.artifact, {
     intraOpNumThreads: 1,
@@ -179,7 +202,7 @@ async function bench(
     'x-api-key': BENCH_API_KEY,
     'inference-header-content-length': String(binary.headerLength),
   };
-  const handler = createHandler(awsApp, awsMetrics);
+  const handler = createHandler(awsApp);
   const context = {} as Context;
   const minimal = minimalHandler(session);
   const jsonEvent = v2Event(model.name, body, {});
@@ -211,8 +234,8 @@ async function bench(
   // Shows the metric sink's share; on the CNN it is lost in the parse time, so save the run time.
   if (model.name === 'tabular') {
     const quietHandler = createHandler(quietApp);
-    // What the AWS handler's metrics cost on their own: the same sink and flush, no request.
-    const sink = powertoolsSink(awsMetrics);
+    // What the AWS handler's metrics cost on their own: the same sink, no request.
+    const sink = emfSink();
     const event: RequestMetricEvent = {
       timestamp: new Date().toISOString(),
       requestId: '0f8fad5b-d9cb-469f-a165-70867728950e',
@@ -229,11 +252,8 @@ async function bench(
       cache: 'hit',
       batchSize: 1,
     };
-    variants['powertools'] = async () => {
-      sink(event);
-      awsMetrics.publishStoredMetrics();
-    };
-    const minimalEmf = minimalEmfHandler(session, model.name, createMetrics());
+    variants['emf'] = async () => sink(event);
+    const minimalEmf = minimalEmfHandler(session, model.name);
     variants['minimal-emf'] = () => minimalEmf({ body });
     variants['aws-no-metrics'] = async () => check(await quietHandler(jsonEvent, context));
     variants['core-no-metrics'] = async () =>
@@ -280,11 +300,10 @@ async function main(): Promise<void> {
     });
     const app = createApp({ config, metrics: jsonLineSink, log: silentLogger });
     const quietApp = createApp({ config, metrics: discardSink, log: silentLogger });
-    // The AWS handler as deployed: Powertools EMF, flushed by its middleware after each request.
-    const awsMetrics = createMetrics();
-    const awsApp = createApp({ config, metrics: powertoolsSink(awsMetrics), log: silentLogger });
+    // The AWS handler as deployed: one EMF line per request.
+    const awsApp = createApp({ config, metrics: emfSink(), log: silentLogger });
     const results: LatencyResult[] = [];
-    for (const model of models) results.push(await bench(model, app, quietApp, calls, awsApp, awsMetrics));
+    for (const model of models) results.push(await bench(model, app, quietApp, calls, awsApp));
     if (process.send) process.send(results);
     else process.stderr.write(`${JSON.stringify(results, null, 2)}\n`);
   } finally {

@@ -4,7 +4,7 @@
  *
  * Knobs: BENCH_CALLS (default 5000 timed calls per latency variant), BENCH_DURATION (seconds per
  * throughput level, default 4), BENCH_COLD_RUNS (default 5), BENCH_SKIP (comma list of
- * latency,throughput,cold,package,workers,edge), BENCH_MODELS (latency: tabular,cnn), BENCH_SERVERS (throughput:
+ * latency,throughput,cold,package,workers,edge,memory), BENCH_MODELS (latency: tabular,cnn), BENCH_SERVERS (throughput:
  * minimal,gcp-minimal,gcp,local).
  */
 import { fork, spawnSync } from 'node:child_process';
@@ -14,6 +14,7 @@ import path from 'node:path';
 import { projectRoot } from '../scripts/lib/paths';
 import { type ColdRow, measureColdStart } from './cold-start';
 import type { LatencyResult } from './latency';
+import { measureMemory } from './memory';
 import { BENCH_SECURITY_ENV, benchRepository, cnnModel, jsonRequest, tabularModel } from './models';
 import { measureEdgeModules, measurePackages, type PackageRow } from './package-size';
 import { formatMs, markdownTable, ratio } from './stats';
@@ -27,6 +28,12 @@ const duration = Number(process.env['BENCH_DURATION'] ?? 4);
 const coldRuns = Number(process.env['BENCH_COLD_RUNS'] ?? 5);
 
 const log = (line: string) => process.stderr.write(`${line}\n`);
+/** The 1-minute load average as each section starts: the machine is shared, so it goes in the report. */
+const sectionLoads: string[] = [];
+const section = (name: string) => {
+  sectionLoads.push(`${name.replace(/^\d\/\d /, '')} ${os.loadavg()[0]?.toFixed(1)}`);
+  log(`${name} …`);
+};
 
 function machine(): string[] {
   const cpus = os.cpus();
@@ -45,7 +52,7 @@ function runLatency(): Promise<LatencyResult[]> {
   return new Promise((resolve, reject) => {
     const child = fork(path.join(__dirname, 'latency.js'), [], {
       env: { ...process.env, BENCH_CALLS: String(calls) },
-      // stderr is kept for failures only: Powertools warns on every AWS request (see the report).
+      // stderr is kept for failures only.
       stdio: ['ignore', 'ignore', 'pipe', 'ipc'],
     });
     let tail = '';
@@ -60,7 +67,6 @@ function runLatency(): Promise<LatencyResult[]> {
 }
 
 const goal = (ok: boolean) => (ok ? 'met' : '**not met**');
-const floorGoal = (ok: boolean) => (ok ? 'within the floor budget' : 'over the floor budget');
 const MINIMAL_SERVER = 'minimal node:http + onnxruntime';
 const FRAMEWORK_MINIMAL_SERVER = 'minimal function on functions-framework + onnxruntime';
 
@@ -75,7 +81,7 @@ async function main(): Promise<void> {
   await benchRepository(repoDir, [tabular, cnn]);
   try {
     if (!skip.has('latency')) {
-      log('1/4 warm in-process latency …');
+      section('1/7 warm in-process latency');
       const results = await runLatency();
       const rows: string[][] = [];
       for (const result of results) {
@@ -86,9 +92,9 @@ async function main(): Promise<void> {
           ['minimal', 'minimal hand-written handler (JSON)'],
           ['aws', 'modelfleet AWS handler, API Gateway v2 (JSON)'],
           ['core', 'modelfleet core app.handle (JSON)'],
-          ['powertools', 'Powertools Metrics alone: record one request event, flush its EMF'],
-          ['minimal-emf', 'minimal handler + Powertools EMF (same figures, flushed per call)'],
-          ['aws-no-metrics', 'modelfleet AWS handler (JSON), without Powertools (metrics discarded)'],
+          ['emf', 'modelfleet EMF line alone: build and write one request document'],
+          ['minimal-emf', 'minimal handler + its EMF line (same figures, JSON.stringify, per call)'],
+          ['aws-no-metrics', 'modelfleet AWS handler (JSON), metrics discarded'],
           ['core-no-metrics', 'modelfleet core app.handle (JSON), metric sink discarded'],
           ['aws-binary', 'modelfleet AWS handler (binary tensor, base64 event)'],
           ['core-binary', 'modelfleet core app.handle (binary tensor)'],
@@ -111,22 +117,20 @@ async function main(): Promise<void> {
         const aws = v['aws']?.p50 ?? Number.NaN;
         const awsBinary = v['aws-binary']?.p50 ?? Number.NaN;
         if (result.model === 'tabular') {
-          summary.push([
-            'tiny model, AWS handler vs minimal handler (p50)',
-            '≤ 1.30×',
-            ratio(aws, minimal),
-            goal(aws / minimal <= 1.3),
-          ]);
           const floor = v['minimal-emf']?.p50 ?? Number.NaN;
-          if (Number.isFinite(floor)) {
-            // Not an issue goal: the same ratio against a minimal handler that also emits the EMF.
-            summary.push([
-              '_floor-relative, not an issue goal:_ tiny model, AWS handler vs minimal handler + Powertools EMF (p50)',
-              '(≤ 1.30×)',
-              ratio(aws, floor),
-              floorGoal(aws / floor <= 1.3),
-            ]);
-          }
+          summary.push([
+            'tiny model, AWS handler (with its EMF line) vs minimal handler with its EMF line (p50)',
+            '≤ 1.50×',
+            ratio(aws, floor),
+            goal(aws / floor <= 1.5),
+          ]);
+          const core = v['core-no-metrics']?.p50 ?? Number.NaN;
+          summary.push([
+            'tiny model, core app.handle (metric sink discarded) vs minimal handler (p50)',
+            '≤ 1.25×',
+            ratio(core, minimal),
+            goal(core / minimal <= 1.25),
+          ]);
         } else {
           summary.push([
             'CNN JSON, AWS handler vs minimal handler (p50)',
@@ -157,7 +161,7 @@ async function main(): Promise<void> {
       );
     }
     if (!skip.has('throughput')) {
-      log('2/4 HTTP throughput …');
+      section('2/7 HTTP throughput');
       const body = jsonRequest(tabular);
       const modelFile = path.join(repoDir, 'tabular', '1', 'model.onnx');
       const modelfleetEnv = {
@@ -234,28 +238,23 @@ async function main(): Promise<void> {
           ]),
         )}\n\nThe minimal function on functions-framework is the node:http minimal server's handler registered with the framework and served the same way as modelfleet's GCP function (bench/servers/gcp-minimal.ts): the framework's own floor.`,
       );
+      // Issue 21: the local server against the minimal node:http server, the GCP function against
+      // the same minimal handler registered with functions-framework (the platform's own floor).
       for (const row of rows.filter((r) => r.server.startsWith('modelfleet'))) {
-        const ref = reference.get(row.connections) ?? Number.NaN;
+        const framework = onFramework(row);
+        const ref = (framework ? frameworkFloor : reference).get(row.connections) ?? Number.NaN;
         summary.push([
-          `${row.server.replace('modelfleet ', '')} throughput at ${row.connections} connections`,
+          `${row.server.replace('modelfleet ', '')} throughput at ${row.connections} connections, vs ${
+            framework ? 'minimal function on functions-framework' : 'minimal node:http server'
+          }`,
           '≥ 0.80×',
           ratio(row.requestsPerSecond, ref),
           goal(row.requestsPerSecond / ref >= 0.8),
         ]);
       }
-      // Not issue goals: the same ratio against the floor the platform's framework sets on its own.
-      for (const row of rows.filter((r) => r.server.startsWith('modelfleet') && onFramework(r))) {
-        const floor = frameworkFloor.get(row.connections) ?? Number.NaN;
-        summary.push([
-          `_floor-relative, not an issue goal:_ GCP function vs minimal function on functions-framework, throughput at ${row.connections} connections`,
-          '(≥ 0.80×)',
-          ratio(row.requestsPerSecond, floor),
-          floorGoal(row.requestsPerSecond / floor >= 0.8),
-        ]);
-      }
     }
     if (!skip.has('cold')) {
-      log('3/4 cold start …');
+      section('3/7 cold start');
       const rows: ColdRow[] = await measureColdStart(
         repoDir,
         { name: tabular.name, version: 1, shape: tabular.shape, body: jsonRequest(tabular) },
@@ -276,19 +275,46 @@ async function main(): Promise<void> {
           ]),
         )}\n\n${COLD_START_NOTES}`,
       );
+      // Node's own start-up (to the script's first line) is the same work on every row but varies
+      // by tens of ms on a shared machine: the ratio without it is shown beside the goal's.
+      const withoutStartup = (row: ColdRow) => row.totalMs - (row.phases['startup'] ?? 0);
+      const naiveRowOf = (row: ColdRow) =>
+        rows.find((r) => r.loading === row.loading && r.path.startsWith('naive'));
       for (const row of rows.filter((r) => r.path.startsWith('modelfleet') && r.path.includes('S3'))) {
         const naive = naiveOf(row);
+        const naiveRow = naiveRowOf(row);
+        // Issue 21: the deployed bundle at most 0.8x the naive function; the dist/ row is how
+        // `npm start` loads, kept at the earlier goal of 1.0x.
+        const target = row.loading === 'bundle' ? 0.8 : 1;
         summary.push([
-          `cold start, ${row.loading === 'bundle' ? 'deployed bundle' : 'dist/ + node_modules'}, S3, empty cache vs naive ${row.loading === 'bundle' ? 'bundled' : 'from node_modules'}`,
-          '≤ 1.00×',
+          `cold start, ${row.loading === 'bundle' ? 'deployed bundle' : 'dist/ + node_modules'}, S3, empty cache vs naive ${row.loading === 'bundle' ? 'bundled' : 'from node_modules'} (without Node's start-up: ${
+            naiveRow === undefined ? 'n/a' : ratio(withoutStartup(row), withoutStartup(naiveRow))
+          })`,
+          `≤ ${target.toFixed(2)}×`,
           ratio(row.totalMs, naive),
-          goal(row.totalMs / naive <= 1),
+          goal(row.totalMs / naive <= target),
         ]);
       }
     }
     if (!skip.has('package')) {
-      log('4/4 package size (sls package) …');
+      section('4/7 package size (sls package)');
       const rows: PackageRow[] = measurePackages(root, repoDir, 5);
+      // Issue 21: every function zip stays at most 30 MB zipped and 120 MB unpacked (Lambda's own
+      // limits are 50 / 250 MB, scripts/check-package.cjs), with room for what other work adds.
+      const largestZip = Math.max(...rows.map((r) => r.zippedBytes));
+      const largestUnpacked = Math.max(...rows.map((r) => r.unpackedBytes));
+      summary.push([
+        'largest function package, zipped',
+        '≤ 30 MB',
+        `${(largestZip / 2 ** 20).toFixed(1)} MiB`,
+        goal(largestZip <= 30 * 2 ** 20),
+      ]);
+      summary.push([
+        'largest function package, unpacked',
+        '≤ 120 MB',
+        `${(largestUnpacked / 2 ** 20).toFixed(1)} MiB`,
+        goal(largestUnpacked <= 120 * 2 ** 20),
+      ]);
       sections.push(
         `## 5. Function packages (\`sls package --stage prod\`) and bundle module-load time\n\n${markdownTable(
           [
@@ -309,7 +335,7 @@ async function main(): Promise<void> {
       );
     }
     if (!skip.has('workers')) {
-      log('inference workers (server entry from dist/) …');
+      section('5/7 inference workers (server entry from dist/)');
       const { throughput, health } = await measureWorkers(duration);
       const one = throughput.find((r) => r.workers === 1)?.requestsPerSecond ?? Number.NaN;
       sections.push(
@@ -362,7 +388,39 @@ async function main(): Promise<void> {
         goal(two > one),
       ]);
     }
+    if (!skip.has('memory')) {
+      section('6/7 memory per model');
+      const rows = await measureMemory();
+      const mibText = (value: number) => `${value.toFixed(1)} MiB`;
+      sections.push(
+        `## 8. Memory per model (RSS of a fresh process, after a full GC; one process per model)\n\n${markdownTable(
+          [
+            'model',
+            'ONNX file',
+            'runtime loaded, no model',
+            'after preload',
+            'after 200 requests',
+            'peak',
+            'per further session of the model',
+            'Lambda memory size it implies',
+          ],
+          rows.map((r) => [
+            r.model,
+            r.artifactBytes < 2 ** 20
+              ? `${(r.artifactBytes / 1024).toFixed(1)} KiB`
+              : mibText(r.artifactBytes / 2 ** 20),
+            mibText(r.runtimeMiB),
+            mibText(r.afterPreloadMiB),
+            mibText(r.servingMiB),
+            mibText(r.peakMiB),
+            mibText(r.perSessionMiB),
+            `${r.lambdaMiB} MB`,
+          ]),
+        )}\n\n${MEMORY_NOTES}`,
+      );
+    }
     if (!skip.has('edge')) {
+      section('7/7 edge module');
       const rows = await measureEdgeModules();
       const kib = (bytes: number) => `${(bytes / 1024).toFixed(1)} KiB`;
       sections.push(
@@ -396,6 +454,7 @@ async function main(): Promise<void> {
         ? '**the machine was shared with other work; absolute numbers are inflated and noisy, ratios less so**'
         : 'quiet machine'
     }.`,
+    `- Load average (1 min) as each section started: ${sectionLoads.join(', ')}.`,
     '',
     '## Goals',
     '',
@@ -414,6 +473,8 @@ async function main(): Promise<void> {
   process.stdout.write(`${doc}\n`);
   log(`wrote docs/benchmarks.md (${took.toFixed(0)} s)`);
 }
+
+const MEMORY_NOTES = `\`runtime loaded\` is Node with the core and onnxruntime's module loaded and the app built, before any session: what every instance pays (onnxruntime's environment is created with the first session, so part of it shows in \`after preload\`). \`after preload\` has the stage's deployed version verified, its session created and warmed up; \`after 200 requests\` serves the bench's JSON request (the CNN's 0.5 MB JSON bodies grow the heap). \`per further session\` is the RSS four more sessions of the same model add, divided by four: what a canary or shadow version of a similar size costs beside the primary. The implied Lambda memory size is the peak plus one further session plus 64 MB of headroom, rounded up to 64 MB and at least 128 MB (bench/memory.ts \`impliedLambdaMiB\`); Lambda also scales CPU with memory, so latency-sensitive functions may want more. tabular and cnn are the latency models (a few KB each); mlp is an MLP 256 → 2048 → 2048 → 10 (≈ 19 MB of ONNX), for a model with weight to it.`;
 
 const COLD_START_NOTES = `\`startup\` is the time from process start to the first line of the script (Node's own start-up).
 Both naive rows are the same script (bench/cold/naive.ts: require onnxruntime-node, GetObject through @aws-sdk/client-s3, create the session, run once); the bundled one is built by esbuild with the SDK inside, as a function would be deployed.

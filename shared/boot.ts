@@ -42,6 +42,8 @@ export function startServing<T>(
   // require, not import: the point is when each one loads.
   const ready = loadInTurns([
     () => require('./serving/onnx'),
+    // onnxruntime's environment starts while the reads are in flight (its init runs in a later turn).
+    () => void (require('./serving/onnx') as typeof import('./serving/onnx')).startRuntime(),
     () => require('./repository/deployment'),
     () => require('./app'),
     ...loads,

@@ -1,80 +1,13 @@
-import * as z from 'zod';
-import { modelNameSchema, versionSchema } from './manifest';
-import { FINISHED_STATES, type Rollout, rolloutSchema } from './rollout-plan';
-import { parseWith } from './validation';
+import { DEPLOYMENT_SCHEMA } from './document-constants';
+import { isDeploymentConfig } from './quick-checks';
+import { FINISHED_STATES, type Rollout } from './rollout-plan';
+import type { DeploymentConfig } from './schemas';
+import { parseChecked } from './validation';
 
-export const DEPLOYMENT_SCHEMA = 'modelfleet/deployment@1';
+export { DEPLOYMENT_SCHEMA };
 export const HISTORY_LIMIT = 100;
 
-const variantSchema = z.strictObject({
-  name: z.string().regex(/^[a-z0-9][a-z0-9_-]{0,31}$/, 'must be 1-32 lower-case letters, digits, "_" or "-"'),
-  version: versionSchema,
-  weight: z.number().int().min(0).max(100),
-});
-
-const historyEntrySchema = z.strictObject({
-  at: z.iso.datetime(),
-  action: z.string().min(1),
-  variants: z.array(variantSchema),
-  actor: z.string().optional(),
-  reason: z.string().optional(),
-});
-
-/** A version that sees a sample of the traffic's inputs; its results are compared, never returned. */
-const shadowSchema = z.strictObject({
-  version: versionSchema,
-  /** Fraction of routed requests that are also run on the shadow, in [0, 1]. */
-  sampleRate: z.number().min(0).max(1),
-});
-
-/**
- * Sticky cohorts: the variant is chosen by hashing the request's key with the experiment id, so a
- * key keeps its variant for as long as the weights do not move it (and a growing last variant,
- * the canary, only ever gains keys).
- */
-const stickySchema = z.strictObject({
-  /** Where the key is read: a request header, or a field of the JSON body (top level or parameters). */
-  from: z.enum(['header', 'field']),
-  /** Header name (matched case-insensitively) or body field name, e.g. `x-user-id` or `user_id`. */
-  key: z.string().min(1).max(128),
-  /** Changing it reshuffles every key, so a new experiment starts from fresh cohorts. */
-  experiment: z.string().min(1).max(128),
-});
-
-export const deploymentSchema = z
-  .strictObject({
-    schema: z.literal(DEPLOYMENT_SCHEMA),
-    model: modelNameSchema,
-    stage: z.string().min(1),
-    variants: z.array(variantSchema).min(1),
-    /** The variants that last served without being rolled back; `rollback` restores them. */
-    lastKnownGood: z.array(variantSchema).optional(),
-    shadow: shadowSchema.optional(),
-    sticky: stickySchema.optional(),
-    /** A managed rollout (shared/repository/rollout.ts): the guard moves the canary by it. */
-    rollout: rolloutSchema.optional(),
-    history: z.array(historyEntrySchema),
-    updatedAt: z.iso.datetime(),
-  })
-  .superRefine((config, ctx) => {
-    const total = config.variants.reduce((sum, variant) => sum + variant.weight, 0);
-    if (total !== 100) {
-      ctx.addIssue({ code: 'custom', path: ['variants'], message: `weights must sum to 100, got ${total}` });
-    }
-    const names = new Set<string>();
-    config.variants.forEach((variant, index) => {
-      if (names.has(variant.name)) {
-        ctx.addIssue({
-          code: 'custom',
-          path: ['variants', index, 'name'],
-          message: `duplicate variant "${variant.name}"`,
-        });
-      }
-      names.add(variant.name);
-    });
-  });
-
-export type DeploymentConfig = z.infer<typeof deploymentSchema>;
+export type { DeploymentConfig } from './schemas';
 export type Variant = DeploymentConfig['variants'][number];
 export type ShadowConfig = NonNullable<DeploymentConfig['shadow']>;
 export type StickyConfig = NonNullable<DeploymentConfig['sticky']>;
@@ -84,7 +17,12 @@ export class DeploymentConfigError extends Error {
 }
 
 export function parseDeployment(value: unknown, where: string): DeploymentConfig {
-  return parseWith(deploymentSchema, value, (message) => new DeploymentConfigError(`${where}: ${message}`));
+  return parseChecked(
+    value,
+    isDeploymentConfig,
+    () => (require('./schemas') as typeof import('./schemas')).deploymentSchema,
+    (message) => new DeploymentConfigError(`${where}: ${message}`),
+  );
 }
 
 /**

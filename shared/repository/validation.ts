@@ -20,3 +20,20 @@ export function parseWith<T>(schema: z.ZodType<T>, value: unknown, makeError: (m
   if (!result.success) throw makeError(formatIssues(result.error.issues));
   return result.data;
 }
+
+/**
+ * `parseWith` behind a hand-written acceptor: a document `accepts` says is valid is returned as it
+ * is, without loading the schema library; anything else goes to the zod schema, which accepts it
+ * after all or throws its usual message. `accepts` may refuse what zod would take (it then merely
+ * costs the slow path) but must never take what zod refuses: test/core/quick-checks.test.ts
+ * compares both on thousands of generated documents.
+ */
+export function parseChecked<T>(
+  value: unknown,
+  accepts: (value: unknown) => value is T,
+  schema: () => z.ZodType<T>,
+  makeError: (message: string) => Error,
+): T {
+  if (accepts(value)) return value;
+  return parseWith(schema(), value, makeError);
+}

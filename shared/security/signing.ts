@@ -6,7 +6,7 @@ import { KEY_ID_PATTERN } from '../repository/names';
 
 export { canonicalJson, SIGNATURE_ALGORITHM } from '../repository/integrity';
 
-export { type Attestation, attestationSchema } from '../repository/manifest';
+export type { Attestation } from '../repository/manifest';
 export { parseSigningKeys, publicKeyFrom } from './signing-keys';
 
 /**

@@ -33,3 +33,26 @@ export function createSession(artifact: Uint8Array): Promise<ort.InferenceSessio
     logSeverityLevel: 4,
   });
 }
+
+/**
+ * A one-node model (Identity on one float, built with scripts/lib/onnx-builder.ts; the test
+ * rebuilds it). Creating a session from it initialises onnxruntime's process-wide environment
+ * (≈ 30 ms of a cold start, paid by the first session otherwise).
+ */
+export const RUNTIME_PROBE_MODEL =
+  'CAgSCm1vZGVsZmxlZXQyADpGChwKAXgSAXkaCklkZW50aXR5XzAiCElkZW50aXR5EgR3YXJtWg8KAXgSCgoICAESBAoCCAFiDwoBeRIKCggIARIECgIIAUIECgAQDQ==';
+
+let runtimeStarted: Promise<void> | undefined;
+
+/**
+ * Initialises onnxruntime's environment ahead of the first real session: the cold start calls it
+ * while the stage's store reads are in flight (shared/boot.ts), so the first model's session is
+ * created as soon as its artifact arrives. Never rejects: a real failure shows on the real session.
+ */
+export function startRuntime(): Promise<void> {
+  runtimeStarted ??= createSession(Buffer.from(RUNTIME_PROBE_MODEL, 'base64')).then(
+    (session) => session.release(),
+    () => undefined,
+  );
+  return runtimeStarted;
+}

@@ -2,7 +2,7 @@ import type { RequestMetricEvent } from './metric-event';
 
 /**
  * Pure translations of the neutral request event into what each cloud's metric pipeline reads.
- * No SDK here: the AWS adapter hands `toEmfMetricSet` to Powertools, GCP and Azure print the
+ * No SDK here: the AWS adapter prints the EMF line emf.ts builds, GCP and Azure print the
  * objects as JSON lines. Figure names and units are the same on every cloud so dashboards and
  * alarms can be written once (units use CloudWatch's names).
  */
@@ -109,7 +109,7 @@ export function metricDimensions(event: RequestMetricEvent): Record<string, stri
 }
 
 /** Searchable context that is not a metric: strings only (EMF metadata and label values). */
-function context(event: RequestMetricEvent): Record<string, string> {
+export function metricContext(event: RequestMetricEvent): Record<string, string> {
   const out: Record<string, string> = {
     requestId: event.requestId,
     route: event.route,
@@ -125,7 +125,7 @@ function context(event: RequestMetricEvent): Record<string, string> {
   return out;
 }
 
-// ---- AWS: CloudWatch Embedded Metric Format (serialised by Powertools Metrics) ----
+// ---- AWS: CloudWatch Embedded Metric Format (the set as Powertools took it; emf.ts writes the line) ----
 
 export interface EmfMetricSet {
   dimensions: Record<string, string>;
@@ -136,7 +136,7 @@ export interface EmfMetricSet {
 
 export function toEmfMetricSet(event: RequestMetricEvent): EmfMetricSet {
   const dimensions = metricDimensions(event);
-  const metadata = context(event);
+  const metadata = metricContext(event);
   for (const name of Object.keys(dimensions)) delete metadata[name];
   return { dimensions, metrics: metricFigures(event), metadata, timestamp: new Date(event.timestamp) };
 }
@@ -146,7 +146,7 @@ export function toEmfMetricSet(event: RequestMetricEvent): EmfMetricSet {
 export const GCP_LABELS_KEY = 'logging.googleapis.com/labels';
 
 export function toCloudLoggingEntry(event: RequestMetricEvent): Record<string, unknown> {
-  const labels: Record<string, string> = { ...metricDimensions(event), ...context(event) };
+  const labels: Record<string, string> = { ...metricDimensions(event), ...metricContext(event) };
   delete labels['requestId'];
   const values: Record<string, number> = {};
   for (const figure of metricFigures(event)) values[fieldName(figure)] = figure.value;
@@ -186,7 +186,7 @@ export function toAzureLogRecord(event: RequestMetricEvent): AzureLogRecord {
       event: 'modelfleet.request',
       timestamp: event.timestamp,
       message: summary(event),
-      properties: { ...metricDimensions(event), ...context(event) },
+      properties: { ...metricDimensions(event), ...metricContext(event) },
       measurements,
     },
   };

@@ -49,8 +49,8 @@ function lambdaBody(body: string | Buffer | undefined, alwaysBase64: boolean) {
 
 const lambdaContext = { functionName: 'modelfleet-dev-infer', awsRequestId: 'conformance' } as Context;
 
-export function apiGatewayV1(app: App, metrics?: Parameters<typeof createHandler>[1]): Send {
-  const handler = createHandler(app, metrics);
+export function apiGatewayV1(app: App): Send {
+  const handler = createHandler(app);
   return async (c) => {
     const { path, query } = split(c.path);
     const params = Object.fromEntries(new URLSearchParams(query));
@@ -73,12 +73,8 @@ export function apiGatewayV1(app: App, metrics?: Parameters<typeof createHandler
 }
 
 /** HTTP API payload v2 (a named stage prefixes rawPath) or a Function URL (`$default`, base64 bodies). */
-export function payloadV2(
-  app: App,
-  kind: 'http-api' | 'function-url',
-  metrics?: Parameters<typeof createHandler>[1],
-): Send {
-  const handler = createHandler(app, metrics);
+export function payloadV2(app: App, kind: 'http-api' | 'function-url'): Send {
+  const handler = createHandler(app);
   return async (c) => {
     const { path, query } = split(c.path);
     const stage = kind === 'http-api' ? 'prod' : '$default';

@@ -2,12 +2,14 @@
  * Shortcuts the per-request path takes (quick JSON vetting, synchronous cache and guard answers)
  * must decide exactly what the general code decides.
  */
+import { buildModel } from '../../scripts/lib/onnx-builder';
 import { parseConfig } from '../../shared/config';
 import { ModelRepository } from '../../shared/repository/repository';
 import { checkRows, inspectJson, vetJson } from '../../shared/security/body';
 import { createGuard } from '../../shared/security/guard';
 import { TokenBucketLimiter } from '../../shared/security/rate-limit';
 import { ModelCache } from '../../shared/serving/model-cache';
+import { createSession, ort, RUNTIME_PROBE_MODEL, startRuntime } from '../../shared/serving/onnx';
 import type { ModelStore } from '../../shared/store';
 import { API_KEYS, KEYS } from '../security/support';
 import { removeTempDirs, sampleApp, sampleRepository } from '../support/fixtures';
@@ -169,5 +171,24 @@ describe('path segments', () => {
     expect(JSON.parse(String(bad.body)).error).toBe(
       'path segment "ir%E0%A4%A" is not valid percent-encoding',
     );
+  });
+});
+
+describe('onnxruntime started ahead of the first session', () => {
+  it('the probe model is the one-node Identity model the builder makes, and it runs', async () => {
+    const rebuilt = buildModel({
+      name: 'warm',
+      inputs: [{ name: 'x', type: 'FLOAT', shape: [1] }],
+      outputs: [{ name: 'y', type: 'FLOAT', shape: [1] }],
+      initializers: [],
+      nodes: [{ op: 'Identity', inputs: ['x'], outputs: ['y'] }],
+    });
+    expect(Buffer.from(rebuilt).toString('base64')).toBe(RUNTIME_PROBE_MODEL);
+    await expect(startRuntime()).resolves.toBeUndefined();
+    expect(startRuntime()).toBe(startRuntime());
+    const session = await createSession(Buffer.from(RUNTIME_PROBE_MODEL, 'base64'));
+    const out = await session.run({ x: new ort.Tensor('float32', Float32Array.from([2.5]), [1]) });
+    expect(Array.from(out['y']?.data as Float32Array)).toEqual([2.5]);
+    await session.release();
   });
 });

@@ -661,6 +661,8 @@ describe('serverless (osls) without a cloud account', () => {
       // of cold start to compile), the Azure and GCS ones (≈ 2.7 MB of zip).
       expect(bundle).toContain('require("@aws-sdk/client-s3")');
       expect(bundle).not.toContain('node_modules/@smithy/');
+      // The EMF line is written directly (shared/telemetry/emf.ts): Powertools is a dev dependency.
+      expect(bundle).not.toContain('@aws-lambda-powertools');
       expect(bundle).toContain('require("@azure/storage-blob")');
       expect(bundle).toContain('require("@google-cloud/storage")');
       expect(bundle).not.toContain('storage.googleapis.com');

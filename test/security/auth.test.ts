@@ -2,7 +2,12 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { exportJWK, exportSPKI, generateKeyPair, type JWK, SignJWT } from 'jose';
 import { parseConfig } from '../../shared/config';
-import { matchApiKey, parseApiKeys } from '../../shared/security/api-keys';
+import {
+  hasVerifiedDigest,
+  matchApiKey,
+  parseApiKeys,
+  VERIFIED_DIGEST_CACHE_SIZE,
+} from '../../shared/security/api-keys';
 import { requiredScope } from '../../shared/security/guard';
 import { get, json, postJson, removeTempDirs } from '../support/fixtures';
 import { API_KEYS, KEYS, securedApp } from './support';
@@ -129,6 +134,30 @@ describe('API keys', () => {
     ]);
     expect(matchApiKey(entries, 'kb')?.name).toBe('b');
     expect(matchApiKey(entries, 'kc')).toBeUndefined();
+  });
+
+  it('caches the digest of matched keys only, bounded, and still compares every configured hash', () => {
+    const sha = (key: string) => require('node:crypto').createHash('sha256').update(key).digest('hex');
+    const entries = parseApiKeys(`one:predict:${sha('key-one')},two:admin:${sha('key-two')}`);
+    expect(matchApiKey(entries, 'wrong-key')).toBeUndefined();
+    expect(hasVerifiedDigest('wrong-key')).toBe(false);
+    expect(matchApiKey(entries, 'key-one')?.name).toBe('one');
+    expect(hasVerifiedDigest('key-one')).toBe(true);
+    // A cached digest is matched against the entries as they are now: revoked or replaced keys
+    // stop matching, and a cached key never matches another entry.
+    expect(matchApiKey(entries, 'key-one')?.name).toBe('one');
+    const replaced = parseApiKeys(`one:predict:${sha('key-one-new')},two:admin:${sha('key-two')}`);
+    expect(matchApiKey(replaced, 'key-one')).toBeUndefined();
+    expect(matchApiKey(replaced, 'key-one-new')?.name).toBe('one');
+    expect(matchApiKey(parseApiKeys(`two:admin:${sha('key-two')}`), 'key-one')).toBeUndefined();
+    // Bounded: many valid keys keep at most VERIFIED_DIGEST_CACHE_SIZE digests, newest kept.
+    const many = Array.from({ length: VERIFIED_DIGEST_CACHE_SIZE + 10 }, (_, i) => `key-${i}`);
+    const manyEntries = parseApiKeys(many.map((key, i) => `k${i}:predict:${sha(key)}`).join(','));
+    for (const key of many) expect(matchApiKey(manyEntries, key)?.name).toBe(`k${key.slice(4)}`);
+    expect(many.filter(hasVerifiedDigest)).toHaveLength(VERIFIED_DIGEST_CACHE_SIZE);
+    expect(hasVerifiedDigest(many[many.length - 1] as string)).toBe(true);
+    expect(hasVerifiedDigest('key-0')).toBe(false);
+    expect(matchApiKey(manyEntries, 'key-0')?.name).toBe('k0');
   });
 
   it.each([

@@ -1,4 +1,5 @@
-import { checkRows, inspectJson } from '../../shared/security/body';
+import { seededRandom } from '../../scripts/lib/random';
+import { bodyBytes, checkJsonDepth, checkRows, inspectJson, opensAtMost } from '../../shared/security/body';
 import { createLogger } from '../../shared/telemetry/log';
 import { json, postJson, removeTempDirs, sampleApp } from '../support/fixtures';
 
@@ -17,6 +18,77 @@ async function send(body: string | Uint8Array, headers: Record<string, string> =
   const response = await app.handle({ ...postJson('/v2/models/iris/infer', '', headers), body });
   return { status: response.status, error: json(response)['error'] as string | undefined };
 }
+
+describe('body size without a counting pass', () => {
+  it('is over the limit exactly when the UTF-8 byte count is, and then exact', () => {
+    const random = seededRandom(21);
+    // ASCII, 2-byte, 3-byte and 4-byte (surrogate pair) characters.
+    const alphabet = ['a', '{', 'é', 'ж', '€', '✓', '😀', '𝄞'];
+    for (let i = 0; i < 2000; i++) {
+      let text = '';
+      const length = Math.floor(random() * 40);
+      for (let j = 0; j < length; j++) text += alphabet[Math.floor(random() * alphabet.length)];
+      const bytes = Buffer.byteLength(text);
+      for (const limit of [0, 1, bytes - 1, bytes, bytes + 1, text.length * 3, text.length * 3 - 1, 200]) {
+        if (limit < 0) continue;
+        const size = bodyBytes(text, limit);
+        expect(size > limit).toBe(bytes > limit);
+        if (size > limit) expect(size).toBe(bytes);
+        expect(bodyBytes(Buffer.from(text), limit)).toBe(bytes);
+      }
+    }
+  });
+
+  it('names the exact byte count of a body over the limit', async () => {
+    const body = JSON.stringify({ inputs: [tensor({ name: '€'.repeat(40) })] });
+    const limit = Buffer.byteLength(body) - 1;
+    expect(body.length * 3).toBeGreaterThan(limit);
+    expect(await send(body, {}, { maxBodyBytes: limit })).toEqual({
+      status: 413,
+      error: `request body is ${limit + 1} bytes, more than the limit of ${limit}`,
+    });
+  });
+});
+
+describe('depth check shortcut', () => {
+  /** Nesting depth outside strings, the plain way: the reference for the shortcut. */
+  const depthOf = (text: string) => {
+    let depth = 0;
+    let max = 0;
+    let inString = false;
+    for (let i = 0; i < text.length; i++) {
+      const c = text[i];
+      if (inString) {
+        if (c === '\\') i++;
+        else if (c === '"') inString = false;
+      } else if (c === '"') inString = true;
+      else if (c === '[' || c === '{') max = Math.max(max, ++depth);
+      else if (c === ']' || c === '}') depth = Math.max(0, depth - 1);
+    }
+    return max;
+  };
+
+  it('never lets a body through that nests deeper than the limit', () => {
+    const random = seededRandom(7);
+    const parts = ['[', ']', '{', '}', '"a[{"', '"\\"["', '1', ',', ':', '"k"'];
+    for (let i = 0; i < 3000; i++) {
+      let text = '';
+      const length = Math.floor(random() * 60);
+      for (let j = 0; j < length; j++) text += parts[Math.floor(random() * parts.length)];
+      for (const limit of [1, 2, 3, 5, 8]) {
+        const tooDeep = depthOf(text) > limit;
+        if (opensAtMost(text, limit)) expect(tooDeep).toBe(false);
+        let threw = false;
+        try {
+          checkJsonDepth(text, limit);
+        } catch {
+          threw = true;
+        }
+        expect(threw).toBe(tooDeep);
+      }
+    }
+  });
+});
 
 describe('hostile request bodies', () => {
   it('refuses bytes that are not UTF-8 with 400', async () => {

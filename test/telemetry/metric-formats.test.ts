@@ -1,6 +1,6 @@
 import type { APIGatewayProxyEventV2, Context } from 'aws-lambda';
 import { createHandler } from '../../functions/aws/handler';
-import { createMetrics, powertoolsSink } from '../../functions/aws/metrics';
+import { emfSink } from '../../functions/aws/metrics';
 import { invocationLogSink } from '../../functions/azure/handler';
 import { cloudLoggingSink } from '../../functions/gcp/handler';
 import metricsSpec from '../../infra/aws/metrics.json';
@@ -206,10 +206,9 @@ function expectEmf(doc: Record<string, unknown>): asserts doc is Emf {
   }
 }
 
-describe('AWS: CloudWatch EMF through Powertools, flushed by the handler', () => {
+describe('AWS: CloudWatch EMF, one document per request on stdout', () => {
   it('prints one EMF document per request, on success and on client errors', async () => {
-    const metrics = createMetrics('modelfleet');
-    const handler = createHandler(appWith(powertoolsSink(metrics)), metrics);
+    const handler = createHandler(appWith(emfSink('modelfleet')));
     const context = { functionName: 'infer' } as Context;
     const docs = await stdoutJson(async () => {
       await handler(v2Event(iris, 'emf-ok'), context);
@@ -257,11 +256,10 @@ describe('AWS: CloudWatch EMF through Powertools, flushed by the handler', () =>
     expect(bad).toMatchObject({ ClientErrors: 1, ColdStart: 0, status: '400', errorClass: 'invalid_input' });
   });
 
-  it('flushes the recorded figures when the handler throws', async () => {
-    const metrics = createMetrics('modelfleet');
-    const sink = powertoolsSink(metrics);
+  it('has printed the recorded figures when the handler throws', async () => {
+    const sink = emfSink('modelfleet');
     const base = appWith(sink);
-    // A stand-in core that records its event and then fails: the adapter must still flush.
+    // A stand-in core that records its event and then fails: the document is already out.
     const failing: App = {
       ...base,
       handle: async () => {
@@ -269,7 +267,7 @@ describe('AWS: CloudWatch EMF through Powertools, flushed by the handler', () =>
         throw new Error('boom');
       },
     };
-    const handler = createHandler(failing, metrics);
+    const handler = createHandler(failing);
     const docs = await stdoutJson(() =>
       expect(handler(v2Event(iris, 'x'), { functionName: 'infer' } as Context)).rejects.toThrow('boom'),
     );

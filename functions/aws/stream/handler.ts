@@ -11,7 +11,7 @@ import type { StartStream } from '../../../shared/boot';
 import type { Config } from '../../../shared/config';
 import type { StreamRecord } from '../../../shared/records/record-format';
 import type { StreamProcessor } from '../../../shared/records/stream-processor';
-import { createMetrics, powertoolsSink } from '../metrics';
+import { emfSink } from '../metrics';
 
 export type StreamEvent = SQSEvent | KinesisStreamEvent | MSKEvent | SelfManagedKafkaEvent;
 type ItemIdentifier = string | { partition: string; offset: number };
@@ -85,12 +85,5 @@ export function createStreamHandler(processor: StreamProcessor) {
 
 /** The deployed handler: one EMF document per record, printed as it is scored. */
 export function createStageStreamHandler(start: StartStream, config: Config) {
-  const metrics = createMetrics(config.metricsNamespace);
-  const sink = powertoolsSink(metrics);
-  return createStreamHandler(
-    start((event) => {
-      sink(event);
-      metrics.publishStoredMetrics();
-    }),
-  );
+  return createStreamHandler(start(emfSink(config.metricsNamespace)));
 }
