@@ -16,6 +16,7 @@ const RANKS: Record<string, number> = {
   protocol: 4,
   serving: 5,
   control: 6,
+  batch: 6,
   // The wiring (app, boot) and the one env reader (config/).
   'app.ts': 7,
   'boot.ts': 7,
