@@ -98,7 +98,12 @@ function callOf(model: LoadedModel, rows: readonly BatchRow[], limits: Limits): 
         rows.map((row) => (row as Extract<BatchRow, { kind: 'columns' }>).cells[j]),
       );
     });
-    const inputs = inputsFromColumns(columns, rows.length, model, limits, rows.length === 1 ? 'row' : 'rows');
+    let inputs: Map<string, InferInput>;
+    try {
+      inputs = inputsFromColumns(columns, rows.length, model, limits, rows.length === 1 ? 'row' : 'rows');
+    } catch (err) {
+      throw rows.length === 1 ? (cellProblem(first, model) ?? err) : err;
+    }
     return { call: { inputs, outputs }, spans: rows.map(() => 1), wanted: [], shape: 'row' };
   }
   const calls = rows.map((row) => {
@@ -111,6 +116,25 @@ function callOf(model: LoadedModel, rows: readonly BatchRow[], limits: Limits): 
     wanted: calls.map((call) => call.outputs),
     shape: 'batch',
   };
+}
+
+/**
+ * For one row the parser's message names a tensor element; a row's reader wants the column. An
+ * empty or non-numeric cell for a model whose inputs are all numeric is named as such.
+ */
+function cellProblem(
+  row: Extract<BatchRow, { kind: 'columns' }>,
+  model: LoadedModel,
+): BadRequestError | undefined {
+  if ([...model.inputs.values()].some((spec) => spec.datatype === 'BYTES' || spec.datatype === 'BOOL'))
+    return undefined;
+  const index = row.cells.findIndex((cell) => cell === null || typeof cell === 'string');
+  const name = row.names[index];
+  if (name === undefined) return undefined;
+  const cell = row.cells[index];
+  return new BadRequestError(
+    `column "${name}": expected a number, got ${cell === null ? 'an empty cell' : JSON.stringify(cell)}`,
+  );
 }
 
 /** Inputs of several calls joined along the first (batch) axis; their other axes must agree. */
