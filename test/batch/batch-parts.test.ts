@@ -6,7 +6,7 @@ import { scoreRows } from '../../shared/batch/score';
 import { runInference } from '../../shared/serving/inference';
 import type { LoadedModel } from '../../shared/serving/loaded-model';
 import { ModelCache } from '../../shared/serving/model-cache';
-import { freshStore, type StoreKind } from '../storage/stores';
+import { closeFakeGcs, freshStore, type StoreKind } from '../storage/stores';
 import { removeTempDirs, sampleApp } from '../support/fixtures';
 import { seededRandom } from '../support/random';
 
