@@ -12,6 +12,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { projectRoot } from '../scripts/lib/paths';
+import { measureBatch } from './batch';
 import { type ColdRow, measureColdStart } from './cold-start';
 import type { LatencyResult } from './latency';
 import { BENCH_SECURITY_ENV, benchRepository, cnnModel, jsonRequest, tabularModel } from './models';
@@ -319,6 +320,28 @@ async function main(): Promise<void> {
             kib(r.bytes),
             kib(r.gzipBytes),
             `${(r.wasmBytes / 2 ** 20).toFixed(1)} MiB`,
+          ]),
+        )}`,
+      );
+    }
+    if (!skip.has('batch')) {
+      log('batch scoring vs raw session.run …');
+      const rows = await measureBatch();
+      const raw = rows[0]?.rowsPerSecond ?? 1;
+      const job = rows[2]?.rowsPerSecond ?? 0;
+      summary.push([
+        'batch job throughput vs raw session.run (iris, same batches)',
+        '≥ 70 %',
+        `${((job / raw) * 100).toFixed(1)} %`,
+        goal(job / raw >= 0.7),
+      ]);
+      sections.push(
+        `## 7. Batch scoring vs raw onnxruntime (iris sample, 200,000 rows, best of 3 interleaved rounds)\n\n${markdownTable(
+          ['path', 'rows/s', 'share of raw session.run'],
+          rows.map((r) => [
+            r.path,
+            Math.round(r.rowsPerSecond).toLocaleString('en-US'),
+            `${((r.rowsPerSecond / raw) * 100).toFixed(1)} %`,
           ]),
         )}`,
       );
