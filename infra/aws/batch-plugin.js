@@ -151,9 +151,17 @@ class ModelfleetBatchPlugin {
           ItemProcessor: {
             ProcessorConfig: { Mode: 'DISTRIBUTED', ExecutionType: 'STANDARD' },
             StartAt: 'Chunk',
-            States: { Chunk: invoke('${ChunkArn}', { 'out.$': '$.out', 'index.$': '$.index' }) },
+            States: {
+              Chunk: {
+                ...invoke('${ChunkArn}', { 'out.$': '$.out', 'index.$': '$.index' }),
+                OutputPath: '$.Payload.index',
+              },
+            },
           },
-          ResultPath: null,
+          // Only a count travels on (the payload limit is 256 KB); the chunks' results are in S3.
+          // (A null ResultPath would be dropped from the template by the framework.)
+          ResultSelector: { 'chunks.$': 'States.ArrayLength($)' },
+          ResultPath: '$.map',
           Next: 'Finish',
         },
         Finish: invoke('${FinishArn}', { 'out.$': '$.out' }),

@@ -430,7 +430,8 @@ describe('serverless (osls) without a cloud account', () => {
         },
         ItemSelector: { 'out.$': '$.out', 'index.$': '$$.Map.Item.Value.index' },
         ItemProcessor: { ProcessorConfig: { Mode: 'DISTRIBUTED' }, StartAt: 'Chunk' },
-        ResultPath: null,
+        ResultSelector: { 'chunks.$': 'States.ArrayLength($)' },
+        ResultPath: '$.map',
         Next: 'Finish',
       });
       expect(resources['BatchStateMachine']?.Properties['DefinitionSubstitutions']).toEqual({
@@ -585,6 +586,10 @@ describe('serverless (osls) without a cloud account', () => {
     it('sets a retention on every log group', () => {
       const groups = ofType('AWS::Logs::LogGroup');
       expect(groups.map(([id]) => id).sort()).toEqual([
+        'BatchChunkLogGroup',
+        'BatchFinishLogGroup',
+        'BatchObjectCreatedLogGroup',
+        'BatchPlanLogGroup',
         'GuardLogGroup',
         'InferLogGroup',
         'PreTrafficHookLogGroup',
