@@ -19,7 +19,16 @@ import {
   parseJob,
 } from './job';
 import { storeSource } from './lines';
-import { batchTarget, chunksOf, describeInput, finishJob, loadBatchModel, runBatch, startJob } from './run';
+import {
+  batchTarget,
+  chunksOf,
+  completedChunks,
+  describeInput,
+  finishJob,
+  loadBatchModel,
+  runBatch,
+  startJob,
+} from './run';
 
 export interface BatchWorkerSettings {
   repository: string;
@@ -31,6 +40,8 @@ export interface BatchWorkerSettings {
   /** Score with this version instead of the stage's primary. */
   version?: number;
   chunkBytes: number;
+  /** Inputs smaller than this are scored whole by one invocation (`whole`), larger ones fanned out. */
+  smallObjectBytes: number;
   batchRows?: number;
   maxTensorElements: number;
   verifyManifest?: (manifest: Manifest) => void;
@@ -52,6 +63,10 @@ export class BatchWorker {
 
   constructor(private readonly settings: BatchWorkerSettings) {
     this.repository = new ModelRepository(openStore(settings.repository, settings.store));
+  }
+
+  get smallObjectBytes(): number {
+    return this.settings.smallObjectBytes;
   }
 
   /** Output location of an input object (`<folder URL>`, `<key>`): one folder per input name. */
@@ -85,6 +100,18 @@ export class BatchWorker {
       limits: { maxTensorElements: this.settings.maxTensorElements },
       ...(this.settings.batchRows === undefined ? {} : { batchRows: this.settings.batchRows }),
     });
+  }
+
+  /**
+   * For fan-outs without a join step (a queue per chunk): the chunk, then the finish when every
+   * chunk's marker is there. Two last chunks may both finish; finishing is idempotent.
+   */
+  async chunkThenFinish(out: string, index: number): Promise<BatchSummary | undefined> {
+    await this.chunk(out, index);
+    const output = this.open(out);
+    const job = await readJob(output);
+    const done = await completedChunks(output);
+    return done.size >= job.chunks ? finishJob(output, job, new Date()) : undefined;
   }
 
   async finish(out: string): Promise<BatchSummary> {

@@ -12,6 +12,7 @@ import { parseSecurityConfig } from './security';
  *   BATCH_MODEL       the model (required)        BATCH_OUTPUT  output root URL (required)
  *   BATCH_VERSION     a pinned version (default: the stage's primary, as online)
  *   BATCH_CHUNK_BYTES input bytes per chunk (default 8 MiB), BATCH_ROWS rows per session.run
+ *   BATCH_SMALL_OBJECT_BYTES below it an input is scored by one invocation (default 64 MiB; GCP, Azure)
  */
 export function parseBatchSettings(env: Env): BatchWorkerSettings {
   const repository = env['MODEL_REPOSITORY']?.trim();
@@ -45,6 +46,11 @@ export function parseBatchSettings(env: Env): BatchWorkerSettings {
       integer: true,
     }),
     batchRows,
+    smallObjectBytes: readNumber(env, 'BATCH_SMALL_OBJECT_BYTES', 64 * 1024 * 1024, {
+      min: 0,
+      max: 2 ** 50,
+      integer: true,
+    }),
     maxTensorElements: readNumber(env, 'MAX_TENSOR_ELEMENTS', 64 * 1024 * 1024, {
       min: 1,
       max: 2 ** 31,
