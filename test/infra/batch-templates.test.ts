@@ -1,3 +1,4 @@
+// biome-ignore-all lint/suspicious/noTemplateCurlyInString: Terraform and Workflows interpolations, not JavaScript templates
 /**
  * The batch templates checked offline like the main ones: infra/gcp/batch/main.tf (terraform fmt,
  * HCL parsed by @cdktf/hcl2json in a child process) and infra/azure/batch.json (ARM JSON).
@@ -162,10 +163,10 @@ describe('Azure batch template (infra/azure/batch.json)', () => {
   });
 
   it('configures the batch app with identity-based connections and the batch settings', () => {
-    const [site] = ofType('Microsoft.Web/sites');
+    const [site = {}] = ofType('Microsoft.Web/sites');
     const settings = Object.fromEntries(
       (
-        ((site ?? {})['properties'] as Block)['siteConfig'] as {
+        (site['properties'] as Block)['siteConfig'] as {
           appSettings: { name: string; value: string }[];
         }
       ).appSettings.map((s) => [s.name, s.value]),
