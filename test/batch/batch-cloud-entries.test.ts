@@ -86,7 +86,7 @@ describe('Azure: Event Grid BlobCreated → jobs queue → one message per chunk
     });
     resetAzure();
     const blobUrl = `${process.env['MODELFLEET_TEST_AZURITE_ENDPOINT']}/${url.split('/').slice(3).join('/')}/incoming/rows.csv`;
-    const context = new InvocationContext({ functionName: 'modelfleetBatchJob' });
+    const context = new InvocationContext({ functionName: 'modelfleetBatchJob', logHandler: () => {} });
     const planned = await onBlobCreated(
       { eventType: 'Microsoft.Storage.BlobCreated', data: { url: blobUrl, contentLength: CSV.length } },
       context,
