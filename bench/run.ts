@@ -12,6 +12,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { projectRoot } from '../scripts/lib/paths';
+import { measureBatch } from './batch';
 import { type ColdRow, measureColdStart } from './cold-start';
 import type { LatencyResult } from './latency';
 import { measureMemory } from './memory';
@@ -81,7 +82,7 @@ async function main(): Promise<void> {
   await benchRepository(repoDir, [tabular, cnn]);
   try {
     if (!skip.has('latency')) {
-      section('1/7 warm in-process latency');
+      section('1/8 warm in-process latency');
       const results = await runLatency();
       const rows: string[][] = [];
       for (const result of results) {
@@ -161,7 +162,7 @@ async function main(): Promise<void> {
       );
     }
     if (!skip.has('throughput')) {
-      section('2/7 HTTP throughput');
+      section('2/8 HTTP throughput');
       const body = jsonRequest(tabular);
       const modelFile = path.join(repoDir, 'tabular', '1', 'model.onnx');
       const modelfleetEnv = {
@@ -254,7 +255,7 @@ async function main(): Promise<void> {
       }
     }
     if (!skip.has('cold')) {
-      section('3/7 cold start');
+      section('3/8 cold start');
       const rows: ColdRow[] = await measureColdStart(
         repoDir,
         { name: tabular.name, version: 1, shape: tabular.shape, body: jsonRequest(tabular) },
@@ -297,7 +298,7 @@ async function main(): Promise<void> {
       }
     }
     if (!skip.has('package')) {
-      section('4/7 package size (sls package)');
+      section('4/8 package size (sls package)');
       const rows: PackageRow[] = measurePackages(root, repoDir, 5);
       // Issue 21: every function zip stays at most 30 MB zipped and 120 MB unpacked (Lambda's own
       // limits are 50 / 250 MB, scripts/check-package.cjs), with room for what other work adds.
@@ -335,7 +336,7 @@ async function main(): Promise<void> {
       );
     }
     if (!skip.has('workers')) {
-      section('5/7 inference workers (server entry from dist/)');
+      section('5/8 inference workers (server entry from dist/)');
       const { throughput, health } = await measureWorkers(duration);
       const one = throughput.find((r) => r.workers === 1)?.requestsPerSecond ?? Number.NaN;
       sections.push(
@@ -389,7 +390,7 @@ async function main(): Promise<void> {
       ]);
     }
     if (!skip.has('memory')) {
-      section('6/7 memory per model');
+      section('6/8 memory per model');
       const rows = await measureMemory();
       const mibText = (value: number) => `${value.toFixed(1)} MiB`;
       sections.push(
@@ -420,7 +421,7 @@ async function main(): Promise<void> {
       );
     }
     if (!skip.has('edge')) {
-      section('7/7 edge module');
+      section('7/8 edge module');
       const rows = await measureEdgeModules();
       const kib = (bytes: number) => `${(bytes / 1024).toFixed(1)} KiB`;
       sections.push(
@@ -432,6 +433,28 @@ async function main(): Promise<void> {
             kib(r.bytes),
             kib(r.gzipBytes),
             `${(r.wasmBytes / 2 ** 20).toFixed(1)} MiB`,
+          ]),
+        )}`,
+      );
+    }
+    if (!skip.has('batch')) {
+      section('8/8 batch scoring vs raw session.run');
+      const rows = await measureBatch();
+      const raw = rows[0]?.rowsPerSecond ?? 1;
+      const job = rows[2]?.rowsPerSecond ?? 0;
+      summary.push([
+        'batch job throughput vs raw session.run (iris, same batches)',
+        '≥ 70 %',
+        `${((job / raw) * 100).toFixed(1)} %`,
+        goal(job / raw >= 0.7),
+      ]);
+      sections.push(
+        `## 9. Batch scoring vs raw onnxruntime (iris sample, 200,000 rows, best of 3 interleaved rounds)\n\n${markdownTable(
+          ['path', 'rows/s', 'share of raw session.run'],
+          rows.map((r) => [
+            r.path,
+            Math.round(r.rowsPerSecond).toLocaleString('en-US'),
+            `${((r.rowsPerSecond / raw) * 100).toFixed(1)} %`,
           ]),
         )}`,
       );

@@ -16,6 +16,7 @@ import { type DeploymentConfig, promote } from '../shared/repository/deployment'
 import { ARTIFACT_FILE } from '../shared/repository/manifest';
 import { ModelRepository } from '../shared/repository/repository';
 import { openStore, StoreUnavailableError } from '../shared/store';
+import { BATCH_OPTIONS, runBatchCommand } from './lib/batch-command';
 import {
   type Command,
   closest,
@@ -408,6 +409,27 @@ export const COMMANDS = [
         stage: cli.stage(),
         output: cli.output,
         fail,
+      });
+    },
+  }),
+  defineCommand({
+    name: 'batch',
+    args: '<input.csv|jsonl | URL>',
+    summary: 'Score a file of rows (local or in a store) into a folder of predictions, in order; resumable.',
+    details:
+      "Rows: CSV with a header, or JSON lines (flat rows by the manifest's features or input names, or one OIP / TF-Serving / MLflow request per line). --out gets part-NNNNN.jsonl (one line per row, null for a failed row), errors.jsonl and _SUCCESS.json; run the same command again to resume a stopped job.",
+    options: { ...TRAFFIC, ...BATCH_OPTIONS },
+    async run({ args, values }, cli: CliContext) {
+      await runBatchCommand(args, values, {
+        env: cli.env,
+        repository: cli.repository,
+        stage: cli.stage(),
+        output: cli.output,
+        progress: cli.io.progress,
+        json: cli.json,
+        fail: (message) => {
+          throw new UsageError(message, 'batch');
+        },
       });
     },
   }),

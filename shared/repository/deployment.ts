@@ -71,7 +71,7 @@ function stableVariants(current: DeploymentConfig): Variant[] {
   return [{ name: PRIMARY, version: primaryOf(current).version, weight: 100 }];
 }
 
-function primaryOf(config: DeploymentConfig): Variant {
+export function primaryOf(config: DeploymentConfig): Variant {
   const primary = config.variants.find((variant) => variant.name === PRIMARY) ?? config.variants[0];
   if (primary === undefined) throw new DeploymentChangeError('the deployment has no variants');
   return primary;

@@ -14,10 +14,12 @@ import {
   joinKey,
   type ModelStore,
   type PutOptions,
+  type RangeResult,
   RetryBudget,
   readWithinDeadline,
   type StoreDeadlines,
   StoreUnavailableError,
+  sizeFromContentRange,
 } from './types';
 
 export interface AzureStoreOptions {
@@ -95,6 +97,27 @@ export class AzureBlobModelStore implements ModelStore {
           if (status === 304) return { status: 'not-modified', etag: options.ifNoneMatch ?? '' } as const;
           if (status === 404) return { status: 'not-found' } as const;
           throw err;
+        }
+      });
+    } catch (err) {
+      throw new StoreUnavailableError(`${this.url}: ${key}`, err);
+    }
+  }
+
+  async getRange(key: string, start: number, end: number): Promise<RangeResult | undefined> {
+    const blob = this.reads.getBlobClient(this.keyOf(key));
+    try {
+      return await readWithinDeadline(this.deadlines, this.budget, `GET ${key}`, async (abortSignal) => {
+        try {
+          const response = await blob.download(start, end - start, { abortSignal });
+          const body = await readAll(response.readableStreamBody);
+          const size = sizeFromContentRange(response.contentRange) ?? body.byteLength;
+          return { body, size };
+        } catch (err) {
+          if (statusOf(err) === 404) return undefined;
+          if (statusOf(err) !== 416) throw err;
+          const properties = await blob.getProperties({ abortSignal });
+          return { body: Buffer.alloc(0), size: properties.contentLength ?? 0 };
         }
       });
     } catch (err) {

@@ -10,6 +10,7 @@ import {
   type ModelStore,
   PreconditionFailedError,
   type PutOptions,
+  type RangeResult,
 } from './types';
 
 const LOCK_STALE_MS = 30_000;
@@ -59,6 +60,30 @@ export class FsModelStore implements ModelStore {
     const etag = etagOf(body);
     if (options.ifNoneMatch === etag) return { status: 'not-modified', etag };
     return { status: 'ok', body, etag };
+  }
+
+  async getRange(key: string, start: number, end: number): Promise<RangeResult | undefined> {
+    let handle: fs.FileHandle;
+    try {
+      handle = await fs.open(this.pathOf(key), 'r');
+    } catch (err) {
+      if (isErrno(err, 'ENOENT') || isErrno(err, 'EISDIR')) return undefined;
+      throw err;
+    }
+    try {
+      const { size } = await handle.stat();
+      const length = Math.max(0, Math.min(end, size) - start);
+      const body = Buffer.alloc(length);
+      let read = 0;
+      while (read < length) {
+        const { bytesRead } = await handle.read(body, read, length - read, start + read);
+        if (bytesRead === 0) break;
+        read += bytesRead;
+      }
+      return { body: read === length ? body : body.subarray(0, read), size };
+    } finally {
+      await handle.close();
+    }
   }
 
   async put(key: string, body: Uint8Array, options: PutOptions = {}): Promise<{ etag: string }> {

@@ -9,6 +9,7 @@ import {
   type ModelStore,
   PreconditionFailedError,
   type PutOptions,
+  type RangeResult,
   RetryBudget,
   readWithinDeadline,
   type StoreDeadlines,
@@ -111,6 +112,30 @@ export class GcsModelStore implements ModelStore {
     } catch (err) {
       if (statusOf(err) === 404) return { status: 'not-found' };
       throw err;
+    }
+  }
+
+  async getRange(key: string, start: number, end: number): Promise<RangeResult | undefined> {
+    const file = this.reads.file(this.keyOf(key));
+    try {
+      return await readWithinDeadline(this.deadlines, this.budget, `GET ${key}`, async () => {
+        try {
+          const [metadata] = await file.getMetadata();
+          const size = Number(metadata.size ?? 0);
+          const last = Math.min(end, size) - 1;
+          if (last < start) return { body: Buffer.alloc(0), size };
+          const chunks: Buffer[] = [];
+          for await (const chunk of file.createReadStream({ start, end: last, validation: false })) {
+            chunks.push(chunk as Buffer);
+          }
+          return { body: Buffer.concat(chunks), size };
+        } catch (err) {
+          if (statusOf(err) === 404) return undefined;
+          throw err;
+        }
+      });
+    } catch (err) {
+      throw new StoreUnavailableError(`${this.url}: ${key}`, err);
     }
   }
 

@@ -9,10 +9,12 @@ import {
   joinKey,
   type ModelStore,
   type PutOptions,
+  type RangeResult,
   RetryBudget,
   readWithinDeadline,
   type StoreDeadlines,
   StoreUnavailableError,
+  sizeFromContentRange,
 } from './types';
 
 export interface S3StoreOptions {
@@ -129,6 +131,35 @@ export class S3ModelStore implements ModelStore {
       const status = statusOf(err);
       if (status === 304) return { status: 'not-modified', etag: options.ifNoneMatch ?? '' };
       if (status === 404 || nameOf(err) === 'NoSuchKey') return { status: 'not-found' };
+      throw new StoreUnavailableError(`${this.url}: ${key}`, err);
+    }
+  }
+
+  /** Always through the SDK: only batch jobs read ranges, and they run where the SDK is. */
+  async getRange(key: string, start: number, end: number): Promise<RangeResult | undefined> {
+    const { GetObjectCommand, HeadObjectCommand } = sdk();
+    const Key = this.keyOf(key);
+    try {
+      return await readWithinDeadline(this.deadlines, this.budget, `GET ${key}`, async (abortSignal) => {
+        try {
+          const result = await this.client.send(
+            new GetObjectCommand({ Bucket: this.bucket, Key, Range: `bytes=${start}-${end - 1}` }),
+            { abortSignal },
+          );
+          const body = Buffer.from((await result.Body?.transformToByteArray()) ?? new Uint8Array());
+          const size = sizeFromContentRange(result.ContentRange) ?? body.byteLength;
+          return { body, size };
+        } catch (err) {
+          if (statusOf(err) === 404 || nameOf(err) === 'NoSuchKey') return undefined;
+          if (statusOf(err) !== 416) throw err;
+          // Past the end (or an empty object): no bytes, and the size from the object's head.
+          const head = await this.client.send(new HeadObjectCommand({ Bucket: this.bucket, Key }), {
+            abortSignal,
+          });
+          return { body: Buffer.alloc(0), size: head.ContentLength ?? 0 };
+        }
+      });
+    } catch (err) {
       throw new StoreUnavailableError(`${this.url}: ${key}`, err);
     }
   }

@@ -13,6 +13,24 @@ export interface ModelStore {
   put(key: string, body: Uint8Array, options?: PutOptions): Promise<{ etag: string }>;
   /** Names of the immediate children ("directories" and objects) under `prefix/`. */
   list(prefix: string): Promise<string[]>;
+  /**
+   * Bytes [start, end) of an object and the object's whole size, or undefined when it does not
+   * exist; a range past the end gives the bytes there are. Batch jobs read large inputs this way,
+   * a window at a time, instead of holding the whole object. Every built-in driver has it.
+   */
+  getRange?(key: string, start: number, end: number): Promise<RangeResult | undefined>;
+}
+
+export interface RangeResult {
+  body: Buffer;
+  /** The whole object's size in bytes. */
+  size: number;
+}
+
+/** The size in `Content-Range: bytes a-b/size` (S3, Azure); undefined when absent or unknown. */
+export function sizeFromContentRange(header: string | undefined): number | undefined {
+  const size = /\/(\d+)$/.exec(header ?? '')?.[1];
+  return size === undefined ? undefined : Number(size);
 }
 
 export interface GetOptions {

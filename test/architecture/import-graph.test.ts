@@ -18,6 +18,7 @@ const RANKS: Record<string, number> = {
   control: 6,
   // Streamed records (shared/records/): the data plane and the protocol parsers, like control/.
   records: 6,
+  batch: 6,
   // The wiring (app, boot) and the one env reader (config/).
   'app.ts': 7,
   'boot.ts': 7,

@@ -388,6 +388,9 @@ describe('serverless (osls) without a cloud account', () => {
       const roles = ofType('AWS::IAM::Role');
       expect(roles.map(([id]) => id).sort()).toEqual(
         [
+          'BatchEventsRole',
+          'BatchExecutionRole',
+          'BatchStateMachineRole',
           'GuardExecutionRole',
           'InferExecutionRole',
           'ModelfleetCodeDeployRole',
@@ -425,8 +428,94 @@ describe('serverless (osls) without a cloud account', () => {
       });
     });
 
+    it('batch: S3 Object Created rules split by size, a Distributed Map over the plan object, least-privilege roles', () => {
+      const definition = resources['BatchStateMachine']?.Properties['Definition'] as {
+        StartAt: string;
+        States: Record<string, Record<string, unknown>>;
+      };
+      expect(definition.StartAt).toBe('Plan');
+      expect(definition.States['Plan']).toMatchObject({
+        Resource: 'arn:aws:states:::lambda:invoke',
+        Next: 'Chunks',
+      });
+      expect(definition.States['Chunks']).toMatchObject({
+        Type: 'Map',
+        ItemReader: {
+          Resource: 'arn:aws:states:::s3:getObject',
+          ReaderConfig: { InputType: 'JSON' },
+          Parameters: { 'Bucket.$': '$.planBucket', 'Key.$': '$.planKey' },
+        },
+        ItemSelector: { 'out.$': '$.out', 'index.$': '$$.Map.Item.Value.index' },
+        ItemProcessor: { ProcessorConfig: { Mode: 'DISTRIBUTED' }, StartAt: 'Chunk' },
+        ResultSelector: { 'chunks.$': 'States.ArrayLength($)' },
+        ResultPath: '$.map',
+        Next: 'Finish',
+      });
+      expect(resources['BatchStateMachine']?.Properties['DefinitionSubstitutions']).toEqual({
+        PlanArn: { 'Fn::GetAtt': ['BatchPlanLambdaFunction', 'Arn'] },
+        ChunkArn: { 'Fn::GetAtt': ['BatchChunkLambdaFunction', 'Arn'] },
+        FinishArn: { 'Fn::GetAtt': ['BatchFinishLambdaFunction', 'Arn'] },
+      });
+      // The chunk worker is functions/aws/batch.ts, the code test/batch/batch-worker.test.ts runs.
+      expect(resources['BatchChunkLambdaFunction']?.Properties['Handler']).toBe('functions/aws/batch.chunk');
+      expect(
+        (
+          resources['BatchChunkLambdaFunction']?.Properties['Environment'] as
+            | { Variables: unknown }
+            | undefined
+        )?.Variables,
+      ).toMatchObject({
+        BATCH_MODEL: 'iris',
+        BATCH_OUTPUT: { 'Fn::Sub': 's3://${BatchBucket}/predictions' },
+      });
+      const sizes = ['BatchSmallObjectRule', 'BatchLargeObjectRule'].map(
+        (id) =>
+          (resources[id]?.Properties['EventPattern'] as { detail: { object: { size: unknown } } } | undefined)
+            ?.detail.object.size,
+      );
+      expect(sizes).toEqual([[{ numeric: ['<', 67108864] }], [{ numeric: ['>=', 67108864] }]]);
+      expect(resources['BatchLargeObjectRule']?.Properties['Targets']).toEqual([
+        {
+          Id: 'state-machine',
+          Arn: { Ref: 'BatchStateMachine' },
+          RoleArn: { 'Fn::GetAtt': ['BatchEventsRole', 'Arn'] },
+        },
+      ]);
+      expect(resources['BatchBucket']?.Properties['NotificationConfiguration']).toEqual({
+        EventBridgeConfiguration: { EventBridgeEnabled: true },
+      });
+      const machine = statementsOf('BatchStateMachineRole');
+      expect(machine.map((statement) => statement.Action.join()).sort()).toEqual(
+        [
+          'lambda:InvokeFunction',
+          's3:GetObject',
+          'states:DescribeExecution,states:StopExecution',
+          'states:StartExecution',
+        ].sort(),
+      );
+      expect(machine.find((statement) => statement.Action.join() === 's3:GetObject')?.Resource).toEqual({
+        'Fn::Sub': '${BatchBucket.Arn}/predictions/*/_plan.json',
+      });
+      const worker = statementsOf('BatchExecutionRole').map((statement) => [
+        statement.Action.join(),
+        JSON.stringify(statement.Resource),
+      ]);
+      expect(worker).toEqual(
+        expect.arrayContaining([
+          ['s3:GetObject', JSON.stringify({ 'Fn::Sub': '${BatchBucket.Arn}/incoming/*' })],
+          ['s3:GetObject,s3:PutObject', JSON.stringify({ 'Fn::Sub': '${BatchBucket.Arn}/predictions/*' })],
+        ]),
+      );
+      expect(
+        worker.some(([action, resource]) => action?.includes('PutObject') && resource?.includes('incoming')),
+      ).toBe(false);
+    });
+
     it('schedules the rollout guard every minute with least privilege and a canary alarm that invokes it', () => {
-      const [, rule] = one('AWS::Events::Rule');
+      // The batch rules (S3 Object Created) are checked with the batch resources below.
+      const scheduled = ofType('AWS::Events::Rule').filter(([id]) => !id.startsWith('Batch'));
+      expect(scheduled).toHaveLength(1);
+      const [, rule] = scheduled[0] as [string, CfnResource];
       expect(rule.Properties).toMatchObject({
         ScheduleExpression: 'rate(1 minute)',
         State: 'ENABLED',
@@ -571,6 +660,10 @@ describe('serverless (osls) without a cloud account', () => {
     it('sets a retention on every log group', () => {
       const groups = ofType('AWS::Logs::LogGroup');
       expect(groups.map(([id]) => id).sort()).toEqual([
+        'BatchChunkLogGroup',
+        'BatchFinishLogGroup',
+        'BatchObjectCreatedLogGroup',
+        'BatchPlanLogGroup',
         'GuardLogGroup',
         'InferLogGroup',
         'PreTrafficHookLogGroup',

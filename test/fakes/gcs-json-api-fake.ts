@@ -108,6 +108,19 @@ export async function startFakeGcs(): Promise<FakeGcs> {
         return notFound();
       if (query.get('ifGenerationNotMatch') === String(object.generation)) return send(304);
       if (query.get('alt') === 'media') {
+        // A byte range (Range: bytes=a-b), as the media endpoint serves one for ranged reads.
+        const range = /^bytes=(\d+)-(\d*)$/.exec(String(req.headers['range'] ?? ''));
+        if (range !== null) {
+          const first = Number(range[1]);
+          const last =
+            range[2] === '' ? object.body.length - 1 : Math.min(Number(range[2]), object.body.length - 1);
+          res.writeHead(206, {
+            'content-type': object.contentType,
+            'content-range': `bytes ${first}-${last}/${object.body.length}`,
+            'x-goog-generation': String(object.generation),
+          });
+          return res.end(object.body.subarray(first, last + 1));
+        }
         res.writeHead(200, {
           'content-type': object.contentType,
           'content-length': String(object.body.length),
