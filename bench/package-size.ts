@@ -69,6 +69,8 @@ export function measurePackages(root: string, repositoryDir: string, loads: numb
             ...process.env,
             MODEL_REPOSITORY: repositoryDir,
             MODELFLEET_STAGE: 'bench',
+            // What serverless.yml gives the stream function: its entry checks its sink at load.
+            STREAM_SINK: 'none',
             NODE_OPTIONS: '',
           },
         });
