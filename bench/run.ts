@@ -442,19 +442,28 @@ async function main(): Promise<void> {
       const rows = await measureBatch();
       const raw = rows[0]?.rowsPerSecond ?? 1;
       const job = rows[2]?.rowsPerSecond ?? 0;
+      const minimal = rows[3]?.rowsPerSecond ?? 1;
       summary.push([
         'batch job throughput vs raw session.run (iris, same batches)',
         '≥ 70 %',
         `${((job / raw) * 100).toFixed(1)} %`,
         goal(job / raw >= 0.7),
       ]);
+      // The rule's baseline: the same job written by hand (reading, parsing, writing included).
+      summary.push([
+        'batch job throughput vs a minimal hand-written batch script (iris, same file)',
+        'reported',
+        ratio(job, minimal),
+        '',
+      ]);
       sections.push(
         `## 9. Batch scoring vs raw onnxruntime (iris sample, 200,000 rows, best of 3 interleaved rounds)\n\n${markdownTable(
-          ['path', 'rows/s', 'share of raw session.run'],
+          ['path', 'rows/s', 'share of raw session.run', 'vs minimal script'],
           rows.map((r) => [
             r.path,
             Math.round(r.rowsPerSecond).toLocaleString('en-US'),
             `${((r.rowsPerSecond / raw) * 100).toFixed(1)} %`,
+            ratio(r.rowsPerSecond, minimal),
           ]),
         )}`,
       );

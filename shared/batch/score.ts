@@ -42,11 +42,17 @@ export async function scoreRows(
 /** Columns rows with the same column names in the same order can share one tensor. */
 function groupByNames(indexes: readonly number[], rows: readonly (BatchRow | Error)[]): number[][] {
   const groups = new Map<string, number[]>();
+  // CSV rows share their header's array: join it once per array, not once per row.
+  let lastNames: readonly string[] | undefined;
+  let lastKey = '';
   for (const index of indexes) {
     const row = rows[index] as Extract<BatchRow, { kind: 'columns' }>;
-    const key = row.names.join('\u0000');
-    const group = groups.get(key);
-    if (group === undefined) groups.set(key, [index]);
+    if (row.names !== lastNames) {
+      lastNames = row.names;
+      lastKey = row.names.join('\u0000');
+    }
+    const group = groups.get(lastKey);
+    if (group === undefined) groups.set(lastKey, [index]);
     else group.push(index);
   }
   return [...groups.values()];
@@ -180,17 +186,28 @@ function concatData(parts: readonly TensorData[]): TensorData {
 function splitOutputs(outputs: readonly OutputTensor[], prepared: PreparedCall): string[] {
   const lines: string[] = [];
   let row = 0;
+  // Per output, once per batch: how to cut one row out (the common [N] and [N, k] cases directly).
+  const readers = outputs.map((tensor) => ({ tensor, read: rowReader(tensor) }));
   prepared.spans.forEach((span, i) => {
     const wanted = prepared.wanted[i];
     const record: Record<string, unknown> = {};
-    for (const tensor of outputs) {
+    for (const { tensor, read } of readers) {
       if (wanted !== undefined && !wanted.includes(tensor.name)) continue;
-      record[tensor.name] = prepared.shape === 'row' ? rowOf(tensor, row) : rowsOf(tensor, row, span);
+      record[tensor.name] = prepared.shape === 'row' ? read(row) : rowsOf(tensor, row, span);
     }
     lines.push(JSON.stringify(record));
     row += span;
   });
   return lines;
+}
+
+/** `rowOf` for one output, with its per-row work for [N] and [N, k] outputs done up front. */
+function rowReader(tensor: OutputTensor): (row: number) => unknown {
+  const data = tensor.data ?? [];
+  if (tensor.shape.length === 1) return (row) => data[row];
+  const width = tensor.shape[1] ?? 0;
+  if (tensor.shape.length === 2) return (row) => data.slice(row * width, (row + 1) * width);
+  return (row) => rowOf(tensor, row);
 }
 
 function rowsOf(tensor: OutputTensor, first: number, count: number): unknown {
