@@ -20,7 +20,7 @@ import { parseLocalServerSettings } from '../shared/config/tools';
 import { WorkerPoolEngine } from '../shared/serving/worker-pool';
 import { FsModelStore } from '../shared/store';
 import { createLogger, type Logger } from '../shared/telemetry/log';
-import { discardSink, jsonLineSink } from '../shared/telemetry/metric-event';
+import { batchedJsonLineSink, discardSink } from '../shared/telemetry/metric-event';
 import { publishMissingSamples, SAMPLE_STAGES } from './lib/samples';
 
 /** The one command the entry takes: SageMaker runs `docker run <image> serve`. */
@@ -46,7 +46,8 @@ async function main(): Promise<void> {
     inlineBelowMs: runtime.inlineBelowMs,
     log,
   });
-  const metrics = local.metrics === 'off' ? discardSink : jsonLineSink;
+  const lines = batchedJsonLineSink();
+  const metrics = local.metrics === 'off' ? discardSink : lines;
   const mount = container && (await openContainerStore(container, config));
   const core = createApp({ config, log, metrics, engine, ...(mount ? { store: mount } : {}) });
   const app = container ? await containerApp(core, container) : core;
@@ -90,6 +91,7 @@ async function main(): Promise<void> {
     const outcome = await drain(runtime.shutdownGraceMs);
     if (!outcome.drained) log.error('grace period over: connections cut', { abandoned: outcome.abandoned });
     await stopWork(app, engine);
+    lines.flush();
     log.info('stopped', { drained: outcome.drained });
     return outcome.drained ? 0 : 1;
   });

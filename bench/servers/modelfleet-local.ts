@@ -10,7 +10,7 @@ import { parseConfig } from '../../shared/config';
 import { parseServerRuntimeSettings } from '../../shared/config/server';
 import { WorkerPoolEngine } from '../../shared/serving/worker-pool';
 import { createLogger } from '../../shared/telemetry/log';
-import { jsonLineSink } from '../../shared/telemetry/metric-event';
+import { batchedJsonLineSink } from '../../shared/telemetry/metric-event';
 
 const env = { ...process.env, MODELFLEET_STAGE: 'bench' };
 const config = parseConfig(env);
@@ -20,8 +20,8 @@ const engine = new WorkerPoolEngine({
   inlineBelowMs: runtime.inlineBelowMs,
   log: createLogger(),
 });
-// Metric lines go to stdout as in production; the bench points stdout at /dev/null.
-const server = createLocalServer(createApp({ config, metrics: jsonLineSink, engine }));
+// Metric lines go to stdout as scripts/serve.ts writes them; the bench points stdout at /dev/null.
+const server = createLocalServer(createApp({ config, metrics: batchedJsonLineSink(), engine }));
 server.listen(0, '127.0.0.1', () => {
   process.send?.({ port: (server.address() as AddressInfo).port });
 });
