@@ -9,7 +9,7 @@ import type { Limits } from '../protocol/oip';
 import { inputsFromColumns, nest, rowOf } from '../protocol/tabular';
 import { runInference } from '../serving/inference';
 import type { LoadedModel } from '../serving/loaded-model';
-import type { TensorData } from '../tensor/tensor';
+import { concatTensorData } from '../tensor/concat';
 import type { InferCall, InferInput, OutputTensor } from '../tensor/types';
 import type { BatchRow } from './rows';
 
@@ -159,27 +159,10 @@ function joinInputs(calls: readonly InferCall[]): Map<string, InferInput> {
     joined.set(name, {
       name,
       shape: [rows, ...input.shape.slice(1)],
-      data: concatData(parts.map((p) => p.data)),
+      data: concatTensorData(parts.map((p) => p.data)),
     });
   }
   return joined;
-}
-
-function concatData(parts: readonly TensorData[]): TensorData {
-  const [first] = parts;
-  if (first === undefined || Array.isArray(first)) return (parts as string[][]).flat();
-  const length = parts.reduce((sum, part) => sum + part.length, 0);
-  const Typed = first.constructor as new (length: number) => Exclude<TensorData, string[]>;
-  const out = new Typed(length);
-  let offset = 0;
-  for (const part of parts) {
-    (out as { set(values: ArrayLike<unknown>, offset: number): void }).set(
-      part as ArrayLike<unknown>,
-      offset,
-    );
-    offset += part.length;
-  }
-  return out;
 }
 
 /** One JSON line per input row: flat rows get each output's row, requests their own batch. */

@@ -2,7 +2,8 @@
  * Records' validated calls stacked along the batch axis into one call, and the outputs of that run
  * cut back into each record's rows. Pure: the scorer decides what to do when either declines.
  */
-import type { TensorData } from '../tensor/tensor';
+
+import { concatTensorData } from '../tensor/concat';
 import type { InferCall, InferInput, ModelSignature, OutputTensor } from '../tensor/types';
 
 export interface MergedCall {
@@ -54,26 +55,7 @@ function stack(name: string, parts: readonly (InferInput | undefined)[]): InferI
     rows += part.shape[0] ?? 0;
   }
   const datas = parts.map((part) => (part as InferInput).data);
-  return { name, shape: [rows, ...first.shape.slice(1)], data: concat(datas) };
-}
-
-function concat(datas: readonly TensorData[]): TensorData {
-  const [first] = datas;
-  if (Array.isArray(first)) return (datas as string[][]).flat();
-  const length = datas.reduce((sum, data) => sum + data.length, 0);
-  const Typed = (first as Exclude<TensorData, string[]>).constructor as new (
-    n: number,
-  ) => Exclude<TensorData, string[]>;
-  const out = new Typed(length);
-  let offset = 0;
-  for (const data of datas) {
-    (out as { set(source: ArrayLike<unknown>, offset: number): void }).set(
-      data as ArrayLike<unknown>,
-      offset,
-    );
-    offset += data.length;
-  }
-  return out;
+  return { name, shape: [rows, ...first.shape.slice(1)], data: concatTensorData(datas) };
 }
 
 /** Each record's share of the outputs, or undefined when an output has no batch axis to cut. */
