@@ -96,16 +96,7 @@ class ModelfleetBatchPlugin {
       Type: 'AWS::S3::Bucket',
       Properties: {
         NotificationConfiguration: { EventBridgeConfiguration: { EventBridgeEnabled: true } },
-        BucketEncryption: {
-          ServerSideEncryptionConfiguration: [{ ServerSideEncryptionByDefault: { SSEAlgorithm: 'AES256' } }],
-        },
-        PublicAccessBlockConfiguration: {
-          BlockPublicAcls: true,
-          BlockPublicPolicy: true,
-          IgnorePublicAcls: true,
-          RestrictPublicBuckets: true,
-        },
-        OwnershipControls: { Rules: [{ ObjectOwnership: 'BucketOwnerEnforced' }] },
+        ...this.helpers.privateBucketProperties(),
       },
     };
   }

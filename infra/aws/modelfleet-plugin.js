@@ -171,25 +171,29 @@ class ModelfleetAwsPlugin {
     return { bucket, prefix, created: typeof bucket !== 'string' };
   }
 
+  /** What every bucket of the stack has: encrypted, no public access, no ACLs. */
+  privateBucketProperties() {
+    return {
+      BucketEncryption: {
+        ServerSideEncryptionConfiguration: [{ ServerSideEncryptionByDefault: { SSEAlgorithm: 'AES256' } }],
+      },
+      PublicAccessBlockConfiguration: {
+        BlockPublicAcls: true,
+        BlockPublicPolicy: true,
+        IgnorePublicAcls: true,
+        RestrictPublicBuckets: true,
+      },
+      OwnershipControls: { Rules: [{ ObjectOwnership: 'BucketOwnerEnforced' }] },
+    };
+  }
+
   addModelsBucket(resources) {
     resources.ModelsBucket = {
       Type: 'AWS::S3::Bucket',
       // Model versions are the system of record: never deleted with the stack.
       DeletionPolicy: 'Retain',
       UpdateReplacePolicy: 'Retain',
-      Properties: {
-        VersioningConfiguration: { Status: 'Enabled' },
-        BucketEncryption: {
-          ServerSideEncryptionConfiguration: [{ ServerSideEncryptionByDefault: { SSEAlgorithm: 'AES256' } }],
-        },
-        PublicAccessBlockConfiguration: {
-          BlockPublicAcls: true,
-          BlockPublicPolicy: true,
-          IgnorePublicAcls: true,
-          RestrictPublicBuckets: true,
-        },
-        OwnershipControls: { Rules: [{ ObjectOwnership: 'BucketOwnerEnforced' }] },
-      },
+      Properties: { VersioningConfiguration: { Status: 'Enabled' }, ...this.privateBucketProperties() },
     };
     resources.ModelsBucketPolicy = {
       Type: 'AWS::S3::BucketPolicy',

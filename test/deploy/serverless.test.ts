@@ -648,6 +648,28 @@ describe('serverless (osls) without a cloud account', () => {
       expect(JSON.stringify(resources['ModelsBucketPolicy']?.Properties)).toContain(
         '"aws:SecureTransport":"false"',
       );
+      // Every bucket modelfleet adds (models, batch) is encrypted, private and without ACLs; the
+      // framework's own deployment bucket is the framework's business.
+      const buckets = Object.entries(resources).filter(
+        ([name, r]) => r.Type === 'AWS::S3::Bucket' && name !== 'ServerlessDeploymentBucket',
+      );
+      expect(buckets.map(([name]) => name).sort()).toEqual(['BatchBucket', 'ModelsBucket']);
+      for (const [, each] of buckets) {
+        expect(each.Properties).toMatchObject({
+          BucketEncryption: {
+            ServerSideEncryptionConfiguration: [
+              { ServerSideEncryptionByDefault: { SSEAlgorithm: 'AES256' } },
+            ],
+          },
+          PublicAccessBlockConfiguration: {
+            BlockPublicAcls: true,
+            BlockPublicPolicy: true,
+            IgnorePublicAcls: true,
+            RestrictPublicBuckets: true,
+          },
+          OwnershipControls: { Rules: [{ ObjectOwnership: 'BucketOwnerEnforced' }] },
+        });
+      }
       expect(resources['InferLambdaFunction']?.Properties.Environment).toMatchObject({
         Variables: {
           MODEL_REPOSITORY: {
