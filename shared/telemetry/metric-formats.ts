@@ -125,21 +125,7 @@ export function metricContext(event: RequestMetricEvent): Record<string, string>
   return out;
 }
 
-// ---- AWS: CloudWatch Embedded Metric Format (the set as Powertools took it; emf.ts writes the line) ----
-
-export interface EmfMetricSet {
-  dimensions: Record<string, string>;
-  metrics: MetricFigure[];
-  metadata: Record<string, string>;
-  timestamp: Date;
-}
-
-export function toEmfMetricSet(event: RequestMetricEvent): EmfMetricSet {
-  const dimensions = metricDimensions(event);
-  const metadata = metricContext(event);
-  for (const name of Object.keys(dimensions)) delete metadata[name];
-  return { dimensions, metrics: metricFigures(event), metadata, timestamp: new Date(event.timestamp) };
-}
+// ---- AWS: CloudWatch Embedded Metric Format: shared/telemetry/emf.ts writes the line ----
 
 // ---- Google Cloud: a structured log line for log-based metrics ----
 

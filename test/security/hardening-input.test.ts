@@ -13,7 +13,7 @@ import * as binaryModule from '../../shared/protocol/binary';
 import { ModelRepository } from '../../shared/repository/repository';
 import { checkJsonDepth } from '../../shared/security/body';
 import { FsModelStore } from '../../shared/store';
-import { toEmfMetricSet } from '../../shared/telemetry/metric-formats';
+import { metricFigures } from '../../shared/telemetry/metric-formats';
 import { json, postJson, removeTempDirs, tempDir } from '../support/fixtures';
 import { API_KEYS, KEYS, securedApp } from './support';
 
@@ -80,7 +80,7 @@ describe('item 5: shapes a client declares cannot cause a 500 or a large allocat
     const clientErrors = events.slice(1);
     expect(clientErrors).toHaveLength(5);
     for (const event of clientErrors) {
-      const figures = toEmfMetricSet(event).metrics;
+      const figures = metricFigures(event);
       expect(figures.find((f) => f.name === 'Errors')?.value).toBe(0);
       expect(figures.find((f) => f.name === 'ClientErrors')?.value).toBe(1);
     }

@@ -8,7 +8,7 @@ import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
 import { emfSink } from '../../functions/aws/metrics';
 import { EMF_MAX_METRICS, emfLines } from '../../shared/telemetry/emf';
 import type { RequestMetricEvent } from '../../shared/telemetry/metric-event';
-import { toEmfMetricSet } from '../../shared/telemetry/metric-formats';
+import { metricContext, metricDimensions, metricFigures } from '../../shared/telemetry/metric-formats';
 import { notFoundEvent, successEvent } from '../support/metric-events';
 
 function printed(act: () => void): string[] {
@@ -29,15 +29,18 @@ function printed(act: () => void): string[] {
 function powertoolsDocument(event: RequestMetricEvent, namespace: string): string[] {
   const metrics = new Metrics({ namespace, serviceName: 'modelfleet' });
   metrics.clearDefaultDimensions();
-  const set = toEmfMetricSet(event);
+  const dimensions = metricDimensions(event);
+  const metadata = metricContext(event);
+  for (const name of Object.keys(dimensions)) delete metadata[name];
   metrics.setDefaultDimensions({ stage: event.stage });
-  for (const [name, value] of Object.entries(set.dimensions)) {
+  for (const [name, value] of Object.entries(dimensions)) {
     if (name !== 'stage') metrics.addDimension(name, value);
   }
   metrics.addDimensions({});
-  for (const figure of set.metrics) metrics.addMetric(figure.name, MetricUnit[figure.unit], figure.value);
-  for (const [key, value] of Object.entries(set.metadata)) metrics.addMetadata(key, value);
-  metrics.setTimestamp(set.timestamp);
+  for (const figure of metricFigures(event))
+    metrics.addMetric(figure.name, MetricUnit[figure.unit], figure.value);
+  for (const [key, value] of Object.entries(metadata)) metrics.addMetadata(key, value);
+  metrics.setTimestamp(new Date(event.timestamp));
   return printed(() => metrics.publishStoredMetrics());
 }
 

@@ -6,13 +6,13 @@ import { cloudLoggingSink } from '../../functions/gcp/handler';
 import metricsSpec from '../../infra/aws/metrics.json';
 import type { App } from '../../shared/app';
 import type { ModelRepository } from '../../shared/repository/repository';
+import { emfLines } from '../../shared/telemetry/emf';
 import type { MetricSink, RequestMetricEvent } from '../../shared/telemetry/metric-event';
 import {
   GCP_LABELS_KEY,
   metricFigures,
   toAzureLogRecord,
   toCloudLoggingEntry,
-  toEmfMetricSet,
 } from '../../shared/telemetry/metric-formats';
 import { azureFunctions } from '../conformance/targets';
 import { buildTestApp, removeTempDirs, sampleRepository, sampleRequestText } from '../support/fixtures';
@@ -74,14 +74,32 @@ describe('pure formatters', () => {
   });
 
   it('EMF: model dimensions for model requests, route dimensions otherwise, context as metadata', () => {
-    expect(toEmfMetricSet(success)).toMatchObject({
-      dimensions: { model: 'iris', variant: 'canary', version: '3', stage: 'prod' },
-      metadata: { requestId: 'r-1', route: 'infer', status: '200', coldStart: 'true', cache: 'miss' },
-      timestamp: new Date('2026-11-27T12:00:00.000Z'),
+    const document = (event: RequestMetricEvent) => JSON.parse(emfLines(event, 'modelfleet'));
+    const model = document(success);
+    expect(model['_aws']).toMatchObject({
+      Timestamp: Date.parse('2026-11-27T12:00:00.000Z'),
+      CloudWatchMetrics: [
+        { Namespace: 'modelfleet', Dimensions: [['stage', 'model', 'variant', 'version'], ['stage']] },
+      ],
     });
-    const set = toEmfMetricSet(failure);
-    expect(set.dimensions).toEqual({ route: 'unknown', stage: 'prod' });
-    expect(set.metadata).toEqual({
+    expect(model).toMatchObject({
+      model: 'iris',
+      variant: 'canary',
+      version: '3',
+      stage: 'prod',
+      requestId: 'r-1',
+      route: 'infer',
+      status: '200',
+      coldStart: 'true',
+      cache: 'miss',
+    });
+    const route = document(failure);
+    expect(route['_aws'].CloudWatchMetrics[0].Dimensions).toEqual([['stage', 'route'], ['stage']]);
+    const { _aws, ...members } = route;
+    const figures = new Set(metricFigures(failure).map((figure) => figure.name));
+    expect(Object.fromEntries(Object.entries(members).filter(([name]) => !figures.has(name)))).toEqual({
+      stage: 'prod',
+      route: 'unknown',
       requestId: 'r-2',
       method: 'GET',
       status: '404',

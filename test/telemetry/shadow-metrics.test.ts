@@ -1,10 +1,6 @@
+import { emfLines } from '../../shared/telemetry/emf';
 import type { RequestMetricEvent } from '../../shared/telemetry/metric-event';
-import {
-  metricFigures,
-  toAzureLogRecord,
-  toCloudLoggingEntry,
-  toEmfMetricSet,
-} from '../../shared/telemetry/metric-formats';
+import { metricFigures, toAzureLogRecord, toCloudLoggingEntry } from '../../shared/telemetry/metric-formats';
 import { successEvent } from '../support/metric-events';
 
 // The shared successful request, served by the primary by sticky key and sampled for a shadow.
@@ -38,9 +34,14 @@ describe('shadow comparison in the cloud metric formats', () => {
   });
 
   it('carries the shadow version and stickiness as context on every cloud', () => {
-    expect(toEmfMetricSet(shadowed)).toMatchObject({
-      dimensions: { model: 'iris', variant: 'primary', version: '1', stage: 'prod' },
-      metadata: { shadowVersion: '2', sticky: 'true' },
+    // EMF: dimension values and metadata are top-level members of the document.
+    expect(JSON.parse(emfLines(shadowed, 'modelfleet'))).toMatchObject({
+      model: 'iris',
+      variant: 'primary',
+      version: '1',
+      stage: 'prod',
+      shadowVersion: '2',
+      sticky: 'true',
     });
     expect(toCloudLoggingEntry(shadowed)).toMatchObject({
       shadowAgreement: 0.5,
