@@ -236,7 +236,8 @@ describe('item 4: request-controlled counts are checked in linear time', () => {
     const report: Record<string, number> = { flat: Math.round(flat.ms) };
     for (const name of Object.keys(all).filter((n) => n !== 'flat')) {
       expect(Buffer.byteLength(all[name] as string)).toBeLessThanOrEqual(size);
-      const result = await best(name);
+      // Best of two, like the flat body: one run can meet a GC pause or the other test worker.
+      const result = await best(name, 2);
       report[name] = Math.round(result.ms);
       for (const status of result.statuses) expect([name, status < 500]).toEqual([name, true]);
     }
