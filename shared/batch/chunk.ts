@@ -8,10 +8,11 @@ import { BadRequestError } from '../errors';
 import type { Limits } from '../protocol/oip';
 import type { LoadedModel } from '../serving/loaded-model';
 import type { ModelStore } from '../store';
+import { scoreCsvLines } from './csv-columns';
 import { type BatchJob, type ChunkError, type ChunkMarker, type ChunkRange, markerKey, partKey } from './job';
-import { type ByteSource, linesInRange } from './lines';
-import { type BatchRow, decodeLine } from './rows';
-import { scoreRows } from './score';
+import { type ByteSource, lineBlocksInRange } from './lines';
+import { decodeRow } from './rows';
+import { type RowOutcome, scoreRows } from './score';
 
 export const DEFAULT_BATCH_ROWS = 4096;
 
@@ -35,43 +36,53 @@ export async function processChunk(chunk: ChunkRange, context: ChunkContext): Pr
     );
   }
   const batchRows = context.batchRows ?? DEFAULT_BATCH_ROWS;
-  const lines: string[] = [];
+  // Each batch's lines become bytes at once, so the per-row strings die young (no old-space GC).
+  const parts: Buffer[] = [];
+  let rows = 0;
   const errors: ChunkError[] = [];
-  let rows: (BatchRow | Error)[] = [];
+  let texts: string[] = [];
   let offsets: number[] = [];
   const flush = async () => {
-    const outcomes = await scoreRows(model, rows, context.limits);
+    const outcomes = await scoreLines(texts, context);
+    let text = '';
     outcomes.forEach((outcome, i) => {
-      if ('line' in outcome) lines.push(outcome.line);
+      if (typeof outcome === 'string') text += `${outcome}\n`;
       else {
-        errors.push({ row: lines.length, offset: offsets[i] ?? 0, error: outcome.error });
-        lines.push('null');
+        errors.push({ row: rows + i, offset: offsets[i] ?? 0, error: outcome.error });
+        text += 'null\n';
       }
     });
-    context.onProgress?.(rows.length, (offsets[offsets.length - 1] ?? chunk.start) + 1);
-    rows = [];
+    parts.push(Buffer.from(text));
+    rows += outcomes.length;
+    context.onProgress?.(texts.length, (offsets[offsets.length - 1] ?? chunk.start) + 1);
+    texts = [];
     offsets = [];
   };
-  for await (const line of linesInRange(context.source, chunk.start, chunk.end)) {
-    rows.push(decoded(line.text, job));
-    offsets.push(line.offset);
-    if (rows.length >= batchRows) await flush();
+  for await (const block of lineBlocksInRange(context.source, chunk.start, chunk.end)) {
+    for (let i = 0; i < block.texts.length; i++) {
+      texts.push(block.texts[i] as string);
+      offsets.push(block.offsets[i] as number);
+      if (texts.length >= batchRows) await flush();
+    }
   }
-  if (rows.length > 0) await flush();
-  const part = lines.length === 0 ? '' : `${lines.join('\n')}\n`;
-  await context.output.put(partKey(chunk.index), Buffer.from(part), { contentType: 'application/x-ndjson' });
-  const marker: ChunkMarker = { index: chunk.index, rows: lines.length, errors };
+  if (texts.length > 0) await flush();
+  await context.output.put(partKey(chunk.index), Buffer.concat(parts), {
+    contentType: 'application/x-ndjson',
+  });
+  const marker: ChunkMarker = { index: chunk.index, rows, errors };
   await context.output.put(markerKey(chunk.index), Buffer.from(JSON.stringify(marker)), {
     contentType: 'application/json',
   });
   return marker;
 }
 
-function decoded(text: string, job: BatchJob): BatchRow | Error {
-  try {
-    return decodeLine(text, job.input.format, job.input.header);
-  } catch (err) {
-    if (err instanceof BadRequestError) return err;
-    throw err;
-  }
+/** CSV lines take the columnar path; JSON lines are decoded one by one. */
+function scoreLines(texts: readonly string[], { job, model, limits }: ChunkContext): Promise<RowOutcome[]> {
+  const { format, header } = job.input;
+  if (format === 'csv' && header !== undefined) return scoreCsvLines(model, texts, header, limits);
+  return scoreRows(
+    model,
+    texts.map((text) => decodeRow(text, format, header)),
+    limits,
+  );
 }

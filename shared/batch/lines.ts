@@ -3,6 +3,7 @@
  * [start, end); the line it starts in the middle of belongs to the chunk before, and its own last
  * line is read to its end past `end`. Chunks of one object therefore cover every line exactly once.
  */
+import { isAscii } from 'node:buffer';
 import { NotFoundError } from '../errors';
 import type { ModelStore } from '../store';
 
@@ -33,6 +34,12 @@ export function storeSource(store: ModelStore, key: string): ByteSource {
   };
 }
 
+/** Lines of one read window: texts and their byte offsets in the object. */
+export interface LineBlock {
+  texts: string[];
+  offsets: number[];
+}
+
 /** Non-blank lines starting in [start, end), with their offsets; a trailing \r is dropped. */
 export async function* linesInRange(
   source: ByteSource,
@@ -40,6 +47,18 @@ export async function* linesInRange(
   end: number,
   windowBytes = WINDOW_BYTES,
 ): AsyncGenerator<SourceLine> {
+  for await (const { texts, offsets } of lineBlocksInRange(source, start, end, windowBytes)) {
+    for (let i = 0; i < texts.length; i++) yield { text: texts[i] as string, offset: offsets[i] as number };
+  }
+}
+
+/** `linesInRange` a window at a time: no object per line, one string decode per ASCII window. */
+export async function* lineBlocksInRange(
+  source: ByteSource,
+  start: number,
+  end: number,
+  windowBytes = WINDOW_BYTES,
+): AsyncGenerator<LineBlock> {
   let position = start;
   let pending: Buffer = Buffer.alloc(0);
   let size = Number.POSITIVE_INFINITY;
@@ -66,20 +85,48 @@ export async function* linesInRange(
       pending = pending.subarray(skipped + 1);
     }
   }
-  let from = 0;
   while (lineStart < end) {
-    let newline = pending.indexOf(NEWLINE, from);
-    if (newline === -1) {
-      pending = pending.subarray(from);
-      from = 0;
+    let last = pending.lastIndexOf(NEWLINE);
+    if (last === -1) {
       if (await more()) continue;
       if (pending.byteLength === 0) return;
-      newline = pending.byteLength;
+      // The object's last line has no line break.
+      last = pending.byteLength;
     }
-    const stop = newline > from && pending[newline - 1] === 13 ? newline - 1 : newline;
-    const text = pending.toString('utf8', from, stop);
-    if (text.trim() !== '') yield { text, offset: lineStart };
-    lineStart += newline + 1 - from;
+    const block = splitLines(pending, last, lineStart, end);
+    lineStart += block.consumed;
+    pending = pending.subarray(Math.min(pending.byteLength, block.consumed));
+    if (block.texts.length > 0) yield block;
+  }
+}
+
+/**
+ * The lines of bytes [0, stop] (stop: the last line break, or the length for a final line) that
+ * start before `end`, the first at object offset `offset`. An ASCII window is decoded once, so
+ * string indexes are byte offsets; otherwise each line is decoded alone.
+ */
+function splitLines(
+  bytes: Buffer,
+  stop: number,
+  offset: number,
+  end: number,
+): LineBlock & { consumed: number } {
+  const texts: string[] = [];
+  const offsets: number[] = [];
+  const ascii = isAscii(bytes.subarray(0, stop));
+  const text = ascii ? bytes.toString('latin1', 0, stop) : '';
+  let from = 0;
+  while (from <= stop && offset + from < end) {
+    let newline = ascii ? text.indexOf('\n', from) : bytes.indexOf(NEWLINE, from);
+    if (newline === -1 || newline > stop) newline = stop;
+    const lineEnd = newline > from && bytes[newline - 1] === 13 ? newline - 1 : newline;
+    const line = ascii ? text.slice(from, lineEnd) : bytes.toString('utf8', from, lineEnd);
+    const first = line.charCodeAt(0);
+    if ((first > 32 && first < 128) || line.trim() !== '') {
+      texts.push(line);
+      offsets.push(offset + from);
+    }
     from = newline + 1;
   }
+  return { texts, offsets, consumed: from };
 }

@@ -49,6 +49,20 @@ export function decodeLine(
   return { kind: 'columns', names, cells: names.map((name) => value[name]) };
 }
 
+/** `decodeLine`, with a line the model cannot score as its error (other failures still throw). */
+export function decodeRow(
+  text: string,
+  format: BatchFormat,
+  header: readonly string[] | undefined,
+): BatchRow | Error {
+  try {
+    return decodeLine(text, format, header);
+  } catch (err) {
+    if (err instanceof BadRequestError) return err;
+    throw err;
+  }
+}
+
 /** OIP: `inputs` is an array of tensors; TF-Serving: `instances` or `inputs`; MLflow: its keys. */
 function requestFormat(body: Record<string, unknown>): PayloadFormat | undefined {
   const inputs = body['inputs'];

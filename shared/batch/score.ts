@@ -6,7 +6,7 @@
  */
 import { BadRequestError } from '../errors';
 import type { Limits } from '../protocol/oip';
-import { inputsFromColumns, nest, rowOf } from '../protocol/tabular';
+import { inputsFromColumns, inputsFromFeatureRows, nest, rowOf } from '../protocol/tabular';
 import { runInference } from '../serving/inference';
 import type { LoadedModel } from '../serving/loaded-model';
 import { concatTensorData } from '../tensor/concat';
@@ -14,7 +14,7 @@ import type { InferCall, InferInput, OutputTensor } from '../tensor/types';
 import type { BatchRow } from './rows';
 
 /** One output line (JSON text), or why the row could not be scored. */
-export type RowOutcome = { line: string } | { error: string };
+export type RowOutcome = string | { error: string };
 
 export async function scoreRows(
   model: LoadedModel,
@@ -78,7 +78,7 @@ async function scoreGroup(
     const { outputs } = await runInference(model, prepared.call);
     const lines = splitOutputs(outputs, prepared);
     indexes.forEach((index, i) => {
-      outcomes[index] = { line: lines[i] as string };
+      outcomes[index] = lines[i] as string;
     });
   } catch (err) {
     if (!(err instanceof BadRequestError) || indexes.length === 1) {
@@ -104,13 +104,11 @@ function callOf(model: LoadedModel, rows: readonly BatchRow[], limits: Limits): 
         rows.map((row) => (row as Extract<BatchRow, { kind: 'columns' }>).cells[j]),
       );
     });
-    let inputs: Map<string, InferInput>;
     try {
-      inputs = inputsFromColumns(columns, rows.length, model, limits, rows.length === 1 ? 'row' : 'rows');
+      return columnsCall(model, columns, rows.length, limits);
     } catch (err) {
       throw rows.length === 1 ? (cellProblem(first, model) ?? err) : err;
     }
-    return { call: { inputs, outputs }, spans: rows.map(() => 1), wanted: [], shape: 'row' };
   }
   const calls = rows.map((row) => {
     const request = row as Extract<BatchRow, { kind: 'request' }>;
@@ -122,6 +120,54 @@ function callOf(model: LoadedModel, rows: readonly BatchRow[], limits: Limits): 
     wanted: calls.map((call) => call.outputs),
     shape: 'batch',
   };
+}
+
+function columnsCall(
+  model: LoadedModel,
+  columns: ReadonlyMap<string, readonly unknown[]>,
+  rows: number,
+  limits: Limits,
+): PreparedCall {
+  const inputs = inputsFromColumns(columns, rows, model, limits, rows === 1 ? 'row' : 'rows');
+  const spans = new Array<number>(rows).fill(1);
+  return { call: { inputs, outputs: [...model.outputs.keys()] }, spans, wanted: [], shape: 'row' };
+}
+
+/**
+ * One output line per row of numbers laid out in the manifest's feature order (CSV read straight
+ * into them), or undefined when the model does not take feature rows (see scoreColumns).
+ */
+export async function scoreFeatureRows(
+  model: LoadedModel,
+  values: Float64Array,
+  rows: number,
+  limits: Limits,
+): Promise<string[] | undefined> {
+  const inputs = inputsFromFeatureRows(values, rows, model, limits, rows === 1 ? 'row' : 'rows');
+  if (inputs === undefined) return undefined;
+  const prepared: PreparedCall = {
+    call: { inputs, outputs: [...model.outputs.keys()] },
+    spans: new Array<number>(rows).fill(1),
+    wanted: [],
+    shape: 'row',
+  };
+  const { outputs } = await runInference(model, prepared.call);
+  return splitOutputs(outputs, prepared);
+}
+
+/**
+ * One output line per row of ready-made columns (a CSV batch decoded straight into them): one
+ * run, no per-row objects. A BadRequestError means some row is bad; the caller finds which.
+ */
+export async function scoreColumns(
+  model: LoadedModel,
+  columns: ReadonlyMap<string, readonly unknown[]>,
+  rows: number,
+  limits: Limits,
+): Promise<string[]> {
+  const prepared = columnsCall(model, columns, rows, limits);
+  const { outputs } = await runInference(model, prepared.call);
+  return splitOutputs(outputs, prepared);
 }
 
 /**
@@ -168,6 +214,13 @@ function joinInputs(calls: readonly InferCall[]): Map<string, InferInput> {
 /** One JSON line per input row: flat rows get each output's row, requests their own batch. */
 function splitOutputs(outputs: readonly OutputTensor[], prepared: PreparedCall): string[] {
   const lines: string[] = [];
+  if (prepared.shape === 'row') {
+    const write = rowLineWriter(outputs);
+    if (write !== undefined) {
+      for (let row = 0; row < prepared.spans.length; row++) lines.push(write(row));
+      return lines;
+    }
+  }
   let row = 0;
   // Per output, once per batch: how to cut one row out (the common [N] and [N, k] cases directly).
   const readers = outputs.map((tensor) => ({ tensor, read: rowReader(tensor) }));
@@ -182,6 +235,56 @@ function splitOutputs(outputs: readonly OutputTensor[], prepared: PreparedCall):
     row += span;
   });
   return lines;
+}
+
+/**
+ * The text JSON.stringify gives for one row's record, written without the record: [N] and [N, k]
+ * outputs of numbers, strings and booleans, under names JSON.stringify keeps in insertion order.
+ * Anything else (undefined for another layout or value) takes the general path.
+ */
+export function rowLineWriter(outputs: readonly OutputTensor[]): ((row: number) => string) | undefined {
+  const parts: { key: string; data: unknown[]; flat: boolean; width: number }[] = [];
+  const names = new Set<string>();
+  for (const { data, shape, name } of outputs) {
+    if (data === undefined || shape.length > 2 || !keepsOrder(name) || names.has(name)) return undefined;
+    names.add(name);
+    const flat = shape.length === 1;
+    const width = flat ? 1 : (shape[1] ?? 0);
+    if (data.length !== (shape[0] ?? 0) * width || !data.every(isJsonScalar)) return undefined;
+    parts.push({ key: `${parts.length === 0 ? '{' : ','}${JSON.stringify(name)}:`, data, flat, width });
+  }
+  if (parts.length === 0) return undefined;
+  return (row) => {
+    let line = '';
+    for (const { key, data, flat, width } of parts) {
+      if (flat) {
+        line += key + scalarText(data[row]);
+        continue;
+      }
+      line += `${key}[`;
+      for (let i = row * width, end = i + width; i < end; i++) {
+        line += i === row * width ? scalarText(data[i]) : `,${scalarText(data[i])}`;
+      }
+      line += ']';
+    }
+    return `${line}}`;
+  };
+}
+
+/** Names JSON.stringify writes where they were added: not array indexes, not `__proto__`. */
+function keepsOrder(name: string): boolean {
+  return name !== '__proto__' && !/^(0|[1-9]\d*)$/.test(name);
+}
+
+function isJsonScalar(value: unknown): boolean {
+  const type = typeof value;
+  return type === 'number' || type === 'string' || type === 'boolean';
+}
+
+/** JSON.stringify of a number, string or boolean (non-finite numbers are null in JSON). */
+function scalarText(value: unknown): string {
+  if (typeof value === 'number') return Number.isFinite(value) ? `${value}` : 'null';
+  return JSON.stringify(value);
 }
 
 /** `rowOf` for one output, with its per-row work for [N] and [N, k] outputs done up front. */

@@ -7,6 +7,7 @@
  *   for scalar cells, [N, ...] for array cells), each with its own datatype (mixed FP32/INT64).
  */
 import { BadRequestError } from '../errors';
+import { NumericData } from '../tensor/numeric-data';
 import {
   checkShape,
   decodeTensorData,
@@ -89,6 +90,31 @@ export function inputsFromColumns(
     data: decodeTensorData(single.datatype, shape, flat, where),
   });
   return inputs;
+}
+
+/**
+ * The model's single input from rows of numbers already laid out row-major in the order of the
+ * manifest's `features` (a batch read straight from CSV), or undefined when the model does not
+ * take its columns that way. The checks are inputsFromColumns' for the same columns.
+ */
+export function inputsFromFeatureRows(
+  values: Float64Array,
+  rows: number,
+  model: ModelSignature,
+  limits: Limits,
+  where: string,
+): Map<string, InferInput> | undefined {
+  const features = model.features;
+  const [single] = model.inputs.values();
+  if (features === undefined || model.inputs.size !== 1 || single === undefined) return undefined;
+  // inputsFromColumns reads columns named like the model's inputs as those inputs first.
+  if (features.every((name) => model.inputs.has(name))) return undefined;
+  if (rows === 0) throw new BadRequestError(`${where}: no rows`);
+  const shape = [rows, features.length];
+  checkLimit(shape, where, limits);
+  checkShape(single, shape, where);
+  const data = decodeTensorData(single.datatype, shape, NumericData.ofExact(values, [values.length]), where);
+  return new Map([[single.name, { name: single.name, shape, data }]]);
 }
 
 /** One input from its column: scalar cells give [N] (or [N, 1] when the model wants that). */

@@ -5,6 +5,8 @@ const MAX_EXACT = 9007199254740991;
 // The fast reader accumulates ≤ 25 digits in a double, then one multiplication or division:
 // relative error below 30 · 2^-53 ≈ 3.3e-15, so 1e-14 is a safe bound.
 export const APPROXIMATION_BOUND = 1e-14;
+const EMPTY_TEXT = Buffer.alloc(0);
+const EMPTY_INDEXES = new Int32Array(0);
 
 /**
  * Numbers of an `inputs[i].data` array and the array's dims. Most values are the exact doubles
@@ -23,6 +25,11 @@ export class NumericData {
     /** Triples (index, start, end) of approximate values and their byte offsets in `text`. */
     private readonly inexact: Int32Array,
   ) {}
+
+  /** Values that are already the exact doubles (numbers read from another text format). */
+  static ofExact(values: Float64Array, dims: readonly number[]): NumericData {
+    return new NumericData(values, dims, EMPTY_TEXT, EMPTY_INDEXES);
+  }
 
   get length(): number {
     return this.approximate.length;

@@ -1,0 +1,145 @@
+/**
+ * The CSV hot path: lines of plain numeric cells go straight into one matrix (in the manifest's
+ * feature order when the header names the features), with no object per row, and are scored in
+ * one run. A cell is taken when `Number` reads it as
+ * `cellValue` would (the same number); any other line (quotes, empty or text cells, the wrong
+ * number of cells) is left to the general path, which gives it its error or its value.
+ */
+import { BadRequestError } from '../errors';
+import type { Limits } from '../protocol/oip';
+import type { LoadedModel } from '../serving/loaded-model';
+import { decodeRow } from './rows';
+import { type RowOutcome, scoreColumns, scoreFeatureRows, scoreRows } from './score';
+
+export interface NumericRows {
+  /** The taken lines' cells, row-major, each row's cells at their `positions`. */
+  values: Float64Array;
+  /** Lines read into `values`, in order. */
+  taken: number[];
+  /** Lines for the general path. */
+  others: number[];
+}
+
+/** Lines of `positions.length` plain numbers into one matrix; cell j of a row goes to positions[j]. */
+export function numericRows(lines: readonly string[], positions: readonly number[]): NumericRows {
+  const width = positions.length;
+  const values = new Float64Array(lines.length * width);
+  const taken: number[] = [];
+  const others: number[] = [];
+  for (let line = 0; line < lines.length; line++) {
+    // A refused line leaves partial cells in the next free row, which the next line overwrites.
+    if (readCells(lines[line] as string, values, taken.length * width, positions)) taken.push(line);
+    else others.push(line);
+  }
+  return { values: values.subarray(0, taken.length * width), taken, others };
+}
+
+/**
+ * Exactly `positions.length` comma-separated numbers into `into` at `row`; false otherwise. A cell
+ * of the form -?digits(.digits)? with at most 15 digits is read in the same pass: its digits are an
+ * exact integer below 2^53 and 10^k is exact, so one division rounds correctly, to the double
+ * `Number` gives. Any other cell is handed to `Number`, and refused where cellValue would not give
+ * a number.
+ */
+function readCells(line: string, into: Float64Array, row: number, positions: readonly number[]): boolean {
+  const last = positions.length - 1;
+  const length = line.length;
+  let i = 0;
+  for (let column = 0; column <= last; column++) {
+    const start = i;
+    const negative = line.charCodeAt(i) === 45;
+    if (negative) i++;
+    let mantissa = 0;
+    let digits = 0;
+    let fraction = -1;
+    for (; i < length; i++) {
+      const c = line.charCodeAt(i);
+      if (c >= 48 && c <= 57) {
+        mantissa = mantissa * 10 + (c - 48);
+        digits++;
+        if (fraction >= 0) fraction++;
+      } else if (c === 46 && fraction === -1) fraction = 0;
+      else {
+        if (c !== 44) {
+          digits = -1;
+          i = line.indexOf(',', i);
+          if (i === -1) i = length;
+        }
+        break;
+      }
+    }
+    if ((i === length) !== (column === last)) return false;
+    let value: number;
+    if (digits > 0 && digits <= 15 && fraction !== 0) {
+      value = fraction > 0 ? mantissa / (POWERS_OF_TEN[fraction] as number) : mantissa;
+      if (negative) value = -value;
+    } else {
+      const text = line.slice(start, i);
+      value = Number(text);
+      // Number('') and Number('  ') are 0 where cellValue makes an empty cell null.
+      if (Number.isNaN(value) || (value === 0 && text.trim() === '')) return false;
+    }
+    into[row + (positions[column] as number)] = value;
+    i++;
+  }
+  return true;
+}
+
+// 10^0 … 10^15, exact doubles.
+const POWERS_OF_TEN = Array.from({ length: 16 }, (_, i) => 10 ** i);
+
+/** One outcome per CSV line, as `scoreRows` of the decoded lines gives them. */
+export async function scoreCsvLines(
+  model: LoadedModel,
+  lines: readonly string[],
+  header: readonly string[],
+  limits: Limits,
+): Promise<RowOutcome[]> {
+  const outcomes = new Array<RowOutcome>(lines.length);
+  const order = featurePositions(header, model.features);
+  const { values, taken, others } = numericRows(lines, order ?? header.map((_, column) => column));
+  let rest = others;
+  if (taken.length > 0) {
+    try {
+      const texts =
+        (order === undefined ? undefined : await scoreFeatureRows(model, values, taken.length, limits)) ??
+        (await scoreColumns(model, columnsOf(values, header, taken.length), taken.length, limits));
+      taken.forEach((line, i) => {
+        outcomes[line] = texts[i] as string;
+      });
+    } catch (err) {
+      if (!(err instanceof BadRequestError)) throw err;
+      // Some row is out of the model's range or shape: the general path finds which.
+      rest = lines.map((_, line) => line);
+    }
+  }
+  if (rest.length > 0) {
+    const rows = rest.map((line) => decodeRow(lines[line] as string, 'csv', header));
+    const scored = await scoreRows(model, rows, limits);
+    rest.forEach((line, i) => {
+      outcomes[line] = scored[i] as RowOutcome;
+    });
+  }
+  return outcomes;
+}
+
+/** Where each CSV column goes in a feature row, when the header names exactly the features. */
+function featurePositions(
+  header: readonly string[],
+  features: readonly string[] | undefined,
+): number[] | undefined {
+  if (features === undefined || features.length !== header.length) return undefined;
+  const positions = header.map((name) => features.indexOf(name));
+  return positions.every((position) => position >= 0) ? positions : undefined;
+}
+
+function columnsOf(values: Float64Array, header: readonly string[], rows: number): Map<string, number[]> {
+  const width = header.length;
+  return new Map(
+    header.map((name, column) => {
+      const cells = new Array<number>(rows);
+      for (let row = 0; row < rows; row++) cells[row] = values[row * width + column] as number;
+      return [name, cells];
+    }),
+  );
+}
