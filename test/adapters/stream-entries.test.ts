@@ -227,6 +227,7 @@ describe('stream entries as each platform loads them', () => {
       loadEntry('../../functions/azure/stream', {
         STREAM_MODEL: 'iris',
         STREAM_EVENTHUB_NAME: 'records',
+        STREAM_EVENTHUB_CONSUMER_GROUP: 'modelfleet',
         STREAM_SERVICEBUS_QUEUE: 'records',
         STREAM_SINK:
           'eventhub:Endpoint=sb://ns1.servicebus.windows.net/;SharedAccessKeyName=send;SharedAccessKey=a2V5;EntityPath=predictions',
@@ -241,6 +242,7 @@ describe('stream entries as each platform loads them', () => {
     expect(eventHub).toMatchObject({
       connection: 'EVENTHUB_CONNECTION',
       eventHubName: '%STREAM_EVENTHUB_NAME%',
+      consumerGroup: '%STREAM_EVENTHUB_CONSUMER_GROUP%',
       cardinality: 'many',
     });
     expect(serviceBus).toMatchObject({
