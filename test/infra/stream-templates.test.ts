@@ -109,6 +109,10 @@ describe('GCP stream module (infra/gcp/stream/main.tf)', () => {
     const build = nested(fn, 'build_config');
     expect(read('functions', 'gcp', 'stream.ts')).toContain(`('${build['entry_point']}',`);
     expect(build['runtime']).toMatch(/^nodejs(2[2-9])$/);
+    // The main stack's build account when given, never silently the default compute one's Editor.
+    expect(build['service_account']).toBe(
+      '${var.build_service_account == "" ? null : var.build_service_account}',
+    );
     expect(nested(fn, 'service_config')).toMatchObject({
       ingress_settings: 'ALLOW_INTERNAL_ONLY',
       service_account_email: '${google_service_account.function.email}',

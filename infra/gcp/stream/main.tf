@@ -51,6 +51,12 @@ variable "package_zip" {
   description = "The staged function package (npm run stage:gcp) holding dist/functions/gcp/stream.js."
 }
 
+variable "build_service_account" {
+  type        = string
+  default     = ""
+  description = "Cloud Build identity of the function (the main stack's: projects/<p>/serviceAccounts/<name>-build@<p>.iam.gserviceaccount.com); empty = the platform's default, which may be the default compute account."
+}
+
 variable "models_bucket" {
   type        = string
   description = "Bucket of the model repository (read only here)."
@@ -242,8 +248,9 @@ resource "google_cloudfunctions2_function" "stream" {
   location = var.region
 
   build_config {
-    runtime     = "nodejs22"
-    entry_point = "modelfleetStream"
+    runtime         = "nodejs22"
+    entry_point     = "modelfleetStream"
+    service_account = var.build_service_account == "" ? null : var.build_service_account
     source {
       storage_source {
         bucket = var.sources_bucket
