@@ -35,6 +35,8 @@ const CLOUDS = {
       { name: 'modelfleet', entry: 'functions/azure/index.ts' },
       // Written by the rollout-guard work (issue 15): a timer-trigger function `modelfleetGuard`.
       { name: 'guard', entry: 'functions/azure/guard.ts', optional: true },
+      // The stream function app of infra/azure/stream.json (Event Hubs / Service Bus triggers).
+      { name: 'stream', entry: 'functions/azure/stream.ts', optional: true },
     ],
     vendored: [
       ...ONNXRUNTIME,
@@ -58,6 +60,8 @@ const CLOUDS = {
       { name: 'modelfleet', entry: 'functions/gcp/index.ts' },
       // Written by the rollout-guard work (issue 15): exports the HTTP target `modelfleetGuard`.
       { name: 'guard', entry: 'functions/gcp/guard.ts', optional: true },
+      // The CloudEvent target `modelfleetStream` of infra/gcp/stream/.
+      { name: 'stream', entry: 'functions/gcp/stream.ts', optional: true },
     ],
     vendored: ONNXRUNTIME,
     entryPackages: ['onnxruntime-node'],

@@ -1,7 +1,8 @@
 /**
  * Azure stream entry, for a function app of its own whose package.json `main` is
  * dist/functions/azure/stream.js (the HTTP app's `main` is index.js). Registers the Event Hubs trigger when STREAM_EVENTHUB_NAME is
- * set and the Service Bus trigger when STREAM_SERVICEBUS_QUEUE is; the connections are the app
+ * set (consumer group STREAM_EVENTHUB_CONSUMER_GROUP, else $Default) and the Service Bus trigger
+ * when STREAM_SERVICEBUS_QUEUE is; the connections are the app
  * settings EVENTHUB_CONNECTION / SERVICEBUS_CONNECTION (identity-based `__fullyQualifiedNamespace`
  * settings work too). docs/streaming.md.
  */
@@ -16,6 +17,10 @@ if (process.env['STREAM_EVENTHUB_NAME']) {
   functions.eventHub('modelfleetEventHub', {
     connection: 'EVENTHUB_CONNECTION',
     eventHubName: '%STREAM_EVENTHUB_NAME%',
+    // A consumer group of its own (infra/azure/stream.json) keeps other readers' positions apart.
+    ...(process.env['STREAM_EVENTHUB_CONSUMER_GROUP']
+      ? { consumerGroup: '%STREAM_EVENTHUB_CONSUMER_GROUP%' }
+      : {}),
     cardinality: 'many',
     retry: {
       strategy: 'exponentialBackoff',

@@ -10,7 +10,9 @@ import type { Context, SQSEvent } from 'aws-lambda';
 import request from 'supertest';
 import type { ModelRepository } from '../../shared/repository/repository';
 import { type FakeSinks, startFakeSinks } from '../fakes/stream-sinks-fake';
+import { parseTerraform } from '../infra/support/terraform';
 import { removeTempDirs, sampleRepository, sampleRequest } from '../support/fixtures';
+import { ROOT } from '../support/processes';
 
 const credentials = { accessKeyId: 'AKIDSTREAMTEST', secretAccessKey: 'stream-test-secret' };
 let fake: FakeSinks;
@@ -111,7 +113,8 @@ describe('stream entries as each platform loads them', () => {
     ).toThrow('AWS_REGION');
   });
 
-  it('GCP (functions/gcp/stream.ts): a Pub/Sub CloudEvent through functions-framework', async () => {
+  /** Registers modelfleetStream in the framework this file imports (once: the module is cached). */
+  const loadGcpEntry = () =>
     loadEntry(
       '../../functions/gcp/stream',
       {
@@ -122,6 +125,9 @@ describe('stream entries as each platform loads them', () => {
       },
       false,
     );
+
+  it('GCP (functions/gcp/stream.ts): a Pub/Sub CloudEvent through functions-framework', async () => {
+    loadGcpEntry();
     const server = getTestServer('modelfleetStream');
     const publish = (id: string, body: unknown) =>
       request(server)
@@ -157,6 +163,53 @@ describe('stream entries as each platform loads them', () => {
     expect((await publish('1003', sampleRequest('iris'))).status).toBe(500);
   });
 
+  it('GCP: the push subscription of infra/gcp/stream posts a raw Pub/Sub body the framework hands over as that CloudEvent', async () => {
+    loadGcpEntry();
+    const subscription = parseTerraform(path.join(ROOT, 'infra', 'gcp', 'stream', 'main.tf')).resource[
+      'google_pubsub_subscription'
+    ]?.['records']?.[0] as { push_config: { push_endpoint: string }[] };
+    // The endpoint as Terraform resolves it, for project p1 and the module's default name.
+    const resolved: Record<string, string> = {
+      'google_cloudfunctions2_function.stream.service_config[0].uri': 'https://stream.run.app',
+      'google_pubsub_topic.records.id': 'projects/p1/topics/modelfleet-stream-records',
+    };
+    const endpoint = (subscription.push_config[0]?.push_endpoint ?? '').replace(
+      /\$\{([^}]+)\}/g,
+      (whole, reference: string) => resolved[reference] ?? whole,
+    );
+    expect(endpoint).toBe('https://stream.run.app/projects/p1/topics/modelfleet-stream-records');
+    const server = getTestServer('modelfleetStream');
+    // What a push subscription (no Eventarc, no CloudEvent headers) posts for one message.
+    const push = (id: string, body: unknown) =>
+      request(server)
+        .post(new URL(endpoint).pathname)
+        .set('content-type', 'application/json')
+        .send({
+          message: {
+            data: Buffer.from(JSON.stringify(body)).toString('base64'),
+            attributes: { origin: 'push' },
+            messageId: id,
+            publishTime: '2026-11-30T12:00:00.000Z',
+          },
+          subscription: 'projects/p1/subscriptions/modelfleet-stream-records',
+        });
+    expect((await push('2001', sampleRequest('iris'))).status).toBe(204);
+    expect(fake.delivered.pubsub.map((body) => JSON.parse(body))).toEqual([
+      expect.objectContaining({ id: '2001', model_name: 'iris' }),
+    ]);
+    expect((await push('2002', bad())).status).toBe(204);
+    expect(await deadLetters()).toContainEqual(
+      expect.objectContaining({
+        id: '2002',
+        error: expect.objectContaining({ message: POISON }),
+        attributes: { origin: 'push' },
+      }),
+    );
+    // A failure answers 500: Pub/Sub redelivers, then forwards to the subscription's dead-letter topic.
+    fake.down = true;
+    expect((await push('2003', sampleRequest('iris'))).status).toBe(500);
+  });
+
   it('Azure (functions/azure/stream.ts): Event Hubs and Service Bus triggers, cardinality many', async () => {
     const registered: Record<string, EventHubFunctionOptions | ServiceBusQueueFunctionOptions> = {};
     jest.doMock('@azure/functions', () => ({
@@ -174,6 +227,7 @@ describe('stream entries as each platform loads them', () => {
       loadEntry('../../functions/azure/stream', {
         STREAM_MODEL: 'iris',
         STREAM_EVENTHUB_NAME: 'records',
+        STREAM_EVENTHUB_CONSUMER_GROUP: 'modelfleet',
         STREAM_SERVICEBUS_QUEUE: 'records',
         STREAM_SINK:
           'eventhub:Endpoint=sb://ns1.servicebus.windows.net/;SharedAccessKeyName=send;SharedAccessKey=a2V5;EntityPath=predictions',
@@ -188,6 +242,7 @@ describe('stream entries as each platform loads them', () => {
     expect(eventHub).toMatchObject({
       connection: 'EVENTHUB_CONNECTION',
       eventHubName: '%STREAM_EVENTHUB_NAME%',
+      consumerGroup: '%STREAM_EVENTHUB_CONSUMER_GROUP%',
       cardinality: 'many',
     });
     expect(serviceBus).toMatchObject({

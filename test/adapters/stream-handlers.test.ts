@@ -163,12 +163,35 @@ describe('AWS stream function: SQS, Kinesis and Kafka event source mappings', ()
         { itemIdentifier: { partition: 'records-1', offset: 8 } },
       ],
     });
+    expectDocumentedKafkaIdentifiers(response, event);
     expect(sentTo(RESULTS).map((r) => r.id)).toEqual(['records-0@15', 'records-0@16']);
     fake.requests.length = 0;
     expect(await irisDefault(app)(false)(event as StreamEvent)).toEqual({
       batchItemFailures: [{ itemIdentifier: { partition: 'records-1', offset: 7 } }],
     });
   });
+
+  /**
+   * The schema of https://docs.aws.amazon.com/lambda/latest/dg/kafka-retry-configurations.html#kafka-partial-batch-response:
+   * `{"itemIdentifier": {"partition": "topic-partition_number", "offset": 100}}`, an object with exactly
+   * those two keys, the offset a JSON number; "any invalid topic-partition_number or offset returned
+   * that was not present in the invoked event" makes Lambda retry the whole batch.
+   */
+  function expectDocumentedKafkaIdentifiers(response: unknown, event: MSKEvent | SelfManagedKafkaEvent) {
+    const sent = JSON.parse(JSON.stringify(response)) as { batchItemFailures: { itemIdentifier: unknown }[] };
+    const inEvent = Object.values(event.records)
+      .flat()
+      .map((record) => ({ partition: `${record.topic}-${record.partition}`, offset: record.offset }));
+    for (const { itemIdentifier } of sent.batchItemFailures) {
+      expect(Object.keys(itemIdentifier as object).sort()).toEqual(['offset', 'partition']);
+      const { partition, offset } = itemIdentifier as { partition: unknown; offset: unknown };
+      expect({ partition: typeof partition, offset: typeof offset }).toEqual({
+        partition: 'string',
+        offset: 'number',
+      });
+      expect(inEvent).toContainEqual({ partition, offset });
+    }
+  }
 
   it('a whole-batch store outage fails the invocation (Lambda retries it); the retry loses nothing', async () => {
     const proxy = await cuttableProxy(new URL(process.env['MODELFLEET_TEST_S3_ENDPOINT'] ?? '').port);

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 
 /**
- * A small evaluator for the ARM template expressions infra/azure/main.json uses, so the test can
+ * A small evaluator for the ARM template expressions infra/azure/main.json and stream.json use, so the test can
  * check the template as Azure Resource Manager would see it (names, ids, dependsOn, settings)
  * without a Bicep compiler or an Azure call. Unknown functions are errors: a typo fails the test.
  * Values Azure only knows at deploy time (reference(), listKeys()) become recognisable sentinels.
@@ -120,7 +120,14 @@ export class ArmEvaluator {
       case 'reference':
         return new Proxy({}, { get: (_target, property) => `<reference ${str(0)} ${String(property)}>` });
       case 'listkeys':
-        return { keys: [{ value: ACCOUNT_KEY_SENTINEL }] };
+        // A storage account's keys, or an Event Hubs / Service Bus authorization rule's.
+        return { keys: [{ value: ACCOUNT_KEY_SENTINEL }], primaryKey: ACCOUNT_KEY_SENTINEL };
+      case 'equals':
+        return JSON.stringify(args[0]) === JSON.stringify(args[1]);
+      case 'if':
+        if (typeof args[0] !== 'boolean')
+          throw new Error(`if() needs a boolean, got ${JSON.stringify(args[0])}`);
+        return args[0] ? args[1] : args[2];
       case 'json':
         return JSON.parse(str(0)) as Value;
       case 'empty':

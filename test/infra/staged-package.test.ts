@@ -173,3 +173,57 @@ describe.each<[Cloud, 'azure' | 'gcs']>([
     }
   });
 });
+
+// infra/gcp/stream/ deploys stream.zip as a function without an event trigger, pushed to by its
+// own Pub/Sub subscription: the staged bundle must score what that subscription posts.
+it('gcp staged stream app scores a raw Pub/Sub push under the framework CLI, results to the store', async () => {
+  const { url, settings } = await repositoryLocation('gcs');
+  const store = openStore(url, settings);
+  await publishMissingSamples(new ModelRepository(store), ['dev']);
+  const app = await startStaged(
+    'gcp',
+    (await stagedApp('gcp', 'stream')).dir,
+    {
+      MODEL_REPOSITORY: url,
+      MODELFLEET_STAGE: 'dev',
+      GCS_API_ENDPOINT: settings.gcsApiEndpoint,
+      STREAM_MODEL: 'iris',
+      STREAM_SINK: 'store:predictions',
+    },
+    'modelfleetStream',
+  );
+  running.push(app);
+  const pushed = await fetch(`${app.base}/projects/p1/topics/modelfleet-stream-records`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({
+      message: {
+        data: Buffer.from(JSON.stringify(irisRequest)).toString('base64'),
+        messageId: 'staged-1',
+        publishTime: '2026-11-30T12:00:00.000Z',
+      },
+      subscription: 'projects/p1/subscriptions/modelfleet-stream-records',
+    }),
+  });
+  expect(pushed.status).toBe(204);
+  const lines: { id: string; model_name: string }[] = [];
+  const walk = async (prefix: string): Promise<void> => {
+    for (const name of await store.list(prefix)) {
+      if (!name.endsWith('.jsonl')) await walk(`${prefix}/${name}`);
+      else {
+        const object = await store.get(`${prefix}/${name}`);
+        if (object.status === 'ok')
+          lines.push(
+            ...object.body
+              .toString('utf8')
+              .trim()
+              .split('\n')
+              .map((l) => JSON.parse(l)),
+          );
+      }
+    }
+  };
+  await walk('predictions');
+  expect(lines).toEqual([expect.objectContaining({ id: 'staged-1', model_name: 'iris' })]);
+  expect(app.output()).toContain('Signature type: cloudevent');
+});

@@ -122,6 +122,7 @@ export async function startStaged(
   cloud: Cloud,
   appDir: string,
   env: NodeJS.ProcessEnv,
+  target = 'modelfleet',
 ): Promise<RunningStagedApp> {
   const ready = /listening on (http:\/\/127\.0\.0\.1:\d+)/;
   let started: Started & { match: RegExpMatchArray };
@@ -141,7 +142,9 @@ export async function startStaged(
       await loopbackPreload(),
       path.join(framework, 'build', 'src', 'main.js'),
       '--target',
-      'modelfleet',
+      target,
+      // What Cloud Functions passes for a function without an event trigger (the stream module's
+      // target too): a target the bundle registers declaratively keeps its own signature type.
       '--signature-type',
       'http',
       '--source',

@@ -1,10 +1,12 @@
 /**
  * Lambda event source mappings → records, and the partial batch response back: SQS (itemIdentifier =
  * messageId), Kinesis Data Streams (the sequence number; Lambda resumes from the lowest reported)
- * and Kafka, Amazon MSK or self-managed (itemIdentifier = {partition: "<topic>-<partition>",
- * offset}, as Powertools for AWS Lambda reports it). The mapping must enable
- * ReportBatchItemFailures (serverless.yml). A batch in which nothing could be done throws: Lambda
- * then retries it whole.
+ * and Kafka, Amazon MSK or self-managed: itemIdentifier is an object,
+ * {"partition": "<topic>-<partition number>", "offset": <number>}, the schema of the Lambda developer
+ * guide, https://docs.aws.amazon.com/lambda/latest/dg/kafka-retry-configurations.html#kafka-partial-batch-response
+ * (a pair not in the invoked event makes Lambda retry the whole batch, so both come from the record).
+ * The mapping must enable ReportBatchItemFailures (serverless.yml). A batch in which nothing could be
+ * done throws: Lambda then retries it whole.
  */
 import type { Context, KinesisStreamEvent, MSKEvent, SelfManagedKafkaEvent, SQSEvent } from 'aws-lambda';
 import type { StartStream } from '../../../shared/boot';
@@ -39,7 +41,10 @@ export function translateEvent(event: StreamEvent): Translated {
             attributes[key] = Buffer.from(bytes).toString('utf8');
         }
         records.push({ id, data: Buffer.from(record.value ?? '', 'base64'), attributes });
-        identifiers.set(id, { partition, offset: record.offset });
+        identifiers.set(id, {
+          partition: `${record.topic}-${record.partition}`,
+          offset: Number(record.offset),
+        });
       }
     }
     return { records, identifiers, ordered: false };
