@@ -24,6 +24,19 @@ export interface WorkerPoolOptions {
   log: Logger;
   /** The compiled worker script; tests pass a bundle of serving/inference-worker.ts. */
   workerFile?: string;
+  /** Replacements allowed per `RESTART_WINDOW_MS` (default 3); past it a dead worker stays dead. */
+  restartsPerWindow?: number;
+  now?: () => number;
+}
+
+export const RESTART_WINDOW_MS = 60_000;
+
+/**
+ * Whether a worker that just died is replaced, given when earlier replacements happened: a worker
+ * that dies at every start (a model that crashes onnxruntime, say) must not become a restart loop.
+ */
+export function mayReplaceWorker(replacedAt: readonly number[], now: number, perWindow: number): boolean {
+  return replacedAt.filter((at) => now - at < RESTART_WINDOW_MS).length < perWindow;
 }
 
 interface Job {
@@ -47,14 +60,20 @@ interface Slot {
  * in one queue and go to whichever worker is free; loads go to every worker. Inputs are copied
  * to the worker (the main thread keeps them for capture and the shadow), outputs come back as
  * transferred buffers. Models whose runs are shorter than the hop run inline on the main thread's
- * session (runsInline). A worker that dies fails its job with a 503 and is not replaced: the
- * remaining workers serve, and with none left runs go inline.
+ * session (runsInline). A worker that dies fails its job with a 503 and is replaced by a new one
+ * that loads every model first (a few times a minute at most, mayReplaceWorker); meanwhile the
+ * others serve, and with none left runs go inline.
  */
 export class WorkerPoolEngine implements InferenceEngine {
   private readonly slots: Slot[] = [];
   private readonly queue: Job[] = [];
   private readonly ids = new WeakMap<LoadedModel, number>();
   private readonly estimates = new WeakMap<LoadedModel, RunTimeEstimate>();
+  /** What a replacement worker loads: every model the workers hold, by id. */
+  private readonly artifacts = new Map<number, Uint8Array>();
+  private readonly replacedAt: number[] = [];
+  private readonly file: string;
+  private nextSlot = 0;
   private nextModel = 1;
   private nextJob = 1;
   private closing = false;
@@ -62,8 +81,8 @@ export class WorkerPoolEngine implements InferenceEngine {
   workerRuns = 0;
 
   constructor(private readonly options: WorkerPoolOptions) {
-    const file = options.workerFile ?? path.join(__dirname, 'inference-worker.js');
-    for (let i = 0; i < options.size; i++) this.slots.push(this.spawn(file, i));
+    this.file = options.workerFile ?? path.join(__dirname, 'inference-worker.js');
+    for (let i = 0; i < options.size; i++) this.slots.push(this.spawn());
   }
 
   get size(): number {
@@ -82,11 +101,13 @@ export class WorkerPoolEngine implements InferenceEngine {
       throw new ServiceUnavailableError(`a worker could not load the model: ${failed.message}`);
     }
     this.ids.set(model, id);
+    this.artifacts.set(id, artifact);
   }
 
   release(model: LoadedModel, id = this.ids.get(model)): void {
     if (id === undefined) return;
     this.ids.delete(model);
+    this.artifacts.delete(id);
     for (const slot of this.slots) slot.worker.postMessage({ kind: 'release', model: id } satisfies ToWorker);
   }
 
@@ -143,9 +164,9 @@ export class WorkerPoolEngine implements InferenceEngine {
     await Promise.all(this.slots.splice(0).map((slot) => slot.worker.terminate()));
   }
 
-  private spawn(file: string, index: number): Slot {
-    const worker = new Worker(file);
-    const slot: Slot = { index, worker, busy: undefined, pending: [] };
+  private spawn(): Slot {
+    const worker = new Worker(this.file);
+    const slot: Slot = { index: this.nextSlot++, worker, busy: undefined, pending: [] };
     worker.on('message', (reply: FromWorker) => {
       const job = slot.busy;
       slot.busy = undefined;
@@ -168,8 +189,34 @@ export class WorkerPoolEngine implements InferenceEngine {
     });
     for (const job of [slot.busy, ...slot.pending.splice(0)]) job?.reject(failure);
     slot.busy = undefined;
+    if (!this.closing && this.replace()) return;
     // Runs still queued go to the other workers, or fail if none is left.
     if (this.slots.length === 0) for (const job of this.queue.splice(0)) job.reject(failure);
+  }
+
+  /** A new worker in place of a dead one, loading every model before it takes a run. */
+  private replace(): boolean {
+    const now = (this.options.now ?? Date.now)();
+    if (!mayReplaceWorker(this.replacedAt, now, this.options.restartsPerWindow ?? 3)) return false;
+    this.replacedAt.push(now);
+    const slot = this.spawn();
+    this.slots.push(slot);
+    for (const [model, artifact] of this.artifacts) {
+      // Loads sit in the slot's own queue, ahead of runs: the worker has each model before a run.
+      void this.send(slot, { kind: 'load', job: this.nextJob++, model, artifact }).then(
+        (reply) => {
+          if (reply.kind === 'failed') {
+            this.options.log.error('a replacement inference worker could not load a model', {
+              error: reply.message,
+            });
+            void slot.worker.terminate();
+          }
+        },
+        () => undefined,
+      );
+    }
+    this.options.log.warn('inference worker replaced', { workers: this.slots.length });
+    return true;
   }
 
   /** A load or release for this worker in particular. */

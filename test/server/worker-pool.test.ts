@@ -1,9 +1,10 @@
+import type { Worker } from 'node:worker_threads';
 import { packageModel } from '../../shared/control/packaging';
 import type { ModelRepository } from '../../shared/repository/repository';
 import { inlineEngine, observeRun, type RunResult, runsInline } from '../../shared/serving/engine';
 import { describeModel } from '../../shared/serving/model-cache';
 import { createSession } from '../../shared/serving/onnx';
-import { WorkerPoolEngine } from '../../shared/serving/worker-pool';
+import { mayReplaceWorker, RESTART_WINDOW_MS, WorkerPoolEngine } from '../../shared/serving/worker-pool';
 import { silentLogger } from '../../shared/telemetry/log';
 import type { InferCall } from '../../shared/tensor/types';
 import { buildTestApp, postJson, removeTempDirs, sampleRepository, sampleRequest } from '../support/fixtures';
@@ -132,6 +133,59 @@ describe('the worker pool engine', () => {
     await unprepared.close();
     await expect(unprepared.run(model, call)).resolves.toMatchObject({ outputs: expect.any(Array) });
     await model.session.release();
+  });
+});
+
+describe('a worker that dies', () => {
+  /** The pool's worker threads (private: a test reaches in to kill one, as a crash would). */
+  const workers = (engine: WorkerPoolEngine) =>
+    (engine as unknown as { slots: { worker: Worker; index: number }[] }).slots;
+
+  it('fails the run it was on with a 503; its replacement loads the models first, then serves', async () => {
+    const artifact = slowModel(200, 12);
+    const { manifest } = await packageModel({ name: 'slow', artifact });
+    const model = describeModel(manifest, await createSession(artifact));
+    const engine = pool(1, 0);
+    await engine.prepare(model, artifact);
+    const call = (): InferCall => ({
+      inputs: new Map([['x', { name: 'x', shape: [1, 1], data: Float32Array.of(0.01) }]]),
+      outputs: ['y'],
+    });
+    const [first] = workers(engine);
+    const inFlight = engine.run(model, call());
+    await first?.worker.terminate();
+    await expect(inFlight).rejects.toMatchObject({ status: 503 });
+    expect(engine.size).toBe(1);
+    expect(workers(engine)[0]?.worker).not.toBe(first?.worker);
+    // On the new worker (span index 1, not inline), with the same outputs as inline.
+    const expected = await inlineEngine.run(model, call());
+    const runs = await Promise.all([engine.run(model, call()), engine.run(model, call())]);
+    for (const run of runs) {
+      expect(run.span?.worker).toBe(1);
+      expect(run.outputs).toEqual(expected.outputs);
+    }
+    await model.session.release();
+  });
+
+  it('is replaced a few times a minute at most, so a crash at every start is no restart loop', async () => {
+    const now = 1_000_000;
+    const engine = new WorkerPoolEngine({
+      size: 1,
+      inlineBelowMs: 0,
+      log: silentLogger,
+      workerFile: serverBundle().worker,
+      restartsPerWindow: 2,
+      now: () => now,
+    });
+    pools.push(engine);
+    for (const expected of [1, 1, 0]) {
+      const exited = new Promise((resolve) => workers(engine)[0]?.worker.once('exit', resolve));
+      await workers(engine)[0]?.worker.terminate();
+      await exited;
+      expect(engine.size).toBe(expected);
+    }
+    expect(mayReplaceWorker([now - 59_000, now - 1000], now, 2)).toBe(false);
+    expect(mayReplaceWorker([now - RESTART_WINDOW_MS, now - 1000], now, 2)).toBe(true);
   });
 });
 
