@@ -46,6 +46,15 @@ async function main(): Promise<void> {
     inlineBelowMs: runtime.inlineBelowMs,
     log,
   });
+  // A stop signal while the models load (a slow store, a rollout that gave up on this start) ends
+  // the start at once: nothing is served yet, so there is nothing to drain.
+  let stopServing: ((signal: string) => Promise<number>) | undefined;
+  onStopSignal(log, async (signal) => {
+    if (stopServing !== undefined) return stopServing(signal);
+    log.info('stopped before serving: the models were still loading', { signal });
+    await engine.close();
+    return 0;
+  });
   const lines = batchedJsonLineSink();
   const metrics = local.metrics === 'off' ? discardSink : lines;
   const mount = container && (await openContainerStore(container, config));
@@ -64,6 +73,7 @@ async function main(): Promise<void> {
     store.requireFolder();
   }
   // Listen only once the deployed versions are downloaded, verified and warmed up.
+  log.info('loading the deployed models', { repository: store.url, stage: config.stage });
   await app.preload();
   const server = createLocalServer(app);
   const { drain } = drainable(server);
@@ -86,7 +96,7 @@ async function main(): Promise<void> {
       }),
     );
   });
-  onStopSignal(log, async (signal) => {
+  stopServing = async (signal) => {
     log.info('stopping: finishing the requests in flight', { signal, graceMs: runtime.shutdownGraceMs });
     const outcome = await drain(runtime.shutdownGraceMs);
     if (!outcome.drained) log.error('grace period over: connections cut', { abandoned: outcome.abandoned });
@@ -94,7 +104,7 @@ async function main(): Promise<void> {
     lines.flush();
     log.info('stopped', { drained: outcome.drained });
     return outcome.drained ? 0 : 1;
-  });
+  };
 }
 
 /**

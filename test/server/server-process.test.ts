@@ -1,4 +1,5 @@
 import { Agent, request } from 'node:http';
+import { type AddressInfo, createServer, type Socket } from 'node:net';
 import { calibratedSlowModel } from '../../scripts/lib/slow-model';
 import type { ModelRepository } from '../../shared/repository/repository';
 import { removeTempDirs, sampleRepository } from '../support/fixtures';
@@ -173,6 +174,42 @@ describe('the server under a ~100 ms model', () => {
     // Eight queued runs of ~100 ms, then exit: far from the 30 s grace period.
     expect(at - sigtermAt).toBeLessThan(10_000);
     expect(server.output()).toMatch(/"stopped".*"drained":true|stopped/);
+  });
+});
+
+describe('a stop signal during start-up', () => {
+  it('ends a start still loading its models at once, with exit code 0', async () => {
+    // An S3 endpoint that accepts connections and never answers: the preload waits on it.
+    const sockets = new Set<Socket>();
+    const hanging = createServer((socket) => sockets.add(socket));
+    await new Promise<void>((resolve) => hanging.listen(0, '127.0.0.1', resolve));
+    try {
+      const server = await startUntil(
+        process.execPath,
+        [serverBundle().serve],
+        {
+          PORT: '0',
+          HOST: '127.0.0.1',
+          MODEL_REPOSITORY: 's3://models',
+          S3_ENDPOINT: `http://127.0.0.1:${(hanging.address() as AddressInfo).port}`,
+          AWS_ACCESS_KEY_ID: 'test',
+          AWS_SECRET_ACCESS_KEY: 'test',
+          AWS_REGION: 'us-east-1',
+          METRICS: 'off',
+        },
+        /loading the deployed models/,
+      );
+      started.push(server);
+      const exited = new Promise((resolve) =>
+        server.child.once('exit', (code, signal) => resolve({ code, signal })),
+      );
+      process.kill(server.child.pid ?? 0, 'SIGTERM');
+      expect(await exited).toEqual({ code: 0, signal: null });
+      expect(server.output()).toMatch(/stopped before serving/);
+    } finally {
+      for (const socket of sockets) socket.destroy();
+      hanging.close();
+    }
   });
 });
 
