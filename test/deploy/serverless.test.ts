@@ -456,8 +456,10 @@ describe('serverless (osls) without a cloud account', () => {
         ChunkArn: { 'Fn::GetAtt': ['BatchChunkLambdaFunction', 'Arn'] },
         FinishArn: { 'Fn::GetAtt': ['BatchFinishLambdaFunction', 'Arn'] },
       });
-      // The chunk worker is functions/aws/batch.ts, the code test/batch/batch-worker.test.ts runs.
-      expect(resources['BatchChunkLambdaFunction']?.Properties['Handler']).toBe('functions/aws/batch.chunk');
+      // The chunk worker is functions/aws/batch/chunk.ts, the code test/batch/batch-worker.test.ts runs.
+      expect(resources['BatchChunkLambdaFunction']?.Properties['Handler']).toBe(
+        'functions/aws/batch/chunk.chunk',
+      );
       expect(
         (
           resources['BatchChunkLambdaFunction']?.Properties['Environment'] as
