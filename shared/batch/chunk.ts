@@ -1,6 +1,6 @@
 /**
  * The chunk worker: one byte range of the input in, its part file and completion marker out. The
- * CLI runs it for each chunk in turn; each Step Functions map iteration (functions/aws/batch.ts)
+ * CLI runs it for each chunk in turn; each Step Functions map iteration (functions/aws/batch/chunk.ts)
  * runs it for one. Part first, marker last: a chunk without a marker is simply done again, and
  * its part is overwritten whole, so a killed run never loses or repeats a row.
  */

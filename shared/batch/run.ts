@@ -1,57 +1,30 @@
 /**
  * A batch job's steps: start (plan, or resume a stored job), the chunks (processChunk), finish.
  * `runBatch` runs them all on one machine (the CLI, and the cloud's small-file trigger); the
- * Distributed Map runs the same steps as separate invocations (functions/aws/batch.ts).
+ * Distributed Map runs the same steps as separate invocations (functions/aws/batch/). The steps
+ * that need no model are in job-files.ts; they are exported here too, for the CLI and the bench.
  */
-import { BadRequestError, NotFoundError } from '../errors';
 import type { Limits } from '../protocol/oip';
-import { primaryOf } from '../repository/deployment';
 import type { Manifest } from '../repository/manifest';
 import type { ModelRepository } from '../repository/repository';
 import type { LoadedModel } from '../serving/loaded-model';
 import { ModelCache } from '../serving/model-cache';
 import type { ModelStore } from '../store';
 import { processChunk } from './chunk';
-import { parseCsvLine } from './csv';
-import {
-  type BatchFormat,
-  type BatchInput,
-  type BatchJob,
-  type BatchSummary,
-  type ChunkMarker,
-  type ChunkRange,
-  ERRORS_KEY,
-  JOB_KEY,
-  jobMismatch,
-  MARKERS_DIR,
-  markerKey,
-  PLAN_KEY,
-  parseJob,
-  partKey,
-  planChunks,
-  SUCCESS_KEY,
-} from './job';
-import { type ByteSource, WINDOW_BYTES } from './lines';
+import type { BatchJob, BatchSummary, ChunkMarker } from './job';
+import { chunksOf, completedChunks, finishJob, type JobRequest, startJob } from './job-files';
+import type { ByteSource } from './lines';
 
-export const PINNED_VARIANT = 'pinned';
-
-/** The version a batch job scores with: the pinned one, else the stage's primary (as online). */
-export async function batchTarget(
-  repository: ModelRepository,
-  model: string,
-  stage: string,
-  version: number | undefined,
-): Promise<{ version: number; variant: string }> {
-  if (version !== undefined) return { version, variant: PINNED_VARIANT };
-  const read = await repository.readDeployment(model, stage);
-  if (read.status !== 'ok') {
-    throw new NotFoundError(
-      `model "${model}" is not deployed on stage ${stage}; deploy it or name a version`,
-    );
-  }
-  const primary = primaryOf(read.config);
-  return { version: primary.version, variant: primary.name };
-}
+export {
+  batchTarget,
+  chunksOf,
+  completedChunks,
+  describeInput,
+  finishJob,
+  type JobRequest,
+  PINNED_VARIANT,
+  startJob,
+} from './job-files';
 
 /** The version loaded and checked as serving loads it (integrity, signature policy). */
 export async function loadBatchModel(
@@ -62,117 +35,6 @@ export async function loadBatchModel(
 ): Promise<LoadedModel> {
   const cache = new ModelCache(repository, 1, verifyManifest === undefined ? {} : { verifyManifest });
   return (await cache.get(model, version)).model;
-}
-
-/** Size and (CSV) header of the input, from its first window. */
-export async function describeInput(
-  source: ByteSource,
-  location: string,
-  key: string,
-  format: BatchFormat,
-): Promise<BatchInput> {
-  const { body, size } = await source.read(0, WINDOW_BYTES);
-  if (format === 'jsonl') return { location, key, size, format, dataStart: 0 };
-  const newline = body.indexOf(10);
-  if (newline === -1 && body.byteLength < size) {
-    throw new BadRequestError(`${key}: the CSV header row is longer than ${WINDOW_BYTES} bytes`);
-  }
-  const end = newline === -1 ? body.byteLength : newline;
-  const text = body.toString('utf8', 0, end).replace(/\r$/, '');
-  const header = parseCsvLine(text).map((name) => name.trim());
-  if (text.trim() === '' || header.some((name) => name === '')) {
-    throw new BadRequestError(
-      `${key}: the first line must name the CSV columns, got ${JSON.stringify(text.slice(0, 100))}`,
-    );
-  }
-  const duplicate = header.find((name, i) => header.indexOf(name) !== i);
-  if (duplicate !== undefined) throw new BadRequestError(`${key}: the CSV header names "${duplicate}" twice`);
-  return { location, key, size, format, header, dataStart: Math.min(size, end + 1) };
-}
-
-export interface JobRequest {
-  input: BatchInput;
-  model: string;
-  stage: string;
-  chunkBytes: number;
-  /** Resolves the version for a new job; a resumed job keeps its own. */
-  target: () => Promise<{ version: number; variant: string }>;
-  now: Date;
-}
-
-/** The stored job when `output` holds the same one (resume), else a new job written there. */
-export async function startJob(
-  output: ModelStore,
-  request: JobRequest,
-): Promise<{ job: BatchJob; resumed: boolean }> {
-  const existing = await output.get(JOB_KEY);
-  if (existing.status === 'ok') {
-    const job = parseJob(existing.body.toString('utf8'), `${output.url}/${JOB_KEY}`);
-    const problem = jobMismatch(job, { kind: 'modelfleet-batch', ...request });
-    if (problem !== undefined)
-      throw new BadRequestError(`${output.url}: ${problem}; use another output or remove it`);
-    return { job, resumed: true };
-  }
-  const { version, variant } = await request.target();
-  const chunks = planChunks(request.input.dataStart, request.input.size, request.chunkBytes);
-  const job: BatchJob = {
-    kind: 'modelfleet-batch',
-    input: request.input,
-    model: request.model,
-    version,
-    variant,
-    stage: request.stage,
-    chunkBytes: request.chunkBytes,
-    chunks: chunks.length,
-    createdAt: request.now.toISOString(),
-  };
-  // The plan first: a job file is only ever next to its plan.
-  await output.put(PLAN_KEY, Buffer.from(JSON.stringify(chunks)), { contentType: 'application/json' });
-  await output.put(JOB_KEY, Buffer.from(JSON.stringify(job, null, 2)), { contentType: 'application/json' });
-  return { job, resumed: false };
-}
-
-export function chunksOf(job: BatchJob): ChunkRange[] {
-  return planChunks(job.input.dataStart, job.input.size, job.chunkBytes);
-}
-
-/** Indexes of the chunks whose completion marker exists. */
-export async function completedChunks(output: ModelStore): Promise<Set<number>> {
-  const names = await output.list(MARKERS_DIR);
-  return new Set(
-    names
-      .map((name) => /^(\d+)\.json$/.exec(name)?.[1])
-      .filter((n) => n !== undefined)
-      .map(Number),
-  );
-}
-
-/** Every chunk's marker read back: errors.jsonl with row numbers in the file, then _SUCCESS.json. */
-export async function finishJob(output: ModelStore, job: BatchJob, now: Date): Promise<BatchSummary> {
-  const parts: BatchSummary['parts'] = [];
-  const errorLines: string[] = [];
-  let firstRow = 0;
-  for (let index = 0; index < job.chunks; index++) {
-    const read = await output.get(markerKey(index));
-    if (read.status !== 'ok') throw new BadRequestError(`${output.url}: chunk ${index} is not done yet`);
-    const marker = JSON.parse(read.body.toString('utf8')) as ChunkMarker;
-    for (const error of marker.errors) {
-      errorLines.push(
-        JSON.stringify({ row: firstRow + error.row, offset: error.offset, error: error.error }),
-      );
-    }
-    parts.push({ key: partKey(index), index, firstRow, rows: marker.rows, errors: marker.errors.length });
-    firstRow += marker.rows;
-  }
-  const errors = errorLines.length;
-  await output.put(ERRORS_KEY, Buffer.from(errors === 0 ? '' : `${errorLines.join('\n')}\n`), {
-    contentType: 'application/x-ndjson',
-  });
-  const summary: BatchSummary = { job, rows: firstRow, errors, parts, finishedAt: now.toISOString() };
-  await output.put(SUCCESS_KEY, Buffer.from(JSON.stringify(summary, null, 2)), {
-    contentType: 'application/json',
-  });
-  return summary;
 }
 
 export interface BatchProgress {

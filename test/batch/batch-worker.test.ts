@@ -5,15 +5,11 @@
  */
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import {
-  chunk,
-  finish,
-  type ObjectCreatedEvent,
-  objectCreated,
-  objectOf,
-  plan,
-  resetBatchWorker,
-} from '../../functions/aws/batch';
+import { chunk } from '../../functions/aws/batch/chunk';
+import { type ObjectCreatedEvent, objectOf, resetBatchWorker } from '../../functions/aws/batch/events';
+import { finish } from '../../functions/aws/batch/finish';
+import { objectCreated } from '../../functions/aws/batch/object-created';
+import { plan } from '../../functions/aws/batch/plan';
 import { run } from '../../scripts/cli';
 import { openStore } from '../../shared/store';
 import { S3_TEST_BUCKET } from '../support/emulators';

@@ -1,10 +1,11 @@
 // biome-ignore-all lint/suspicious/noTemplateCurlyInString: CloudFormation Fn::Sub placeholders, not JavaScript templates
-import { readFileSync, statSync } from 'node:fs';
+import { mkdirSync, readFileSync, statSync, symlinkSync } from 'node:fs';
 import path from 'node:path';
 import { parseConfig } from '../../shared/config';
 import { freePort } from '../support/emulators';
 import { removeTempDirs, sampleRepository, tempDir } from '../support/fixtures';
-import { runToEnd } from '../support/processes';
+import { ROOT, runToEnd } from '../support/processes';
+import { BATCH_FUNCTIONS, type BatchFunction, runPackagedBatch } from './packaged-batch';
 
 // Every sls command uses serverless-esbuild's .esbuild/ work folder in the checkout, so all of them
 // live in this one file and run one after the other. Add new sls runs here, not in another file.
@@ -456,8 +457,10 @@ describe('serverless (osls) without a cloud account', () => {
         ChunkArn: { 'Fn::GetAtt': ['BatchChunkLambdaFunction', 'Arn'] },
         FinishArn: { 'Fn::GetAtt': ['BatchFinishLambdaFunction', 'Arn'] },
       });
-      // The chunk worker is functions/aws/batch.ts, the code test/batch/batch-worker.test.ts runs.
-      expect(resources['BatchChunkLambdaFunction']?.Properties['Handler']).toBe('functions/aws/batch.chunk');
+      // The chunk worker is functions/aws/batch/chunk.ts, the code test/batch/batch-worker.test.ts runs.
+      expect(resources['BatchChunkLambdaFunction']?.Properties['Handler']).toBe(
+        'functions/aws/batch/chunk.chunk',
+      );
       expect(
         (
           resources['BatchChunkLambdaFunction']?.Properties['Environment'] as
@@ -764,6 +767,60 @@ describe('serverless (osls) without a cloud account', () => {
       const hookList = (await runToEnd('unzip', ['-l', path.join(out, 'preTrafficHook.zip')], {})).stdout;
       expect(hookList).toContain('functions/aws/pre-traffic-hook/index.js');
       expect(hookList).not.toContain('onnxruntime');
+    });
+
+    it('packages the batch functions by role: onnxruntime only where rows are scored, each zip runs its step', async () => {
+      // The Lambda runtime's AWS SDK v3 beside the unpacked zips (the batch functions write through
+      // it); nothing else resolves outside a zip, so a bundle that needed onnxruntime without
+      // shipping it would fail to load here.
+      const root = tempDir('modelfleet-batch-zips-');
+      mkdirSync(path.join(root, 'node_modules'));
+      symlinkSync(path.join(ROOT, 'node_modules', '@aws-sdk'), path.join(root, 'node_modules', '@aws-sdk'));
+      const handlers = {} as Record<BatchFunction, { file: string; name: string }>;
+      for (const [fn, scores] of Object.entries(BATCH_FUNCTIONS)) {
+        const zip = path.join(out, `${fn}.zip`);
+        const handler = String(
+          resources[`${fn[0]?.toUpperCase()}${fn.slice(1)}LambdaFunction`]?.Properties['Handler'],
+        );
+        const file = `${handler.slice(0, handler.lastIndexOf('.'))}.js`;
+        const listing = (await runToEnd('unzip', ['-l', zip], {})).stdout;
+        expect({ fn, handlerFile: listing.includes(` ${file}\n`) }).toEqual({ fn, handlerFile: true });
+        if (scores) {
+          expect(listing).toContain(
+            'node_modules/onnxruntime-node/bin/napi-v6/linux/x64/onnxruntime_binding.node',
+          );
+          expect(listing).not.toMatch(/napi-v6\/(darwin|win32|linux\/arm64)/);
+        } else {
+          expect({ fn, onnxruntime: listing.includes('onnxruntime') }).toEqual({ fn, onnxruntime: false });
+          // Measured: plan 0.3 MB, finish 0.1 MB zipped (19.1 MB each while they shipped onnxruntime).
+          expect({ fn, small: statSync(zip).size < 1024 * 1024 }).toEqual({ fn, small: true });
+        }
+        expect((await runToEnd('unzip', ['-q', zip, '-d', path.join(root, fn)], {})).code).toBe(0);
+        const bundle = readFileSync(path.join(root, fn, file), 'utf8');
+        if (!scores)
+          expect({ fn, onnxruntime: bundle.includes('onnxruntime') }).toEqual({ fn, onnxruntime: false });
+        handlers[fn as BatchFunction] = {
+          file: path.join(root, fn, file),
+          name: handler.slice(handler.lastIndexOf('.') + 1),
+        };
+      }
+      const result = await runPackagedBatch(handlers, root);
+      expect(result.exports).toEqual({
+        batchPlan: 'function',
+        batchFinish: 'function',
+        batchChunk: 'function',
+        batchObjectCreated: 'function',
+      });
+      expect(result.onnxruntimeBeforeChunk).toBe(false);
+      expect(result.planned.chunks).toBeGreaterThan(2);
+      expect(result.chunkRows.reduce((sum, rows) => sum + rows, 0)).toBe(2000);
+      expect(result.finished).toEqual({
+        out: result.planned.out,
+        rows: 2000,
+        errors: 0,
+        chunks: result.planned.chunks,
+      });
+      expect(result.small).toMatchObject({ rows: 50, errors: 0 });
     });
 
     it('ships no storage SDK in the AWS bundle: S3 is read without it, and a stage that needs one says so', async () => {
