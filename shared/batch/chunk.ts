@@ -10,6 +10,7 @@ import type { LoadedModel } from '../serving/loaded-model';
 import type { ModelStore } from '../store';
 import { type BatchJob, type ChunkError, type ChunkMarker, type ChunkRange, markerKey, partKey } from './job';
 import { type ByteSource, linesInRange } from './lines';
+import { processParquetChunk } from './parquet-chunk';
 import { type BatchRow, decodeLine } from './rows';
 import { scoreRows } from './score';
 
@@ -35,6 +36,7 @@ export async function processChunk(chunk: ChunkRange, context: ChunkContext): Pr
     );
   }
   const batchRows = context.batchRows ?? DEFAULT_BATCH_ROWS;
+  if (job.input.format === 'parquet') return processParquetChunk(chunk, { ...context, batchRows });
   const lines: string[] = [];
   const errors: ChunkError[] = [];
   let rows: (BatchRow | Error)[] = [];

@@ -32,6 +32,8 @@ import {
   SUCCESS_KEY,
 } from './job';
 import { type ByteSource, WINDOW_BYTES } from './lines';
+import { describeParquet } from './parquet';
+import { planRowGroupChunks } from './parquet-plan';
 
 export const PINNED_VARIANT = 'pinned';
 
@@ -64,13 +66,14 @@ export async function loadBatchModel(
   return (await cache.get(model, version)).model;
 }
 
-/** Size and (CSV) header of the input, from its first window. */
+/** Size and (CSV) header of the input, from its first window; Parquet's from its footer. */
 export async function describeInput(
   source: ByteSource,
   location: string,
   key: string,
   format: BatchFormat,
 ): Promise<BatchInput> {
+  if (format === 'parquet') return describeParquet(source, location, key);
   const { body, size } = await source.read(0, WINDOW_BYTES);
   if (format === 'jsonl') return { location, key, size, format, dataStart: 0 };
   const newline = body.indexOf(10);
@@ -114,7 +117,7 @@ export async function startJob(
     return { job, resumed: true };
   }
   const { version, variant } = await request.target();
-  const chunks = planChunks(request.input.dataStart, request.input.size, request.chunkBytes);
+  const chunks = planOf(request.input, request.chunkBytes);
   const job: BatchJob = {
     kind: 'modelfleet-batch',
     input: request.input,
@@ -133,7 +136,14 @@ export async function startJob(
 }
 
 export function chunksOf(job: BatchJob): ChunkRange[] {
-  return planChunks(job.input.dataStart, job.input.size, job.chunkBytes);
+  return planOf(job.input, job.chunkBytes);
+}
+
+/** Byte ranges of a line-oriented input; whole row groups of a Parquet one. */
+function planOf(input: BatchInput, chunkBytes: number): ChunkRange[] {
+  return input.parquet === undefined
+    ? planChunks(input.dataStart, input.size, chunkBytes)
+    : planRowGroupChunks(input.parquet, input.dataStart, input.size, chunkBytes);
 }
 
 /** Indexes of the chunks whose completion marker exists. */
