@@ -14,7 +14,7 @@ import {
   parquetRead,
   parquetSchema,
 } from 'hyparquet';
-import { BadRequestError } from '../errors';
+import { BadRequestError, ConflictError } from '../errors';
 import type { BatchInput, ParquetLayout } from './job';
 import type { ByteSource } from './lines';
 
@@ -42,7 +42,9 @@ export function asyncBufferOf(source: ByteSource, size: number): AsyncBuffer {
     async slice(start: number, end = size) {
       const { body } = await source.read(start, end);
       if (body.byteLength !== end - start) {
-        throw new Error(`read bytes ${start}-${end} of ${size}, got ${body.byteLength}: the object changed`);
+        throw new ConflictError(
+          `read bytes ${start}-${end} of ${size}, got ${body.byteLength}: the object changed while it was read`,
+        );
       }
       return new Uint8Array(body).buffer;
     },
