@@ -20,12 +20,12 @@ const SLOW = [
 const common = {
   testEnvironment: '<rootDir>/test/support/ort-environment.js',
   roots: ['<rootDir>/test'],
-  // middy and jose ship ESM only; jest's CommonJS runtime needs them transpiled.
+  // middy, jose and hyparquet ship ESM only; jest's CommonJS runtime needs them transpiled.
   transform: {
     '^.+\\.ts$': ['ts-jest', { tsconfig: 'tsconfig.json', diagnostics: false }],
     '^.+\\.js$': '<rootDir>/test/support/esm-transform.js',
   },
-  transformIgnorePatterns: ['/node_modules/(?!(@middy|jose)/)'],
+  transformIgnorePatterns: ['/node_modules/(?!(@middy|jose|hyparquet|hyparquet-writer)/)'],
 };
 
 /** @type {import('jest').Config} */

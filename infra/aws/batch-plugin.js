@@ -84,7 +84,7 @@ class ModelfleetBatchPlugin {
     h.template.Outputs = {
       ...h.template.Outputs,
       BatchInput: {
-        Description: 'Put .csv or .jsonl objects here to score them',
+        Description: 'Put .csv, .jsonl or .parquet objects here to score them',
         Value: { 'Fn::Sub': `s3://\${BatchBucket}/${INPUT_PREFIX}/` },
       },
       BatchStateMachineArn: { Value: { Ref: 'BatchStateMachine' } },

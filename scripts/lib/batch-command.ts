@@ -30,7 +30,11 @@ export const BATCH_OPTIONS = {
     description: "score with this version (default: the stage's primary)",
   },
   out: { type: 'string', value: 'DIR|URL', description: 'output folder or store prefix (required)' },
-  format: { type: 'string', value: 'csv|jsonl', description: 'input format (default: from the extension)' },
+  format: {
+    type: 'string',
+    value: 'csv|jsonl|parquet',
+    description: 'input format (default: from the extension)',
+  },
   'chunk-size': {
     type: 'string',
     value: 'BYTES',
@@ -87,8 +91,10 @@ export async function runBatchCommand(
   const { folder, key } = splitObjectUrl(input);
   if (key === '') cli.fail(`batch: ${input} names no object`);
   const format = (values.format ?? formatOfName(key)) as BatchFormat | undefined;
-  if (format !== 'csv' && format !== 'jsonl') {
-    cli.fail(`batch: --format must be csv or jsonl (got ${values.format ?? `the file name ${key}`})`);
+  if (format !== 'csv' && format !== 'jsonl' && format !== 'parquet') {
+    cli.fail(
+      `batch: --format must be csv, jsonl or parquet (got ${values.format ?? `the file name ${key}`})`,
+    );
   }
   const settings = parseStoreSettings(cli.env);
   const inputStore = openStore(folder, settings, '<input>');

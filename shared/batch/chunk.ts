@@ -9,8 +9,10 @@ import type { Limits } from '../protocol/oip';
 import type { LoadedModel } from '../serving/loaded-model';
 import type { ModelStore } from '../store';
 import { scoreCsvLines } from './csv-columns';
-import { type BatchJob, type ChunkError, type ChunkMarker, type ChunkRange, markerKey, partKey } from './job';
+import type { BatchJob, ChunkError, ChunkMarker, ChunkRange } from './job';
+import { partLines, writeChunk } from './job-files';
 import { type ByteSource, lineBlocksInRange } from './lines';
+import { processParquetChunk } from './parquet-chunk';
 import { decodeRow } from './rows';
 import { type RowOutcome, scoreRows } from './score';
 
@@ -36,6 +38,7 @@ export async function processChunk(chunk: ChunkRange, context: ChunkContext): Pr
     );
   }
   const batchRows = context.batchRows ?? DEFAULT_BATCH_ROWS;
+  if (job.input.format === 'parquet') return processParquetChunk(chunk, { ...context, batchRows });
   // Each batch's lines become bytes at once, so the per-row strings die young (no old-space GC).
   const parts: Buffer[] = [];
   let rows = 0;
@@ -44,15 +47,7 @@ export async function processChunk(chunk: ChunkRange, context: ChunkContext): Pr
   let offsets: number[] = [];
   const flush = async () => {
     const outcomes = await scoreLines(texts, context);
-    let text = '';
-    outcomes.forEach((outcome, i) => {
-      if (typeof outcome === 'string') text += `${outcome}\n`;
-      else {
-        errors.push({ row: rows + i, offset: offsets[i] ?? 0, error: outcome.error });
-        text += 'null\n';
-      }
-    });
-    parts.push(Buffer.from(text));
+    parts.push(partLines(outcomes, rows, offsets, errors));
     rows += outcomes.length;
     context.onProgress?.(texts.length, (offsets[offsets.length - 1] ?? chunk.start) + 1);
     texts = [];
@@ -66,14 +61,7 @@ export async function processChunk(chunk: ChunkRange, context: ChunkContext): Pr
     }
   }
   if (texts.length > 0) await flush();
-  await context.output.put(partKey(chunk.index), Buffer.concat(parts), {
-    contentType: 'application/x-ndjson',
-  });
-  const marker: ChunkMarker = { index: chunk.index, rows, errors };
-  await context.output.put(markerKey(chunk.index), Buffer.from(JSON.stringify(marker)), {
-    contentType: 'application/json',
-  });
-  return marker;
+  return writeChunk(context.output, chunk.index, Buffer.concat(parts), { rows, errors });
 }
 
 /** CSV lines take the columnar path; JSON lines are decoded one by one. */

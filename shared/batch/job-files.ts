@@ -14,6 +14,7 @@ import {
   type BatchInput,
   type BatchJob,
   type BatchSummary,
+  type ChunkError,
   type ChunkMarker,
   type ChunkRange,
   ERRORS_KEY,
@@ -28,6 +29,8 @@ import {
   SUCCESS_KEY,
 } from './job';
 import { type ByteSource, WINDOW_BYTES } from './lines';
+import { describeParquet } from './parquet';
+import { planRowGroupChunks } from './parquet-plan';
 
 export const PINNED_VARIANT = 'pinned';
 
@@ -49,13 +52,14 @@ export async function batchTarget(
   return { version: primary.version, variant: primary.name };
 }
 
-/** Size and (CSV) header of the input, from its first window. */
+/** Size and (CSV) header of the input, from its first window; Parquet's from its footer. */
 export async function describeInput(
   source: ByteSource,
   location: string,
   key: string,
   format: BatchFormat,
 ): Promise<BatchInput> {
+  if (format === 'parquet') return describeParquet(source, location, key);
   const { body, size } = await source.read(0, WINDOW_BYTES);
   if (format === 'jsonl') return { location, key, size, format, dataStart: 0 };
   const newline = body.indexOf(10);
@@ -99,7 +103,7 @@ export async function startJob(
     return { job, resumed: true };
   }
   const { version, variant } = await request.target();
-  const chunks = planChunks(request.input.dataStart, request.input.size, request.chunkBytes);
+  const chunks = planOf(request.input, request.chunkBytes);
   const job: BatchJob = {
     kind: 'modelfleet-batch',
     input: request.input,
@@ -118,7 +122,14 @@ export async function startJob(
 }
 
 export function chunksOf(job: BatchJob): ChunkRange[] {
-  return planChunks(job.input.dataStart, job.input.size, job.chunkBytes);
+  return planOf(job.input, job.chunkBytes);
+}
+
+/** Byte ranges of a line-oriented input; whole row groups of a Parquet one. */
+function planOf(input: BatchInput, chunkBytes: number): ChunkRange[] {
+  return input.parquet === undefined
+    ? planChunks(input.dataStart, input.size, chunkBytes)
+    : planRowGroupChunks(input.parquet, input.dataStart, input.size, chunkBytes);
 }
 
 /** Indexes of the chunks whose completion marker exists. */
@@ -158,4 +169,41 @@ export async function finishJob(output: ModelStore, job: BatchJob, now: Date): P
     contentType: 'application/json',
   });
   return summary;
+}
+
+/**
+ * One batch's output lines as bytes ('null' for a failed row, whose error joins `errors` with its
+ * row in the chunk and its `offset`): done per batch, so the per-row strings die young.
+ */
+export function partLines(
+  outcomes: readonly (string | { error: string })[],
+  firstRow: number,
+  firstOffset: number | readonly number[],
+  errors: ChunkError[],
+): Buffer {
+  let text = '';
+  outcomes.forEach((outcome, i) => {
+    if (typeof outcome === 'string') text += `${outcome}\n`;
+    else {
+      const offset = typeof firstOffset === 'number' ? firstOffset + i : (firstOffset[i] ?? 0);
+      errors.push({ row: firstRow + i, offset, error: outcome.error });
+      text += 'null\n';
+    }
+  });
+  return Buffer.from(text);
+}
+
+/** Part first, marker last: a chunk without a marker is done again whole. */
+export async function writeChunk(
+  output: ModelStore,
+  index: number,
+  part: Buffer,
+  result: { rows: number; errors: ChunkError[] },
+): Promise<ChunkMarker> {
+  await output.put(partKey(index), part, { contentType: 'application/x-ndjson' });
+  const marker: ChunkMarker = { index, ...result };
+  await output.put(markerKey(index), Buffer.from(JSON.stringify(marker)), {
+    contentType: 'application/json',
+  });
+  return marker;
 }

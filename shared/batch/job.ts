@@ -1,24 +1,40 @@
 /**
- * A batch job as stored beside its output: what is read (an object split into byte-range chunks),
- * which model version scores it, and where each chunk's results go. The CLI and the cloud chunk
- * workers (one per Step Functions map iteration) share this layout, so either can resume the other.
+ * A batch job as stored beside its output: what is read (an object split into byte-range chunks, a
+ * Parquet file into runs of whole row groups), which model version scores it, and where each
+ * chunk's results go. The CLI and the cloud chunk workers (one per Step Functions map iteration)
+ * share this layout, so either can resume the other.
  *
  *   <out>/_job.json            the job (written once, before any chunk)
  *   <out>/_plan.json           the chunks as a JSON array (what the Distributed Map iterates over)
  *   <out>/part-00000.jsonl     one line per input row of chunk 0, in order (null for a failed row)
  *   <out>/_chunks/00000.json   chunk 0's completion marker: rows, per-row errors
- *   <out>/errors.jsonl         every failed row: global row number, byte offset, message
+ *   <out>/errors.jsonl         every failed row: global row number, byte offset (Parquet: the row
+ *                              number again), message
  *   <out>/_SUCCESS.json        written last: totals and the parts in order
  */
 import { BadRequestError } from '../errors';
 
-export type BatchFormat = 'csv' | 'jsonl';
+export type BatchFormat = 'csv' | 'jsonl' | 'parquet';
 
 export interface ChunkRange {
   index: number;
-  /** First byte of the range; the chunk owns every row that starts in [start, end). */
+  /**
+   * First byte of the range; the chunk owns every row that starts in [start, end). For Parquet the
+   * range only measures progress: the chunk owns the row groups (and rows) named below.
+   */
   start: number;
   end: number;
+  /** Parquet: the chunk's whole row groups, [first, end) in the file's order. */
+  rowGroups?: { first: number; end: number };
+  /** Parquet: the rows of those row groups, [first, end) counted from the file's first row. */
+  rows?: { first: number; end: number };
+}
+
+/** A Parquet input's row groups as read from its footer, the unit its chunks are planned in. */
+export interface ParquetLayout {
+  rows: number;
+  /** In file order: rows, first byte of the group's column chunks, compressed bytes. */
+  rowGroups: { rows: number; start: number; bytes: number }[];
 }
 
 export interface BatchInput {
@@ -27,9 +43,11 @@ export interface BatchInput {
   key: string;
   size: number;
   format: BatchFormat;
-  /** CSV: the column names of the header row; rows start at `dataStart`. */
+  /** CSV: the column names of the header row; rows start at `dataStart`. Parquet: its columns. */
   header?: string[];
   dataStart: number;
+  /** Parquet: the row groups, what the chunks are planned over. */
+  parquet?: ParquetLayout;
 }
 
 export interface BatchJob {
@@ -47,7 +65,7 @@ export interface BatchJob {
 export interface ChunkError {
   /** Row number within the chunk (0-based); errors.jsonl gives the row number in the file. */
   row: number;
-  /** Byte offset of the row in the input object. */
+  /** Byte offset of the row in the input object (Parquet: the row's number in the file). */
   offset: number;
   error: string;
 }
@@ -84,11 +102,7 @@ function pad(index: number): string {
 
 /** Byte ranges of `chunkBytes` over the rows of an object (pure; the last one may be shorter). */
 export function planChunks(dataStart: number, size: number, chunkBytes: number): ChunkRange[] {
-  if (!Number.isInteger(chunkBytes) || chunkBytes < MIN_CHUNK_BYTES) {
-    throw new BadRequestError(
-      `chunk size: expected a whole number of bytes >= ${MIN_CHUNK_BYTES}, got ${chunkBytes}`,
-    );
-  }
+  checkChunkBytes(chunkBytes);
   const chunks: ChunkRange[] = [];
   for (let start = dataStart, index = 0; start < size; start += chunkBytes, index++) {
     chunks.push({ index, start, end: Math.min(size, start + chunkBytes) });
@@ -96,9 +110,18 @@ export function planChunks(dataStart: number, size: number, chunkBytes: number):
   return chunks;
 }
 
-/** The format named by a file's extension (.csv, .jsonl/.ndjson/.json), else undefined. */
+export function checkChunkBytes(chunkBytes: number): void {
+  if (!Number.isInteger(chunkBytes) || chunkBytes < MIN_CHUNK_BYTES) {
+    throw new BadRequestError(
+      `chunk size: expected a whole number of bytes >= ${MIN_CHUNK_BYTES}, got ${chunkBytes}`,
+    );
+  }
+}
+
+/** The format named by a file's extension (.csv, .jsonl/.ndjson/.json, .parquet), else undefined. */
 export function formatOfName(name: string): BatchFormat | undefined {
   if (/\.csv$/i.test(name)) return 'csv';
+  if (/\.parquet$/i.test(name)) return 'parquet';
   if (/\.(jsonl|ndjson|json)$/i.test(name)) return 'jsonl';
   return undefined;
 }

@@ -38,7 +38,7 @@ export class BatchPlanner extends BatchFinisher {
 
   protected async request(folder: string, key: string): Promise<JobRequest> {
     const format = formatOfName(key);
-    if (format === undefined) throw new BadRequestError(`${key}: expected a .csv or .jsonl object`);
+    if (format === undefined) throw new BadRequestError(`${key}: expected a .csv, .jsonl or .parquet object`);
     const source = storeSource(this.open(folder), key);
     const { model, stage, version } = this.settings;
     return {

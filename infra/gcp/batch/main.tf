@@ -274,6 +274,6 @@ resource "google_eventarc_trigger" "object_finalized" {
 }
 
 output "batch_input" {
-  description = "Put .csv or .jsonl objects here to score them."
+  description = "Put .csv, .jsonl or .parquet objects here to score them."
   value       = "gs://${google_storage_bucket.batch.name}/incoming/"
 }
