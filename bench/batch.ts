@@ -11,15 +11,17 @@
  *   minimal script what a person would write by hand for the same job: read the file, split lines
  *                  and cells, parseFloat into one Float32Array per batch, run, one JSON line per
  *                  row, one write per batch. No checks, no resume, no per-row errors.
+ *   Parquet job    the batch job on the same rows as a Parquet file (DOUBLE columns, snappy)
  */
 import { appendFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { parquetWriteBuffer } from 'hyparquet-writer';
 import { buildModel } from '../scripts/lib/onnx-builder';
 import { publishMissingSamples } from '../scripts/lib/samples';
 import { DEFAULT_BATCH_ROWS } from '../shared/batch/chunk';
 import { scoreCsvLines } from '../shared/batch/csv-columns';
-import { DEFAULT_CHUNK_BYTES } from '../shared/batch/job';
+import { type BatchFormat, DEFAULT_CHUNK_BYTES } from '../shared/batch/job';
 import { storeSource } from '../shared/batch/lines';
 import { describeInput, loadBatchModel, runBatch } from '../shared/batch/run';
 import { packageModel } from '../shared/control/packaging';
@@ -38,7 +40,7 @@ export interface BatchBenchModel {
   model: string;
   description: string;
   rows: number;
-  /** raw, scoring, batch job, minimal script: in that order. */
+  /** raw, scoring, batch job, minimal script, Parquet job: in that order. */
   paths: BatchBenchRow[];
 }
 
@@ -93,12 +95,14 @@ async function measureModel(
   );
   const file = `${model.name}.csv`;
   writeFileSync(path.join(dir, file), `${features.join(',')}\n${lines.join('\n')}\n`);
+  const parquetFile = `${model.name}.parquet`;
+  writeFileSync(path.join(dir, parquetFile), parquetOf(features, decimals, rows));
   const tensors: ort.Tensor[] = [];
   for (let row = 0; row < rows; row += DEFAULT_BATCH_ROWS) {
     const data = values.slice(row * width, Math.min(rows, row + DEFAULT_BATCH_ROWS) * width);
     tensors.push(new ort.Tensor('float32', data, [data.length / width, width]));
   }
-  const best = { raw: 0, scoring: 0, job: 0, minimal: 0 };
+  const best = { raw: 0, scoring: 0, job: 0, minimal: 0, parquet: 0 };
   const timed = async (key: keyof typeof best, run: () => Promise<unknown>) => {
     const started = performance.now();
     await run();
@@ -114,23 +118,8 @@ async function measureModel(
         await scoreCsvLines(model, lines.slice(row, row + DEFAULT_BATCH_ROWS), features, LIMITS);
       }
     });
-    const source = storeSource(new FsModelStore(dir), file);
-    const input = await describeInput(source, dir, file, 'csv');
-    const output = new FsModelStore(path.join(dir, `${model.name}-out-${round}`));
-    await timed('job', () =>
-      runBatch({
-        input,
-        model: model.name,
-        stage: 'bench',
-        chunkBytes: DEFAULT_CHUNK_BYTES,
-        target: async () => ({ version: model.version, variant: 'primary' }),
-        now: new Date(),
-        source,
-        output,
-        load: async () => model,
-        limits: LIMITS,
-      }),
-    );
+    await timed('job', () => batchJob(dir, file, 'csv', model, `${model.name}-out-${round}`));
+    await timed('parquet', () => batchJob(dir, parquetFile, 'parquet', model, `${model.name}-pq-${round}`));
     const minimalOut = path.join(dir, `${model.name}-minimal-${round}.jsonl`);
     await timed('minimal', () =>
       minimalBatchScript(model.session, inputName, path.join(dir, file), minimalOut),
@@ -141,7 +130,42 @@ async function measureModel(
     { path: 'scoring: CSV lines → columns → run → JSON lines', rowsPerSecond: best.scoring },
     { path: 'batch job: CSV file → part files (what `modelfleet batch` does)', rowsPerSecond: best.job },
     { path: 'minimal hand-written script: CSV file → JSON lines, no checks', rowsPerSecond: best.minimal },
+    { path: 'batch job: Parquet file (float64 columns) → part files', rowsPerSecond: best.parquet },
   ];
+}
+
+/** What `modelfleet batch <file> --out <out>` does, on local folders. */
+async function batchJob(
+  dir: string,
+  file: string,
+  format: BatchFormat,
+  model: LoadedModel,
+  out: string,
+): Promise<void> {
+  const source = storeSource(new FsModelStore(dir), file);
+  await runBatch({
+    input: await describeInput(source, dir, file, format),
+    model: model.name,
+    stage: 'bench',
+    chunkBytes: DEFAULT_CHUNK_BYTES,
+    target: async () => ({ version: model.version, variant: 'primary' }),
+    now: new Date(),
+    source,
+    output: new FsModelStore(path.join(dir, out)),
+    load: async () => model,
+    limits: LIMITS,
+  });
+}
+
+/** The same rows as a Parquet file: one DOUBLE column per feature, row groups of 50,000 rows. */
+function parquetOf(features: readonly string[], values: readonly number[], rows: number): Buffer {
+  const width = features.length;
+  const columnData = features.map((name, column) => ({
+    name,
+    type: 'DOUBLE' as const,
+    data: Array.from({ length: rows }, (_, row) => values[row * width + column] as number),
+  }));
+  return Buffer.from(parquetWriteBuffer({ columnData, rowGroupSize: 50_000 }));
 }
 
 /** The baseline a person writes by hand (see the header): the floor for the same I/O and model. */

@@ -96,21 +96,16 @@ export async function scoreCsvLines(
   limits: Limits,
 ): Promise<RowOutcome[]> {
   const outcomes = new Array<RowOutcome>(lines.length);
-  const order = featurePositions(header, model.features);
-  const { values, taken, others } = numericRows(lines, order ?? header.map((_, column) => column));
+  const positions = matrixPositions(header, model);
+  const { values, taken, others } = numericRows(lines, positions);
   let rest = others;
   if (taken.length > 0) {
-    try {
-      const texts =
-        (order === undefined ? undefined : await scoreFeatureRows(model, values, taken.length, limits)) ??
-        (await scoreColumns(model, columnsOf(values, header, taken.length), taken.length, limits));
+    const texts = await scoreMatrix(model, values, taken.length, header, limits);
+    if (texts === undefined) rest = lines.map((_, line) => line);
+    else {
       taken.forEach((line, i) => {
         outcomes[line] = texts[i] as string;
       });
-    } catch (err) {
-      if (!(err instanceof BadRequestError)) throw err;
-      // Some row is out of the model's range or shape: the general path finds which.
-      rest = lines.map((_, line) => line);
     }
   }
   if (rest.length > 0) {
@@ -123,6 +118,38 @@ export async function scoreCsvLines(
   return outcomes;
 }
 
+/**
+ * Where each column goes in a row of the matrix scoreMatrix takes: the manifest's feature order
+ * when the columns are exactly the features, else their own order.
+ */
+export function matrixPositions(header: readonly string[], model: LoadedModel): number[] {
+  return featurePositions(header, model.features) ?? header.map((_, column) => column);
+}
+
+/**
+ * Output lines for rows of numbers laid out by matrixPositions, or undefined when some row is out
+ * of the model's range or shape (the caller's general path then finds which).
+ */
+export async function scoreMatrix(
+  model: LoadedModel,
+  values: Float64Array,
+  rows: number,
+  header: readonly string[],
+  limits: Limits,
+): Promise<string[] | undefined> {
+  const positions = matrixPositions(header, model);
+  const asFeatures = featurePositions(header, model.features) !== undefined;
+  try {
+    return (
+      (asFeatures ? await scoreFeatureRows(model, values, rows, limits) : undefined) ??
+      (await scoreColumns(model, columnsOf(values, header, positions, rows), rows, limits))
+    );
+  } catch (err) {
+    if (err instanceof BadRequestError) return undefined;
+    throw err;
+  }
+}
+
 /** Where each CSV column goes in a feature row, when the header names exactly the features. */
 function featurePositions(
   header: readonly string[],
@@ -133,12 +160,18 @@ function featurePositions(
   return positions.every((position) => position >= 0) ? positions : undefined;
 }
 
-function columnsOf(values: Float64Array, header: readonly string[], rows: number): Map<string, number[]> {
+function columnsOf(
+  values: Float64Array,
+  header: readonly string[],
+  positions: readonly number[],
+  rows: number,
+): Map<string, number[]> {
   const width = header.length;
   return new Map(
     header.map((name, column) => {
+      const at = positions[column] as number;
       const cells = new Array<number>(rows);
-      for (let row = 0; row < rows; row++) cells[row] = values[row * width + column] as number;
+      for (let row = 0; row < rows; row++) cells[row] = values[row * width + at] as number;
       return [name, cells];
     }),
   );

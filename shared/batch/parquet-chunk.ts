@@ -7,12 +7,13 @@ import { BadRequestError, ConflictError } from '../errors';
 import type { Limits } from '../protocol/oip';
 import type { LoadedModel } from '../serving/loaded-model';
 import type { ModelStore } from '../store';
+import { matrixPositions, scoreMatrix } from './csv-columns';
 import type { BatchJob, ChunkError, ChunkMarker, ChunkRange } from './job';
 import { partLines, writeChunk } from './job-files';
 import type { ByteSource } from './lines';
 import { cellOf, columnNames, readFooter, readRowGroup } from './parquet';
 import type { BatchRow } from './rows';
-import { scoreRows } from './score';
+import { type RowOutcome, scoreRows } from './score';
 
 /** What processChunk's context gives (kept structural: chunk.ts imports this file). */
 export interface ParquetChunkContext {
@@ -59,8 +60,7 @@ export async function processParquetChunk(
       const columns = await readRowGroup(file, { index: group, rowStart: groupStart, rows }, names);
       for (let from = 0; from < rows; from += context.batchRows) {
         const count = Math.min(context.batchRows, rows - from);
-        const batch = Array.from({ length: count }, (_, i) => rowOf(columns, from + i, names));
-        const outcomes = await scoreRows(context.model, batch, context.limits);
+        const outcomes = await scoreBatch(columns, from, count, context);
         parts.push(partLines(outcomes, written, groupStart + from, errors));
         written += outcomes.length;
         context.onProgress?.(count, progressOffset(chunk, groupStart + from + count));
@@ -69,6 +69,47 @@ export async function processParquetChunk(
     groupStart += rows;
   }
   return writeChunk(context.output, chunk.index, Buffer.concat(parts), { rows: written, errors });
+}
+
+/**
+ * A batch whose values are all numbers goes to the model as one matrix (csv-columns.ts
+ * scoreMatrix, the checks of the tensor decoder); any other batch, or one the decoder refuses,
+ * row by row through the general path, which names each bad row.
+ */
+async function scoreBatch(
+  columns: ArrayLike<unknown>[],
+  from: number,
+  count: number,
+  { job, model, limits }: ParquetChunkContext,
+): Promise<RowOutcome[]> {
+  const names = job.input.header ?? [];
+  const values = numericMatrix(columns, from, count, matrixPositions(names, model));
+  const lines = values && (await scoreMatrix(model, values, count, names, limits));
+  if (lines !== undefined) return lines;
+  const batch = Array.from({ length: count }, (_, i) => rowOf(columns, from + i, names));
+  return scoreRows(model, batch, limits);
+}
+
+/** Rows [from, from + count) of the columns as one row-major matrix, or undefined unless all numbers. */
+function numericMatrix(
+  columns: ArrayLike<unknown>[],
+  from: number,
+  count: number,
+  positions: readonly number[],
+): Float64Array | undefined {
+  const width = positions.length;
+  const values = new Float64Array(count * width);
+  for (let column = 0; column < width; column++) {
+    const data = columns[column];
+    const at = positions[column] as number;
+    if (data === undefined) return undefined;
+    for (let row = 0; row < count; row++) {
+      const value = data[from + row];
+      if (typeof value !== 'number') return undefined;
+      values[row * width + at] = value;
+    }
+  }
+  return values;
 }
 
 /** A row's cells, or the error of its first value that has no cell (an int64 beyond 2^53). */
