@@ -13,11 +13,13 @@ export const cloudLoggingSink: MetricSink = (event) => {
 };
 
 export function createGcpFunction(app: App): HttpFunction {
-  return async (req, res) => {
-    const response: ServeResponse = await app.handle(fromFrameworkRequest(req, app.config.trustedProxyHops));
-    // writeHead/end rather than express's send: no charset or ETag rewriting of the core's headers.
-    res.writeHead(response.status, response.headers).end(response.body);
-  };
+  // then, not async/await: the framework runs each request in a node:domain, so every promise
+  // pays its async hooks. The promise is still returned: the framework catches its rejection.
+  return (req, res) =>
+    app.handle(fromFrameworkRequest(req, app.config.trustedProxyHops)).then((response: ServeResponse) => {
+      // writeHead/end rather than express's send: no charset or ETag rewriting of the core's headers.
+      res.writeHead(response.status, response.headers).end(response.body);
+    });
 }
 
 /**
