@@ -3,13 +3,13 @@ import type { HttpFunction, Request } from '@google-cloud/functions-framework';
 import type { App } from '../../shared/app';
 import { clientAddress } from '../../shared/http/client-address';
 import { lowerCaseHeaders, type ServeRequest, type ServeResponse } from '../../shared/http/request';
+import { cloudLoggingLine } from '../../shared/telemetry/cloud-logging';
 import type { MetricSink } from '../../shared/telemetry/metric-event';
-import { toCloudLoggingEntry } from '../../shared/telemetry/metric-formats';
 import { originalContentType } from './raw-body';
 
 /** One Cloud Logging structured entry per request on stdout: the source of log-based metrics. */
 export const cloudLoggingSink: MetricSink = (event) => {
-  process.stdout.write(`${JSON.stringify(toCloudLoggingEntry(event))}\n`);
+  process.stdout.write(cloudLoggingLine(event));
 };
 
 export function createGcpFunction(app: App): HttpFunction {

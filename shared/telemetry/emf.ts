@@ -1,3 +1,4 @@
+import { numberText, quoted } from './json-text';
 import type { RequestMetricEvent } from './metric-event';
 import { type MetricFigure, metricContext, metricDimensions, metricFigures } from './metric-formats';
 
@@ -114,16 +115,4 @@ function fragmentsOf(figure: MetricFigure): Fragments {
     if (fragmentCache.size < FRAGMENT_CACHE_LIMIT) fragmentCache.set(id, fragments);
   }
   return fragments;
-}
-
-/** JSON's text for a number: what JSON.stringify prints (non-finite values become null). */
-function numberText(value: number): string {
-  return Number.isFinite(value) ? String(value) : 'null';
-}
-
-// Strings of plain characters need no escaping: JSON's text is the string in quotes.
-const PLAIN = /^[\w .:/@+-]*$/;
-
-function quoted(text: string): string {
-  return PLAIN.test(text) ? `"${text}"` : JSON.stringify(text);
 }
