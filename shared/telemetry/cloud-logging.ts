@@ -35,11 +35,11 @@ function labelsText(event: RequestMetricEvent): string {
   let text = '';
   for (const key in dimensions) {
     const value = (Object.hasOwn(context, key) ? context[key] : dimensions[key]) as string;
-    text += `,${quoted(key)}:${quoted(value)}`;
+    text += `,${labelKey(key)}${quoted(value)}`;
   }
   for (const key in context) {
     if (key === 'requestId' || Object.hasOwn(dimensions, key)) continue;
-    text += `,${quoted(key)}:${quoted(context[key] as string)}`;
+    text += `,${labelKey(key)}${quoted(context[key] as string)}`;
   }
   return text.slice(1);
 }
@@ -63,17 +63,29 @@ function withRepeats(figures: readonly MetricFigure[]): string {
   return text;
 }
 
-// `,"latencyMs":` per figure name and unit: the same dozen names on nearly every request (drift
-// feature names are bounded by the models').
-const keys = new Map<string, string>();
+// `,"latencyMs":` per figure name, one map per unit: the names are literals (drift feature names
+// are bounded by the models'), so looking them up hashes no new string, as a "unit:name" key would.
+const keys: Record<MetricFigure['unit'], Map<string, string>> = { Count: new Map(), Milliseconds: new Map() };
 const KEYS_LIMIT = 1000;
 
 function keyOf(figure: MetricFigure): string {
-  const id = `${figure.unit}:${figure.name}`;
-  let key = keys.get(id);
+  const known = keys[figure.unit];
+  let key = known.get(figure.name);
   if (key === undefined) {
     key = `,${quoted(fieldName(figure))}:`;
-    if (keys.size < KEYS_LIMIT) keys.set(id, key);
+    if (known.size < KEYS_LIMIT) known.set(figure.name, key);
+  }
+  return key;
+}
+
+// `"model":` and the like: the label names are the few literals of metricDimensions and metricContext.
+const labelKeys = new Map<string, string>();
+
+function labelKey(name: string): string {
+  let key = labelKeys.get(name);
+  if (key === undefined) {
+    key = `${quoted(name)}:`;
+    if (labelKeys.size < KEYS_LIMIT) labelKeys.set(name, key);
   }
   return key;
 }
