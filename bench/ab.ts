@@ -7,9 +7,13 @@
  *   (cd /tmp/before && npx tsc -p tsconfig.bench.json)
  *   npx tsc -p tsconfig.bench.json && AB_BEFORE=/tmp/before/dist node dist/bench/ab.js >/dev/null
  *
- * AB_VARIANTS (core,aws,line,live,ready), AB_CALLS (per variant, default 4000), AB_ROUNDS (20).
+ * AB_VARIANTS (core,aws,line,gcp,live,ready; gcp: the core with the GCP function's Cloud Logging
+ * line), AB_CALLS (per variant, default 4000), AB_ROUNDS (20). AB_DOMAIN=1 runs every call, the
+ * minimal handler's too, in its own node:domain as functions-framework runs each request (which
+ * turns on async hooks for every promise in the process).
  * Results go to stderr; stdout gets the metric lines and EMF documents (send it to /dev/null).
  */
+import type * as nodeDomain from 'node:domain';
 import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -17,6 +21,7 @@ import type { APIGatewayProxyEventV2, Context } from 'aws-lambda';
 import * as ort from 'onnxruntime-node';
 import type { createHandler } from '../functions/aws/handler';
 import type * as awsMetrics from '../functions/aws/metrics';
+import type * as gcpHandler from '../functions/gcp/handler';
 import type { createApp } from '../shared/app';
 import type { parseConfig } from '../shared/config';
 import type { ServeRequest } from '../shared/http/request';
@@ -37,6 +42,7 @@ interface Build {
   parseConfig: typeof parseConfig;
   createHandler: typeof createHandler;
   aws: typeof awsMetrics;
+  gcp: typeof gcpHandler;
   metrics: typeof metrics;
   log: typeof log;
 }
@@ -62,6 +68,7 @@ function load(dist: string): Build {
       handler.createHandler ??
       from<{ createHandler: typeof createHandler }>('functions/aws/middy-handler').createHandler,
     aws: from<typeof awsMetrics>('functions/aws/metrics'),
+    gcp: from<typeof gcpHandler>('functions/gcp/handler'),
     metrics: from<typeof metrics>('shared/telemetry/metric-event', 'shared/metrics'),
     log: from<typeof log>('shared/telemetry/log', 'shared/log'),
   };
@@ -159,17 +166,25 @@ async function main(): Promise<void> {
       const core = b.createApp({ config, metrics: b.metrics.discardSink, log: silent });
       const lines = b.createApp({ config, metrics: b.metrics.jsonLineSink, log: silent });
       const handler = awsHandler(b, config, silent);
+      const gcp = b.createApp({ config, metrics: b.gcp.cloudLoggingSink, log: silent });
       const context = {} as Context;
       const all: Record<string, Call> = {
         core: async () => ok((await core.handle(infer)).status),
         aws: async () => ok(((await handler(event, context)) as { statusCode?: number }).statusCode),
         line: async () => ok((await lines.handle(infer)).status),
+        gcp: async () => ok((await gcp.handle(infer)).status),
         live: async () => ok((await core.handle(live)).status),
         ready: async () => ok((await core.handle(ready)).status),
       };
       for (const name of which) {
         const call = all[name];
         if (call !== undefined) variants[`${name}-${label}`] = call;
+      }
+    }
+    if (process.env['AB_DOMAIN'] === '1') {
+      const domain = require('node:domain') as typeof nodeDomain;
+      for (const [name, call] of Object.entries(variants)) {
+        variants[name] = () => domain.create().run(call);
       }
     }
     const samples: Record<string, number[]> = {};

@@ -3,21 +3,23 @@ import type { HttpFunction, Request } from '@google-cloud/functions-framework';
 import type { App } from '../../shared/app';
 import { clientAddress } from '../../shared/http/client-address';
 import { lowerCaseHeaders, type ServeRequest, type ServeResponse } from '../../shared/http/request';
+import { cloudLoggingLine } from '../../shared/telemetry/cloud-logging';
 import type { MetricSink } from '../../shared/telemetry/metric-event';
-import { toCloudLoggingEntry } from '../../shared/telemetry/metric-formats';
 import { originalContentType } from './raw-body';
 
 /** One Cloud Logging structured entry per request on stdout: the source of log-based metrics. */
 export const cloudLoggingSink: MetricSink = (event) => {
-  process.stdout.write(`${JSON.stringify(toCloudLoggingEntry(event))}\n`);
+  process.stdout.write(cloudLoggingLine(event));
 };
 
 export function createGcpFunction(app: App): HttpFunction {
-  return async (req, res) => {
-    const response: ServeResponse = await app.handle(fromFrameworkRequest(req, app.config.trustedProxyHops));
-    // writeHead/end rather than express's send: no charset or ETag rewriting of the core's headers.
-    res.writeHead(response.status, response.headers).end(response.body);
-  };
+  // then, not async/await: the framework runs each request in a node:domain, so every promise
+  // pays its async hooks. The promise is still returned: the framework catches its rejection.
+  return (req, res) =>
+    app.handle(fromFrameworkRequest(req, app.config.trustedProxyHops)).then((response: ServeResponse) => {
+      // writeHead/end rather than express's send: no charset or ETag rewriting of the core's headers.
+      res.writeHead(response.status, response.headers).end(response.body);
+    });
 }
 
 /**

@@ -4,7 +4,7 @@
  * The function is registered at once and waits for the cold start (shared/boot.ts), which reads
  * the store while the modules load.
  */
-import { http } from '@google-cloud/functions-framework';
+import { type HttpFunction, http } from '@google-cloud/functions-framework';
 import type { App } from '../../shared/app';
 import { startServing } from '../../shared/boot';
 import { cloudLoggingSink, createGcpFunction, withoutBody } from './handler';
@@ -20,4 +20,15 @@ installRawBodyMode(
   (req, err) => app?.reject(withoutBody(req, config.trustedProxyHops), err),
   config.maxBodyBytes,
 );
-http('modelfleet', async (request, response) => (await ready)(request, response));
+// Once the cold start is over, requests go straight to the function: no await per request.
+let serveNow: HttpFunction | undefined;
+ready.then(
+  (serve) => {
+    serveNow = serve;
+  },
+  // A failed cold start answers each request through `ready`'s rejection, below.
+  () => undefined,
+);
+http('modelfleet', (request, response) =>
+  serveNow === undefined ? ready.then((serve) => serve(request, response)) : serveNow(request, response),
+);

@@ -46,22 +46,15 @@ export function createPipeline<Observed = unknown>(options: PipelineOptions<Obse
   const background = new BackgroundWork(log);
   const admitted = new WeakSet<ServeRequest>();
 
-  const respond = async (
-    ctx: RequestContext<Observed>,
-  ): Promise<{ response: ServeResponse; routeName: string }> => {
-    const { request } = ctx;
-    const preflight = preflightResponse(options.corsOrigins, request);
-    if (preflight !== undefined) return { response: preflight, routeName: 'preflight' };
-    const match = matchRoute(routes, request.method.toUpperCase(), request.path);
-    // The guard sees the same model and version the handler serves: a version pinned in an
-    // MLflow query string needs the admin scope just like one in an OIP path.
-    const params = match.route.params?.(request) ?? match.params;
-    const authorized = admitted.has(request)
+  // Synchronous up to the route's own promise: on functions-framework every promise runs the
+  // async hooks of the request's domain, so an API-key request awaits only what the route awaits.
+  const respond = (ctx: RequestContext<Observed>, route: Route<RequestContext<Observed>>, params: Params) => {
+    const authorized = admitted.has(ctx.request)
       ? undefined
-      : options.authorize(request, match.route.name, params);
-    // Only JWT verification is asynchronous: API-key requests skip an await here.
-    if (authorized instanceof Promise) await authorized;
-    return { response: await match.route.run(ctx, params), routeName: match.route.name };
+      : options.authorize(ctx.request, route.name, params);
+    // Only JWT verification is asynchronous.
+    if (authorized instanceof Promise) return authorized.then(() => route.run(ctx, params));
+    return route.run(ctx, params);
   };
 
   const handle = async (request: ServeRequest): Promise<ServeResponse> => {
@@ -70,8 +63,19 @@ export function createPipeline<Observed = unknown>(options: PipelineOptions<Obse
     let response: ServeResponse;
     let routeName = 'unknown';
     try {
-      const result = await respond(ctx);
-      ({ response, routeName } = result);
+      const preflight = preflightResponse(options.corsOrigins, request);
+      if (preflight === undefined) {
+        const match = matchRoute(routes, request.method.toUpperCase(), request.path);
+        // The guard sees the same model and version the handler serves: a version pinned in an
+        // MLflow query string needs the admin scope just like one in an OIP path.
+        const params = match.route.params?.(request) ?? match.params;
+        const routed = respond(ctx, match.route, params);
+        response = routed instanceof Promise ? await routed : routed;
+        routeName = match.route.name;
+      } else {
+        response = preflight;
+        routeName = 'preflight';
+      }
       response.headers['x-request-id'] = ctx.requestId;
     } catch (err) {
       routeName = routeNameOf(routes, request);

@@ -11,7 +11,8 @@ export interface Route<Context> {
   pattern: RegExp;
   /** Model and version for routes that name them outside the path (MLflow: query or headers). */
   params?: (request: ServeRequest) => Params;
-  run: (ctx: Context, params: Params) => Promise<ServeResponse>;
+  /** A promise only when the route waits for something (a sync answer costs no promise). */
+  run: (ctx: Context, params: Params) => ServeResponse | Promise<ServeResponse>;
 }
 
 const SEGMENT = '([^/]+)';

@@ -2,7 +2,7 @@ import { errorClassOf } from '../errors';
 import type { MetricFields } from '../http/finish';
 import type { ServeResponse } from '../http/request';
 import { modelHeaders, type PayloadFormat, type PayloadLimits } from '../protocol/payloads';
-import { pickVariant } from '../repository/deployment';
+import { type DeploymentConfig, pickVariant } from '../repository/deployment';
 import type { InferCall } from '../tensor/types';
 import type { DeploymentsCache } from '../traffic/deployments-cache';
 import { compareWithShadow } from '../traffic/shadow';
@@ -32,12 +32,13 @@ export interface InferRequest {
   requestId: string;
 }
 
-export interface InferOutcome {
-  response: ServeResponse;
-  /** What was asked and answered, for capture and drift (serving/monitoring.ts). */
-  observed: Observation;
+/** Where `infer` leaves what it learns: metric fields, work for after the response, what was observed. */
+export interface InferContext {
+  metric: MetricFields;
   /** The sampled shadow run, to be run after the response; it records into the same metric. */
-  shadow?: () => Promise<void>;
+  after: (() => Promise<void>)[];
+  /** What was asked and answered, for capture and drift (serving/monitoring.ts). */
+  observed?: Observation;
 }
 
 export const PINNED_VARIANT = 'pinned';
@@ -57,20 +58,32 @@ export class DataPlane {
     private readonly engine: InferenceEngine = inlineEngine,
   ) {}
 
-  /** Target → load → parse → run → respond, for every payload format alike. */
-  async infer(request: InferRequest, metric: MetricFields): Promise<InferOutcome> {
+  /**
+   * Target → load → parse → run → respond, for every payload format alike. A warm request (config
+   * cached, version loaded) awaits only the run: each await is a promise, and on functions-framework
+   * every promise also runs the async hooks of its per-request domain. What comes after the response
+   * (the shadow run, what was observed) goes into `ctx`.
+   */
+  async infer(request: InferRequest, ctx: InferContext): Promise<ServeResponse> {
     const { format, model, body } = request;
-    const target = await this.target(model, request.pinnedVersion, request);
+    const { metric } = ctx;
+    const target =
+      this.targetNow(model, request.pinnedVersion, request) ??
+      (await this.target(model, request.pinnedVersion, request));
     const loaded = this.loadedNow(model, target, metric) ?? (await this.load(model, target, metric));
     const parse = (m: LoadedModel) => format.parse(body, m, this.limits);
     const call = parse(loaded);
-    const run = await this.run(loaded, call, metric);
+    metric.batchSize = rowsOf(call);
+    const run = await this.engine.run(loaded, call);
+    metric.inferenceMs = run.runMs;
     const result = { model: loaded, target, call, outputs: run.outputs, requestId: request.requestId };
     const response = format.respond(body, result, modelHeaders(model, target));
-    const observed = { manifest: loaded.manifest, call, outputs: run.outputs };
+    ctx.observed = { manifest: loaded.manifest, call, outputs: run.outputs };
     const shadowVersion = target.shadowVersion;
-    if (shadowVersion === undefined) return { response, observed };
-    return { response, observed, shadow: () => this.shadow(model, shadowVersion, parse, run, metric) };
+    if (shadowVersion !== undefined) {
+      ctx.after.push(() => this.shadow(model, shadowVersion, parse, run, metric));
+    }
+    return response;
   }
 
   /** The version that serves `model` (or the pinned one), loaded: for metadata and readiness. */
@@ -90,7 +103,8 @@ export class DataPlane {
     request: RoutingInput,
     metric: MetricFields,
   ): Promise<{ target: Target; loaded: LoadedModel }> {
-    const target = await this.target(model, pinnedVersion, request);
+    const target =
+      this.targetNow(model, pinnedVersion, request) ?? (await this.target(model, pinnedVersion, request));
     const loaded = this.loadedNow(model, target, metric) ?? (await this.load(model, target, metric));
     return { target, loaded };
   }
@@ -105,7 +119,21 @@ export class DataPlane {
     request?: RoutingInput,
   ): Promise<Target> {
     if (pinnedVersion !== undefined) return { version: pinnedVersion, variant: PINNED_VARIANT };
-    const config = await this.deployments.current(model);
+    return this.decide(await this.deployments.current(model), request);
+  }
+
+  /** `target` without an await when the deployment config is cached; undefined otherwise. */
+  private targetNow(
+    model: string,
+    pinnedVersion: number | undefined,
+    request: RoutingInput,
+  ): Target | undefined {
+    if (pinnedVersion !== undefined) return { version: pinnedVersion, variant: PINNED_VARIANT };
+    const config = this.deployments.cached(model);
+    return config === undefined ? undefined : this.decide(config, request);
+  }
+
+  private decide(config: DeploymentConfig, request: RoutingInput | undefined): Target {
     if (request === undefined) {
       const variant = pickVariant(config.variants, this.random());
       return { version: variant.version, variant: variant.name };
@@ -138,13 +166,6 @@ export class DataPlane {
     metric.cache = lookup.hit ? 'hit' : 'miss';
     if (!lookup.hit) metric.loadMs = lookup.model.loadMs;
     return lookup.model;
-  }
-
-  private async run(model: LoadedModel, call: InferCall, metric: MetricFields): Promise<RunResult> {
-    metric.batchSize = rowsOf(call);
-    const result = await this.engine.run(model, call);
-    metric.inferenceMs = result.runMs;
-    return result;
   }
 
   /**

@@ -12,21 +12,27 @@ export interface RawOutput {
   readonly data: unknown;
 }
 
-/** Runs a validated call; returns the requested outputs in request order, plus run time in ms. */
-export async function runInference(
+/**
+ * Runs a validated call; returns the requested outputs in request order, plus run time in ms.
+ * `then` rather than async/await: one promise per run instead of two (see DataPlane.infer).
+ */
+export function runInference(
   model: LoadedModel,
   call: InferCall,
 ): Promise<{ outputs: OutputTensor[]; runMs: number }> {
-  const feeds = buildFeeds(model, call);
-  const started = performance.now();
-  let results: ort.InferenceSession.OnnxValueMapType;
+  let feeds: Record<string, ort.Tensor>;
   try {
-    results = await model.session.run(feeds, call.outputs);
+    feeds = buildFeeds(model, call);
   } catch (err) {
-    throw runFailure(err);
+    return Promise.reject(err);
   }
-  const runMs = performance.now() - started;
-  return { outputs: collectOutputs(results, call), runMs };
+  const started = performance.now();
+  return model.session.run(feeds, call.outputs).then(
+    (results) => ({ outputs: collectOutputs(results, call), runMs: performance.now() - started }),
+    (err: unknown) => {
+      throw runFailure(err);
+    },
+  );
 }
 
 /** The call's inputs as onnxruntime tensors; data the signature accepted but ORT refuses is a 400. */

@@ -178,7 +178,8 @@ export function toAzureLogRecord(event: RequestMetricEvent): AzureLogRecord {
   };
 }
 
-function summary(event: RequestMetricEvent): string {
+/** The entry's `message`: method, route, model@version/variant, status, error class, latency. */
+export function summary(event: RequestMetricEvent): string {
   const target =
     event.model === undefined ? '' : ` ${event.model}@${event.version ?? '?'}/${event.variant ?? '?'}`;
   const failure = event.errorClass === undefined ? '' : ` ${event.errorClass}`;

@@ -48,8 +48,21 @@ export class DeploymentsCache {
   ) {}
 
   async current(model: string): Promise<DeploymentConfig> {
+    return this.cached(model) ?? this.revalidate(model, undefined);
+  }
+
+  /**
+   * `current` without an await when this instance holds a config for `model` (fresh, or stale
+   * while the revalidation started here runs); undefined when only the store can answer.
+   */
+  cached(model: string): DeploymentConfig | undefined {
     const entry = this.entries.get(model);
-    if (entry !== undefined && this.now() - entry.checkedAt < this.ttlMs) return entry.config;
+    if (entry === undefined) return undefined;
+    if (this.now() - entry.checkedAt >= this.ttlMs) this.revalidate(model, entry);
+    return entry.config;
+  }
+
+  private revalidate(model: string, entry: Entry | undefined): Promise<DeploymentConfig> {
     let pending = this.refreshing.get(model);
     if (pending === undefined) {
       pending = this.refresh(model, entry).finally(() => this.refreshing.delete(model));
@@ -57,7 +70,7 @@ export class DeploymentsCache {
       // Stale entry: answered now; a failure of the background refresh is already logged there.
       if (entry !== undefined) pending.catch(() => {});
     }
-    return entry === undefined ? pending : entry.config;
+    return pending;
   }
 
   /** Resolves when the revalidations running now have finished (tests, orderly shutdown). */

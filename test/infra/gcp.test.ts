@@ -8,8 +8,9 @@ import {
   GCP_METRICS,
 } from '../../shared/control/metric-sources/cloud-monitoring';
 import { openMetricSource } from '../../shared/control/metric-sources/open';
+import { cloudLoggingLine } from '../../shared/telemetry/cloud-logging';
 import type { RequestMetricEvent } from '../../shared/telemetry/metric-event';
-import { GCP_LABELS_KEY, toCloudLoggingEntry } from '../../shared/telemetry/metric-formats';
+import { GCP_LABELS_KEY } from '../../shared/telemetry/metric-formats';
 import { successEvent } from '../support/metric-events';
 import { ROOT } from '../support/processes';
 
@@ -388,7 +389,7 @@ describe('the rollout guard wiring (issue 15)', () => {
 describe('log-based metrics read the lines the GCP adapter writes', () => {
   /** The LogEntry Cloud Logging makes of one stdout line of a gen2 function. */
   function logEntry(event: RequestMetricEvent): Record<string, unknown> {
-    const line = JSON.parse(JSON.stringify(toCloudLoggingEntry(event))) as Record<string, unknown>;
+    const line = JSON.parse(cloudLoggingLine(event)) as Record<string, unknown>;
     const { severity, [GCP_LABELS_KEY]: labels, ...jsonPayload } = line;
     return {
       resource: {

@@ -9,7 +9,7 @@ import { emfSink } from '../../functions/aws/metrics';
 import { EMF_MAX_METRICS, emfLines } from '../../shared/telemetry/emf';
 import type { RequestMetricEvent } from '../../shared/telemetry/metric-event';
 import { metricContext, metricDimensions, metricFigures } from '../../shared/telemetry/metric-formats';
-import { notFoundEvent, successEvent } from '../support/metric-events';
+import { everyKindOfEvent, successEvent } from '../support/metric-events';
 
 function printed(act: () => void): string[] {
   const lines: string[] = [];
@@ -45,84 +45,8 @@ function powertoolsDocument(event: RequestMetricEvent, namespace: string): strin
 }
 
 const now = Date.now();
-const at = (offsetMs: number) => new Date(now - offsetMs).toISOString();
-const base: RequestMetricEvent = { ...successEvent, timestamp: at(0) };
-
-const events: Record<string, RequestMetricEvent> = {
-  'cold start with a model load': base,
-  'warm cache hit, sticky pick': {
-    ...base,
-    timestamp: at(1),
-    requestId: 'r-2',
-    coldStart: false,
-    cache: 'hit',
-    loadMs: undefined,
-    sticky: true,
-  },
-  'shadow sample (classifier)': {
-    ...base,
-    timestamp: at(2),
-    coldStart: false,
-    shadowVersion: 4,
-    shadowAgreement: 0.5,
-    shadowLatencyDeltaMs: 0.1234567,
-    shadowMs: 3,
-  },
-  'shadow sample (regressor) that failed': {
-    ...base,
-    timestamp: at(3),
-    coldStart: false,
-    shadowVersion: 4,
-    shadowMeanAbsDiff: 0.25,
-    shadowError: 'shadow_failed',
-  },
-  '3xx (not modified)': { ...base, timestamp: at(4), coldStart: false, status: 304 },
-  '4xx, no model (unknown route)': { ...notFoundEvent, timestamp: at(5) },
-  '4xx on a model (invalid input)': {
-    ...base,
-    timestamp: at(6),
-    status: 400,
-    errorClass: 'invalid_input',
-    inferenceMs: undefined,
-    batchSize: undefined,
-  },
-  '5xx on a model, no version picked': {
-    ...base,
-    timestamp: at(7),
-    status: 503,
-    errorClass: 'unavailable',
-    version: undefined,
-    variant: undefined,
-  },
-  '5xx without a model on another stage': {
-    ...notFoundEvent,
-    timestamp: at(8),
-    stage: 'dev',
-    route: 'health',
-    status: 500,
-    errorClass: 'internal',
-  },
-  'capture, feedback and drift': {
-    ...base,
-    timestamp: at(9),
-    coldStart: false,
-    captured: true,
-    captureDropped: 2,
-    feedbackRows: 4,
-    feedbackCorrect: 3,
-    feedbackAbsError: 1.5,
-    feedbackSquaredError: 0.75,
-    driftPsi: { 'petal length': 0.3, sepal_width: 0.01 },
-    driftPsiMax: 0.3,
-    predictionPsi: 0.02,
-  },
-  'strings that need escaping': {
-    ...base,
-    timestamp: at(10),
-    requestId: 'r "quoted" \\ \u2028 ✓',
-    model: 'iris\ttab',
-  },
-};
+const base: RequestMetricEvent = { ...successEvent, timestamp: new Date(now).toISOString() };
+const events = everyKindOfEvent(now);
 
 describe('EMF written directly', () => {
   for (const [name, event] of Object.entries(events)) {
