@@ -5,7 +5,6 @@ const MAX_EXACT = 9007199254740991;
 // The fast reader accumulates ≤ 25 digits in a double, then one multiplication or division:
 // relative error below 30 · 2^-53 ≈ 3.3e-15, so 1e-14 is a safe bound.
 export const APPROXIMATION_BOUND = 1e-14;
-const EMPTY_TEXT = Buffer.alloc(0);
 const EMPTY_INDEXES = new Int32Array(0);
 
 /**
@@ -28,7 +27,9 @@ export class NumericData {
 
   /** Values that are already the exact doubles (numbers read from another text format). */
   static ofExact(values: Float64Array, dims: readonly number[]): NumericData {
-    return new NumericData(values, dims, EMPTY_TEXT, EMPTY_INDEXES);
+    // No text to read back: nothing is inexact. (Not a module-level Buffer: the edge bundle runs
+    // this module in browsers, which have no Buffer.)
+    return new NumericData(values, dims, Buffer.alloc(0), EMPTY_INDEXES);
   }
 
   get length(): number {
