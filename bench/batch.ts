@@ -7,7 +7,8 @@
  * Paths:
  *   raw            session.run on ready-made Float32 tensors of `BATCH_ROWS` rows
  *   scoring        CSV lines → columns → run → one JSON line per row (shared/batch/csv-columns.ts)
- *   batch job      the CLI's path: file → lines → scoring → part files + markers on disk
+ *   batch job      the CLI's path: file → lines → scoring → part files + markers on disk, runs on
+ *                  one inference worker thread while the next batch is read (as the CLI does)
  *   minimal script what a person would write by hand for the same job: read the file, split lines
  *                  and cells, parseFloat into one Float32Array per batch, run, one JSON line per
  *                  row, one write per batch. No checks, no resume, no per-row errors.
@@ -26,9 +27,12 @@ import { storeSource } from '../shared/batch/lines';
 import { describeInput, loadBatchModel, runBatch } from '../shared/batch/run';
 import { packageModel } from '../shared/control/packaging';
 import { ModelRepository } from '../shared/repository/repository';
+import type { InferenceEngine } from '../shared/serving/engine';
 import type { LoadedModel } from '../shared/serving/loaded-model';
 import { ort } from '../shared/serving/onnx';
+import { WorkerPoolEngine } from '../shared/serving/worker-pool';
 import { FsModelStore } from '../shared/store';
+import { silentLogger } from '../shared/telemetry/log';
 import { seededRandom } from '../test/support/random';
 
 export interface BatchBenchRow {
@@ -50,29 +54,33 @@ const MLP_HIDDEN = 256;
 
 export async function measureBatch(rounds = 3): Promise<BatchBenchModel[]> {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'modelfleet-bench-batch-'));
+  let engine: WorkerPoolEngine | undefined;
   try {
     const repository = new ModelRepository(new FsModelStore(path.join(dir, 'repository')));
     await publishMissingSamples(repository, ['bench']);
     const mlpVersion = await repository.publish(
       await packageModel({ name: 'mlp', artifact: mlpArtifact(), features: mlpFeatures() }),
     );
-    const iris = await loadBatchModel(repository, 'iris', 1);
-    const mlp = await loadBatchModel(repository, 'mlp', mlpVersion);
+    // As the installed CLI runs: one inference worker thread, the next batch read while it runs.
+    engine = new WorkerPoolEngine({ size: 1, inlineBelowMs: 0, log: silentLogger });
+    const iris = await loadBatchModel(repository, 'iris', 1, undefined, engine);
+    const mlp = await loadBatchModel(repository, 'mlp', mlpVersion, undefined, engine);
     return [
       {
         model: 'iris',
         description: 'iris sample, 4 features, 200,000 rows',
         rows: 200_000,
-        paths: await measureModel(dir, iris, 200_000, rounds),
+        paths: await measureModel(dir, iris, 200_000, rounds, engine),
       },
       {
         model: 'mlp',
         description: `tabular MLP, ${MLP_FEATURES} features → ${MLP_HIDDEN} → ${MLP_HIDDEN} → 2, 50,000 rows`,
         rows: 50_000,
-        paths: await measureModel(dir, mlp, 50_000, rounds),
+        paths: await measureModel(dir, mlp, 50_000, rounds, engine),
       },
     ];
   } finally {
+    await engine?.close();
     rmSync(dir, { recursive: true, force: true });
   }
 }
@@ -82,6 +90,7 @@ async function measureModel(
   model: LoadedModel,
   rows: number,
   rounds: number,
+  engine: InferenceEngine,
 ): Promise<BatchBenchRow[]> {
   const features = model.features ?? [];
   const width = features.length;
@@ -118,8 +127,10 @@ async function measureModel(
         await scoreCsvLines(model, lines.slice(row, row + DEFAULT_BATCH_ROWS), features, LIMITS);
       }
     });
-    await timed('job', () => batchJob(dir, file, 'csv', model, `${model.name}-out-${round}`));
-    await timed('parquet', () => batchJob(dir, parquetFile, 'parquet', model, `${model.name}-pq-${round}`));
+    await timed('job', () => batchJob(dir, file, 'csv', model, engine, `${model.name}-out-${round}`));
+    await timed('parquet', () =>
+      batchJob(dir, parquetFile, 'parquet', model, engine, `${model.name}-pq-${round}`),
+    );
     const minimalOut = path.join(dir, `${model.name}-minimal-${round}.jsonl`);
     await timed('minimal', () =>
       minimalBatchScript(model.session, inputName, path.join(dir, file), minimalOut),
@@ -140,6 +151,7 @@ async function batchJob(
   file: string,
   format: BatchFormat,
   model: LoadedModel,
+  engine: InferenceEngine,
   out: string,
 ): Promise<void> {
   const source = storeSource(new FsModelStore(dir), file);
@@ -154,6 +166,7 @@ async function batchJob(
     output: new FsModelStore(path.join(dir, out)),
     load: async () => model,
     limits: LIMITS,
+    engine,
   });
 }
 

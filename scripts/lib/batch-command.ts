@@ -3,6 +3,7 @@
  * Input and output are local paths or store URLs (s3://, az://, gs://, file://), opened with the
  * same drivers and settings as --repository.
  */
+import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { DEFAULT_BATCH_ROWS } from '../../shared/batch/chunk';
 import { type BatchFormat, DEFAULT_CHUNK_BYTES, formatOfName } from '../../shared/batch/job';
@@ -18,7 +19,9 @@ import { parseStoreSettings } from '../../shared/config';
 import { parseSecurityConfig } from '../../shared/config/security';
 import type { ModelRepository } from '../../shared/repository/repository';
 import { manifestVerifier } from '../../shared/security/signing';
+import { defaultWorkerFile, WorkerPoolEngine } from '../../shared/serving/worker-pool';
 import { type ModelStore, openStore } from '../../shared/store';
+import { createLogger } from '../../shared/telemetry/log';
 import type { OptionSpecs } from './command-line';
 import { positiveInt } from './traffic-commands';
 
@@ -107,6 +110,8 @@ export async function runBatchCommand(
     !cli.json && cli.progress !== undefined && (values.progress === true || cli.progress.isTTY === true);
   const started = Date.now();
   let startBytes: number | undefined;
+  // Runs on a worker thread, so the next batch is read while this one runs (shared/batch/chunk.ts).
+  const engine = inferenceThread();
   const result = await runBatch({
     input: await describeInput(source, folder, key, format),
     model,
@@ -122,7 +127,8 @@ export async function runBatchCommand(
     now: new Date(),
     source,
     output,
-    load: (job) => loadBatchModel(repository, job.model, job.version, verify),
+    load: (job) => loadBatchModel(repository, job.model, job.version, verify, engine),
+    ...(engine === undefined ? {} : { engine }),
     limits: { maxTensorElements: 64 * 1024 * 1024 },
     ...(show && cli.progress !== undefined
       ? {
@@ -132,13 +138,23 @@ export async function runBatchCommand(
           }),
         }
       : {}),
-  });
+  }).finally(() => engine?.close());
   if (show) cli.progress?.write('\n');
   const { summary } = result;
   cli.output(
     `${result.resumed ? `resumed: ${result.skipped} of ${summary.job.chunks} chunks were done; ` : ''}scored ${summary.rows} rows with ${model} version ${summary.job.version} (${summary.job.variant}): ${summary.rows - summary.errors} predictions, ${summary.errors} errors; output ${output.url}`,
     { ...summary, resumed: result.resumed, skippedChunks: result.resumed ? result.skipped : 0 },
   );
+}
+
+/**
+ * One inference worker thread when the compiled worker script is there (the installed CLI runs
+ * from dist/); else (a bundle, ts-jest) runs stay inline, which gives the same output.
+ */
+function inferenceThread(): WorkerPoolEngine | undefined {
+  if (!existsSync(defaultWorkerFile())) return undefined;
+  // Its rare warnings (a worker replaced) go to stderr, as every log line does.
+  return new WorkerPoolEngine({ size: 1, inlineBelowMs: 0, log: createLogger('warn') });
 }
 
 /** "rows 40,960  12,345 rows/s  chunk 4/10  43%  ETA 5s": rate and ETA of this run's own work. */

@@ -6,6 +6,7 @@
  */
 import { BadRequestError } from '../errors';
 import type { Limits } from '../protocol/oip';
+import type { InferenceEngine } from '../serving/engine';
 import type { LoadedModel } from '../serving/loaded-model';
 import type { ModelStore } from '../store';
 import { scoreCsvLines } from './csv-columns';
@@ -26,6 +27,11 @@ export interface ChunkContext {
   limits: Limits;
   /** Rows per session.run. */
   batchRows?: number;
+  /**
+   * Where the runs happen (default: inline). With a worker thread the next batch is read and
+   * decoded while the worker runs this one.
+   */
+  engine?: InferenceEngine;
   /** Called after each run with the rows scored and the input offset reached. */
   onProgress?: (rows: number, offset: number) => void;
 }
@@ -45,13 +51,25 @@ export async function processChunk(chunk: ChunkRange, context: ChunkContext): Pr
   const errors: ChunkError[] = [];
   let texts: string[] = [];
   let offsets: number[] = [];
-  const flush = async () => {
-    const outcomes = await scoreLines(texts, context);
-    parts.push(partLines(outcomes, rows, offsets, errors));
-    rows += outcomes.length;
-    context.onProgress?.(texts.length, (offsets[offsets.length - 1] ?? chunk.start) + 1);
+  // One batch in flight while the next is read: scoreLines decodes its lines and hands the run to
+  // the engine before its first await, so a worker runs batch k while batch k + 1 is read.
+  let previous: Promise<void> = Promise.resolve();
+  const flush = () => {
+    const [batch, batchOffsets] = [texts, offsets];
     texts = [];
     offsets = [];
+    const scored = scoreLines(batch, context);
+    const before = previous;
+    previous = (async () => {
+      const outcomes = await scored;
+      await before;
+      parts.push(partLines(outcomes, rows, batchOffsets, errors));
+      rows += outcomes.length;
+      context.onProgress?.(batch.length, (batchOffsets[batchOffsets.length - 1] ?? chunk.start) + 1);
+    })();
+    // Awaited by the next flush or at the end; a failure must not count as unhandled meanwhile.
+    previous.catch(() => undefined);
+    return before;
   };
   for await (const block of lineBlocksInRange(context.source, chunk.start, chunk.end)) {
     for (let i = 0; i < block.texts.length; i++) {
@@ -61,16 +79,21 @@ export async function processChunk(chunk: ChunkRange, context: ChunkContext): Pr
     }
   }
   if (texts.length > 0) await flush();
+  await previous;
   return writeChunk(context.output, chunk.index, Buffer.concat(parts), { rows, errors });
 }
 
 /** CSV lines take the columnar path; JSON lines are decoded one by one. */
-function scoreLines(texts: readonly string[], { job, model, limits }: ChunkContext): Promise<RowOutcome[]> {
+function scoreLines(
+  texts: readonly string[],
+  { job, model, limits, engine }: ChunkContext,
+): Promise<RowOutcome[]> {
   const { format, header } = job.input;
-  if (format === 'csv' && header !== undefined) return scoreCsvLines(model, texts, header, limits);
+  if (format === 'csv' && header !== undefined) return scoreCsvLines(model, texts, header, limits, engine);
   return scoreRows(
     model,
     texts.map((text) => decodeRow(text, format, header)),
     limits,
+    engine,
   );
 }

@@ -7,6 +7,7 @@
  */
 import { BadRequestError } from '../errors';
 import type { Limits } from '../protocol/oip';
+import { type InferenceEngine, inlineEngine } from '../serving/engine';
 import type { LoadedModel } from '../serving/loaded-model';
 import { decodeRow } from './rows';
 import { type RowOutcome, scoreColumns, scoreFeatureRows, scoreRows } from './score';
@@ -94,13 +95,14 @@ export async function scoreCsvLines(
   lines: readonly string[],
   header: readonly string[],
   limits: Limits,
+  engine: InferenceEngine = inlineEngine,
 ): Promise<RowOutcome[]> {
   const outcomes = new Array<RowOutcome>(lines.length);
   const positions = matrixPositions(header, model);
   const { values, taken, others } = numericRows(lines, positions);
   let rest = others;
   if (taken.length > 0) {
-    const texts = await scoreMatrix(model, values, taken.length, header, limits);
+    const texts = await scoreMatrix(model, values, taken.length, header, limits, engine);
     if (texts === undefined) rest = lines.map((_, line) => line);
     else {
       taken.forEach((line, i) => {
@@ -110,7 +112,7 @@ export async function scoreCsvLines(
   }
   if (rest.length > 0) {
     const rows = rest.map((line) => decodeRow(lines[line] as string, 'csv', header));
-    const scored = await scoreRows(model, rows, limits);
+    const scored = await scoreRows(model, rows, limits, engine);
     rest.forEach((line, i) => {
       outcomes[line] = scored[i] as RowOutcome;
     });
@@ -136,13 +138,14 @@ export async function scoreMatrix(
   rows: number,
   header: readonly string[],
   limits: Limits,
+  engine: InferenceEngine = inlineEngine,
 ): Promise<string[] | undefined> {
   const positions = matrixPositions(header, model);
   const asFeatures = featurePositions(header, model.features) !== undefined;
   try {
     return (
-      (asFeatures ? await scoreFeatureRows(model, values, rows, limits) : undefined) ??
-      (await scoreColumns(model, columnsOf(values, header, positions, rows), rows, limits))
+      (asFeatures ? await scoreFeatureRows(model, values, rows, limits, engine) : undefined) ??
+      (await scoreColumns(model, columnsOf(values, header, positions, rows), rows, limits, engine))
     );
   } catch (err) {
     if (err instanceof BadRequestError) return undefined;

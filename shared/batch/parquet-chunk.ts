@@ -5,6 +5,7 @@
  */
 import { BadRequestError, ConflictError } from '../errors';
 import type { Limits } from '../protocol/oip';
+import type { InferenceEngine } from '../serving/engine';
 import type { LoadedModel } from '../serving/loaded-model';
 import type { ModelStore } from '../store';
 import { matrixPositions, scoreMatrix } from './csv-columns';
@@ -23,6 +24,7 @@ export interface ParquetChunkContext {
   model: LoadedModel;
   limits: Limits;
   batchRows: number;
+  engine?: InferenceEngine;
   onProgress?: (rows: number, offset: number) => void;
 }
 
@@ -80,14 +82,14 @@ async function scoreBatch(
   columns: ArrayLike<unknown>[],
   from: number,
   count: number,
-  { job, model, limits }: ParquetChunkContext,
+  { job, model, limits, engine }: ParquetChunkContext,
 ): Promise<RowOutcome[]> {
   const names = job.input.header ?? [];
   const values = numericMatrix(columns, from, count, matrixPositions(names, model));
-  const lines = values && (await scoreMatrix(model, values, count, names, limits));
+  const lines = values && (await scoreMatrix(model, values, count, names, limits, engine));
   if (lines !== undefined) return lines;
   const batch = Array.from({ length: count }, (_, i) => rowOf(columns, from + i, names));
-  return scoreRows(model, batch, limits);
+  return scoreRows(model, batch, limits, engine);
 }
 
 /** Rows [from, from + count) of the columns as one row-major matrix, or undefined unless all numbers. */

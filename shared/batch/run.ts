@@ -7,6 +7,7 @@
 import type { Limits } from '../protocol/oip';
 import type { Manifest } from '../repository/manifest';
 import type { ModelRepository } from '../repository/repository';
+import type { InferenceEngine } from '../serving/engine';
 import type { LoadedModel } from '../serving/loaded-model';
 import { ModelCache } from '../serving/model-cache';
 import type { ModelStore } from '../store';
@@ -32,8 +33,12 @@ export async function loadBatchModel(
   model: string,
   version: number,
   verifyManifest?: (manifest: Manifest) => void,
+  engine?: InferenceEngine,
 ): Promise<LoadedModel> {
-  const cache = new ModelCache(repository, 1, verifyManifest === undefined ? {} : { verifyManifest });
+  const cache = new ModelCache(repository, 1, {
+    ...(verifyManifest === undefined ? {} : { verifyManifest }),
+    ...(engine === undefined ? {} : { engine }),
+  });
   return (await cache.get(model, version)).model;
 }
 
@@ -52,6 +57,8 @@ export interface BatchRun extends JobRequest {
   load: (job: BatchJob) => Promise<LoadedModel>;
   limits: Limits;
   batchRows?: number;
+  /** Where the runs happen (chunk.ts ChunkContext.engine); the model must be loaded for it. */
+  engine?: InferenceEngine;
   onProgress?: (progress: BatchProgress) => void;
   /** Called when a chunk is done (tests stop a run here). */
   onChunk?: (marker: ChunkMarker) => void;
@@ -84,6 +91,7 @@ export async function runBatch(
       model,
       limits: run.limits,
       ...(run.batchRows === undefined ? {} : { batchRows: run.batchRows }),
+      ...(run.engine === undefined ? {} : { engine: run.engine }),
       onProgress: (rows, offset) => {
         progress.rows += rows;
         progress.bytes = Math.max(progress.bytes, Math.min(offset, chunk.end));

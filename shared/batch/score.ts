@@ -7,7 +7,7 @@
 import { BadRequestError } from '../errors';
 import type { Limits } from '../protocol/oip';
 import { inputsFromColumns, inputsFromFeatureRows, nest, rowOf } from '../protocol/tabular';
-import { runInference } from '../serving/inference';
+import { type InferenceEngine, inlineEngine } from '../serving/engine';
 import type { LoadedModel } from '../serving/loaded-model';
 import { concatTensorData } from '../tensor/concat';
 import type { InferCall, InferInput, OutputTensor } from '../tensor/types';
@@ -20,6 +20,7 @@ export async function scoreRows(
   model: LoadedModel,
   rows: readonly (BatchRow | Error)[],
   limits: Limits,
+  engine: InferenceEngine = inlineEngine,
 ): Promise<RowOutcome[]> {
   const outcomes = new Array<RowOutcome>(rows.length);
   const columns: number[] = [];
@@ -34,8 +35,9 @@ export async function scoreRows(
       indexes.map((i) => rows[i] as BatchRow),
       limits,
     );
-  for (const group of groupByNames(columns, rows)) await scoreGroup(model, group, prepare, outcomes);
-  if (requests.length > 0) await scoreGroup(model, requests, prepare, outcomes);
+  const score = (indexes: readonly number[]) => scoreGroup(model, engine, indexes, prepare, outcomes);
+  for (const group of groupByNames(columns, rows)) await score(group);
+  if (requests.length > 0) await score(requests);
   return outcomes;
 }
 
@@ -69,13 +71,14 @@ interface PreparedCall {
 
 async function scoreGroup(
   model: LoadedModel,
+  engine: InferenceEngine,
   indexes: readonly number[],
   prepare: (indexes: readonly number[]) => PreparedCall,
   outcomes: RowOutcome[],
 ): Promise<void> {
   try {
     const prepared = prepare(indexes);
-    const { outputs } = await runInference(model, prepared.call);
+    const { outputs } = await engine.run(model, prepared.call);
     const lines = splitOutputs(outputs, prepared);
     indexes.forEach((index, i) => {
       outcomes[index] = lines[i] as string;
@@ -89,7 +92,7 @@ async function scoreGroup(
       throw err;
     }
     // One bad row spoils its batch: find it (and any other) by scoring each row alone.
-    for (const index of indexes) await scoreGroup(model, [index], prepare, outcomes);
+    for (const index of indexes) await scoreGroup(model, engine, [index], prepare, outcomes);
   }
 }
 
@@ -142,6 +145,7 @@ export async function scoreFeatureRows(
   values: Float64Array,
   rows: number,
   limits: Limits,
+  engine: InferenceEngine = inlineEngine,
 ): Promise<string[] | undefined> {
   const inputs = inputsFromFeatureRows(values, rows, model, limits, rows === 1 ? 'row' : 'rows');
   if (inputs === undefined) return undefined;
@@ -151,7 +155,7 @@ export async function scoreFeatureRows(
     wanted: [],
     shape: 'row',
   };
-  const { outputs } = await runInference(model, prepared.call);
+  const { outputs } = await engine.run(model, prepared.call);
   return splitOutputs(outputs, prepared);
 }
 
@@ -164,9 +168,10 @@ export async function scoreColumns(
   columns: ReadonlyMap<string, readonly unknown[]>,
   rows: number,
   limits: Limits,
+  engine: InferenceEngine = inlineEngine,
 ): Promise<string[]> {
   const prepared = columnsCall(model, columns, rows, limits);
-  const { outputs } = await runInference(model, prepared.call);
+  const { outputs } = await engine.run(model, prepared.call);
   return splitOutputs(outputs, prepared);
 }
 

@@ -31,6 +31,11 @@ export interface WorkerPoolOptions {
 
 export const RESTART_WINDOW_MS = 60_000;
 
+/** The compiled worker script beside this module (dist/shared/serving/inference-worker.js). */
+export function defaultWorkerFile(): string {
+  return path.join(__dirname, 'inference-worker.js');
+}
+
 /**
  * Whether a worker that just died is replaced, given when earlier replacements happened: a worker
  * that dies at every start (a model that crashes onnxruntime, say) must not become a restart loop.
@@ -81,7 +86,7 @@ export class WorkerPoolEngine implements InferenceEngine {
   workerRuns = 0;
 
   constructor(private readonly options: WorkerPoolOptions) {
-    this.file = options.workerFile ?? path.join(__dirname, 'inference-worker.js');
+    this.file = options.workerFile ?? defaultWorkerFile();
     for (let i = 0; i < options.size; i++) this.slots.push(this.spawn());
   }
 
