@@ -1,9 +1,3 @@
-/**
- * The Azure and GCP batch entries on their emulators (Azurite; the GCS JSON API fake), driven as
- * their platforms would: Event Grid's BlobCreated event through the jobs queue, then each chunk
- * message; the workflow's plan / chunk / finish calls. Same output as the CLI's chunk worker.
- */
-import path from 'node:path';
 import { InvocationContext } from '@azure/functions';
 import {
   blobOf,
@@ -13,11 +7,10 @@ import {
   resetBatchWorker as resetAzure,
 } from '../../functions/azure/batch';
 import { resetBatchWorker as resetGcp, runStep } from '../../functions/gcp/batch';
-import { run } from '../../scripts/cli';
 import { openStore, type StoreSettings } from '../../shared/store';
 import { closeFakeGcs, repositoryLocation } from '../storage/stores';
+import { publishIris } from '../support/batch';
 import { removeTempDirs } from '../support/fixtures';
-import { ROOT } from '../support/processes';
 
 const FEATURES = ['sepal_length', 'sepal_width', 'petal_length', 'petal_width'];
 const ROWS = 3000;
@@ -40,19 +33,7 @@ async function prepare(url: string, settings: StoreSettings, env: Record<string,
     BATCH_OUTPUT: `${url}/predictions`,
     BATCH_CHUNK_BYTES: '8192',
   };
-  await run(
-    [
-      'publish',
-      path.join(ROOT, 'samples', 'iris', 'model.onnx'),
-      '--name',
-      'iris',
-      '--features',
-      FEATURES.join(','),
-      '--promote',
-    ],
-    process.env,
-    () => {},
-  );
+  await publishIris(process.env);
   await openStore(`${url}/incoming`, settings).put('rows.csv', Buffer.from(CSV));
 }
 

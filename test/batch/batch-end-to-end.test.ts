@@ -11,8 +11,9 @@ import { run } from '../../scripts/cli';
 import type { BatchSummary } from '../../shared/batch/job';
 import { runInference } from '../../shared/serving/inference';
 import { ModelCache } from '../../shared/serving/model-cache';
-import { type ModelStore, openStore, type StoreSettings } from '../../shared/store';
+import { type ModelStore, openStore } from '../../shared/store';
 import { repositoryLocation, type StoreKind } from '../storage/stores';
+import { cliEnv, publishIris } from '../support/batch';
 import { json, postJson, removeTempDirs, sampleApp, tempDir } from '../support/fixtures';
 import { ROOT } from '../support/processes';
 import { seededRandom } from '../support/random';
@@ -38,25 +39,6 @@ function irisCsv(): { text: string; values: Float32Array } {
     lines.push(cells.join(','));
   }
   return { text: `${lines.join('\n')}\n`, values };
-}
-
-function envOf(repository: string, settings: StoreSettings): NodeJS.ProcessEnv {
-  return {
-    MODEL_REPOSITORY: repository,
-    MODELFLEET_STAGE: 'local',
-    ...(settings.s3Endpoint === undefined
-      ? {}
-      : {
-          S3_ENDPOINT: settings.s3Endpoint,
-          S3_FORCE_PATH_STYLE: 'true',
-          AWS_REGION: 'us-east-1',
-          AWS_ACCESS_KEY_ID: 'S3RVER',
-          AWS_SECRET_ACCESS_KEY: 'S3RVER',
-        }),
-    ...(settings.azureConnectionString === undefined
-      ? {}
-      : { AZURE_STORAGE_CONNECTION_STRING: settings.azureConnectionString }),
-  };
 }
 
 async function predictionLines(output: ModelStore): Promise<string[]> {
@@ -109,23 +91,8 @@ async function directLines(): Promise<string[]> {
 
 async function setUp(kind: StoreKind): Promise<Setup> {
   const { url, settings } = await repositoryLocation(kind);
-  const env = envOf(`${url}/repository`, settings);
-  const iris = path.join(ROOT, 'samples', 'iris');
-  await run(
-    [
-      'publish',
-      path.join(iris, 'model.onnx'),
-      '--name',
-      'iris',
-      '--features',
-      FEATURES.join(','),
-      '--sample',
-      path.join(iris, 'sample.json'),
-      '--promote',
-    ],
-    env,
-    () => {},
-  );
+  const env = cliEnv(`${url}/repository`, settings);
+  await publishIris(env, ['--sample', path.join(ROOT, 'samples', 'iris', 'sample.json')]);
   const inputStore = openStore(`${url}/in`, settings);
   await inputStore.put('rows.csv', Buffer.from(irisData.text));
   const out = `${url}/out`;

@@ -21,10 +21,10 @@ import { chunksOf } from '../../shared/batch/run';
 import { BatchWorker } from '../../shared/batch/worker';
 import { runInference } from '../../shared/serving/inference';
 import { ModelCache } from '../../shared/serving/model-cache';
-import { type ModelStore, openStore, type StoreSettings } from '../../shared/store';
+import { type ModelStore, openStore } from '../../shared/store';
 import { repositoryLocation, type StoreKind } from '../storage/stores';
+import { cliEnv, publishIris } from '../support/batch';
 import { removeTempDirs, sampleApp, tempDir } from '../support/fixtures';
-import { ROOT } from '../support/processes';
 import { seededRandom } from '../support/random';
 
 afterAll(removeTempDirs);
@@ -106,43 +106,11 @@ async function predictionLines(output: ModelStore): Promise<{ summary: BatchSumm
   return { summary, lines };
 }
 
-function envOf(repository: string, settings: StoreSettings): NodeJS.ProcessEnv {
-  return {
-    MODEL_REPOSITORY: repository,
-    MODELFLEET_STAGE: 'local',
-    ...(settings.s3Endpoint === undefined
-      ? {}
-      : {
-          S3_ENDPOINT: settings.s3Endpoint,
-          S3_FORCE_PATH_STYLE: 'true',
-          AWS_REGION: 'us-east-1',
-          AWS_ACCESS_KEY_ID: 'S3RVER',
-          AWS_SECRET_ACCESS_KEY: 'S3RVER',
-        }),
-    ...(settings.azureConnectionString === undefined
-      ? {}
-      : { AZURE_STORAGE_CONNECTION_STRING: settings.azureConnectionString }),
-  };
-}
-
 /** iris published on an emulator, the Parquet (and CSV) rows put under in/. */
 async function setUp(kind: StoreKind) {
   const { url, settings } = await repositoryLocation(kind);
-  const env = envOf(`${url}/repository`, settings);
-  const iris = path.join(ROOT, 'samples', 'iris');
-  await run(
-    [
-      'publish',
-      path.join(iris, 'model.onnx'),
-      '--name',
-      'iris',
-      '--features',
-      FEATURES.join(','),
-      '--promote',
-    ],
-    env,
-    () => {},
-  );
+  const env = cliEnv(`${url}/repository`, settings);
+  await publishIris(env);
   const input = openStore(`${url}/in`, settings);
   await input.put('rows.parquet', irisFile);
   await input.put('rows.csv', Buffer.from(irisCsv(rows)));

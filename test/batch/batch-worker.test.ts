@@ -12,6 +12,7 @@ import { objectCreated } from '../../functions/aws/batch/object-created';
 import { plan } from '../../functions/aws/batch/plan';
 import { run } from '../../scripts/cli';
 import { openStore } from '../../shared/store';
+import { publishIris } from '../support/batch';
 import { S3_TEST_BUCKET } from '../support/emulators';
 import { removeTempDirs } from '../support/fixtures';
 import { ROOT } from '../support/processes';
@@ -82,20 +83,7 @@ describe('AWS batch entries (Step Functions Distributed Map steps and the small-
   beforeAll(async () => {
     Object.assign(process.env, env);
     resetBatchWorker();
-    const iris = path.join(ROOT, 'samples', 'iris');
-    await run(
-      [
-        'publish',
-        path.join(iris, 'model.onnx'),
-        '--name',
-        'iris',
-        '--features',
-        FEATURES.join(','),
-        '--promote',
-      ],
-      env,
-      () => {},
-    );
+    await publishIris(env);
     const input = openStore(`${root}/incoming`, settings());
     await input.put('large rows.csv', Buffer.from(csv(5000)));
     await input.put('small.csv', Buffer.from(csv(50)));
