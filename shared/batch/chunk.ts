@@ -11,7 +11,7 @@ import type { LoadedModel } from '../serving/loaded-model';
 import type { ModelStore } from '../store';
 import { scoreCsvLines } from './csv-columns';
 import type { BatchJob, ChunkError, ChunkMarker, ChunkRange } from './job';
-import { partLines, writeChunk } from './job-files';
+import { batchPipeline, partLines, writeChunk } from './job-files';
 import { type ByteSource, lineBlocksInRange } from './lines';
 import { processParquetChunk } from './parquet-chunk';
 import { decodeRow } from './rows';
@@ -51,25 +51,18 @@ export async function processChunk(chunk: ChunkRange, context: ChunkContext): Pr
   const errors: ChunkError[] = [];
   let texts: string[] = [];
   let offsets: number[] = [];
-  // One batch in flight while the next is read: scoreLines decodes its lines and hands the run to
-  // the engine before its first await, so a worker runs batch k while batch k + 1 is read.
-  let previous: Promise<void> = Promise.resolve();
+  // scoreLines decodes its lines and hands the run to the engine before its first await, so a
+  // worker thread runs batch k while batch k + 1 is read.
+  const pipeline = batchPipeline();
   const flush = () => {
     const [batch, batchOffsets] = [texts, offsets];
     texts = [];
     offsets = [];
-    const scored = scoreLines(batch, context);
-    const before = previous;
-    previous = (async () => {
-      const outcomes = await scored;
-      await before;
+    return pipeline.add(scoreLines(batch, context), (outcomes) => {
       parts.push(partLines(outcomes, rows, batchOffsets, errors));
       rows += outcomes.length;
       context.onProgress?.(batch.length, (batchOffsets[batchOffsets.length - 1] ?? chunk.start) + 1);
-    })();
-    // Awaited by the next flush or at the end; a failure must not count as unhandled meanwhile.
-    previous.catch(() => undefined);
-    return before;
+    });
   };
   for await (const block of lineBlocksInRange(context.source, chunk.start, chunk.end)) {
     for (let i = 0; i < block.texts.length; i++) {
@@ -79,7 +72,7 @@ export async function processChunk(chunk: ChunkRange, context: ChunkContext): Pr
     }
   }
   if (texts.length > 0) await flush();
-  await previous;
+  await pipeline.drain();
   return writeChunk(context.output, chunk.index, Buffer.concat(parts), { rows, errors });
 }
 

@@ -207,3 +207,29 @@ export async function writeChunk(
   });
   return marker;
 }
+
+/**
+ * One scored batch in flight while the next is read: `add` takes a batch whose scoring has started
+ * (decoded, its run handed to the engine) and what to do with its result, in order; it resolves
+ * once the batch before is done, so at most two are pending. `drain` waits for the last.
+ */
+export function batchPipeline(): {
+  add<T>(scored: Promise<T>, done: (result: T) => void): Promise<void>;
+  drain(): Promise<void>;
+} {
+  let previous: Promise<void> = Promise.resolve();
+  return {
+    add(scored, done) {
+      const before = previous;
+      previous = (async () => {
+        const result = await scored;
+        await before;
+        done(result);
+      })();
+      // Awaited by the next add or by drain; a failure must not count as unhandled meanwhile.
+      previous.catch(() => undefined);
+      return before;
+    },
+    drain: () => previous,
+  };
+}

@@ -10,7 +10,7 @@ import type { LoadedModel } from '../serving/loaded-model';
 import type { ModelStore } from '../store';
 import { matrixPositions, scoreMatrix } from './csv-columns';
 import type { BatchJob, ChunkError, ChunkMarker, ChunkRange } from './job';
-import { partLines, writeChunk } from './job-files';
+import { batchPipeline, partLines, writeChunk } from './job-files';
 import type { ByteSource } from './lines';
 import { cellOf, columnNames, readFooter, readRowGroup } from './parquet';
 import type { BatchRow } from './rows';
@@ -53,6 +53,8 @@ export async function processParquetChunk(
   }
   const file = { source: context.source, size, metadata, key: job.input.key };
   const parts: Buffer[] = [];
+  // A worker thread runs batch k while batch k + 1 is decoded (and the next row group read).
+  const pipeline = batchPipeline();
   let written = 0;
   const errors: ChunkError[] = [];
   let groupStart = chunk.rows.first;
@@ -62,14 +64,17 @@ export async function processParquetChunk(
       const columns = await readRowGroup(file, { index: group, rowStart: groupStart, rows }, names);
       for (let from = 0; from < rows; from += context.batchRows) {
         const count = Math.min(context.batchRows, rows - from);
-        const outcomes = await scoreBatch(columns, from, count, context);
-        parts.push(partLines(outcomes, written, groupStart + from, errors));
-        written += outcomes.length;
-        context.onProgress?.(count, progressOffset(chunk, groupStart + from + count));
+        const first = groupStart + from;
+        await pipeline.add(scoreBatch(columns, from, count, context), (outcomes) => {
+          parts.push(partLines(outcomes, written, first, errors));
+          written += outcomes.length;
+          context.onProgress?.(count, progressOffset(chunk, first + count));
+        });
       }
     }
     groupStart += rows;
   }
+  await pipeline.drain();
   return writeChunk(context.output, chunk.index, Buffer.concat(parts), { rows: written, errors });
 }
 
