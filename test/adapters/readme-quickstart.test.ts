@@ -103,6 +103,9 @@ afterEach(async () => {
 describe('README quick-start, as written, on a fresh copy of the tree', () => {
   it('npm start creates ./model-repository with the samples and answers the README curls', async () => {
     await start(readme('npm ci && npm start').replace('npm ci && ', ''));
+    // The build makes the CLI runnable: `npx modelfleet` executes the bin file itself, and in a
+    // fresh clone nothing else sets its mode (npm ci ran before dist/ existed).
+    expect(statSync(path.join(tree, 'dist', 'scripts', 'cli.js')).mode & 0o111).toBe(0o111);
     expect(readdirSync(path.join(tree, 'model-repository')).sort()).toEqual(['house-price', 'iris']);
     expect(readdirSync(path.join(tree, 'model-repository', 'iris', 'deployments')).sort()).toEqual([
       'dev.json',
