@@ -23,7 +23,7 @@ import { publishMissingSamples } from '../scripts/lib/samples';
 import { DEFAULT_BATCH_ROWS } from '../shared/batch/chunk';
 import { scoreCsvLines } from '../shared/batch/csv-columns';
 import { type BatchFormat, DEFAULT_CHUNK_BYTES } from '../shared/batch/job';
-import { storeSource } from '../shared/batch/lines';
+import { LineBatch, storeSource } from '../shared/batch/lines';
 import { describeInput, loadBatchModel, runBatch } from '../shared/batch/run';
 import { packageModel } from '../shared/control/packaging';
 import { ModelRepository } from '../shared/repository/repository';
@@ -111,6 +111,10 @@ async function measureModel(
     const data = values.slice(row * width, Math.min(rows, row + DEFAULT_BATCH_ROWS) * width);
     tensors.push(new ort.Tensor('float32', data, [data.length / width, width]));
   }
+  const batches: LineBatch[] = [];
+  for (let row = 0; row < rows; row += DEFAULT_BATCH_ROWS) {
+    batches.push(LineBatch.of(lines.slice(row, row + DEFAULT_BATCH_ROWS)));
+  }
   const best = { raw: 0, scoring: 0, job: 0, minimal: 0, parquet: 0 };
   const timed = async (key: keyof typeof best, run: () => Promise<unknown>) => {
     const started = performance.now();
@@ -123,9 +127,7 @@ async function measureModel(
       for (const tensor of tensors) await model.session.run({ [inputName]: tensor });
     });
     await timed('scoring', async () => {
-      for (let row = 0; row < rows; row += DEFAULT_BATCH_ROWS) {
-        await scoreCsvLines(model, lines.slice(row, row + DEFAULT_BATCH_ROWS), features, LIMITS);
-      }
+      for (const batch of batches) await scoreCsvLines(model, batch, features, LIMITS);
     });
     await timed('job', () => batchJob(dir, file, 'csv', model, engine, `${model.name}-out-${round}`));
     await timed('parquet', () =>

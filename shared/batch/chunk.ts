@@ -12,7 +12,7 @@ import type { ModelStore } from '../store';
 import { scoreCsvLines } from './csv-columns';
 import type { BatchJob, ChunkError, ChunkMarker, ChunkRange } from './job';
 import { batchPipeline, partLines, writeChunk } from './job-files';
-import { type ByteSource, lineBlocksInRange } from './lines';
+import { type ByteSource, LineBatch, lineBlocksInRange } from './lines';
 import { processParquetChunk } from './parquet-chunk';
 import { decodeRow } from './rows';
 import { type RowOutcome, scoreRows } from './score';
@@ -49,43 +49,39 @@ export async function processChunk(chunk: ChunkRange, context: ChunkContext): Pr
   const parts: Buffer[] = [];
   let rows = 0;
   const errors: ChunkError[] = [];
-  let texts: string[] = [];
-  let offsets: number[] = [];
+  let batch = new LineBatch();
   // scoreLines decodes its lines and hands the run to the engine before its first await, so a
   // worker thread runs batch k while batch k + 1 is read.
   const pipeline = batchPipeline();
   const flush = () => {
-    const [batch, batchOffsets] = [texts, offsets];
-    texts = [];
-    offsets = [];
-    return pipeline.add(scoreLines(batch, context), (outcomes) => {
-      parts.push(partLines(outcomes, rows, batchOffsets, errors));
+    const lines = batch;
+    batch = new LineBatch();
+    return pipeline.add(scoreLines(lines, context), (outcomes) => {
+      parts.push(partLines(outcomes, rows, (i) => lines.offset(i), errors));
       rows += outcomes.length;
-      context.onProgress?.(batch.length, (batchOffsets[batchOffsets.length - 1] ?? chunk.start) + 1);
+      context.onProgress?.(lines.length, lines.offset(lines.length - 1) + 1);
     });
   };
   for await (const block of lineBlocksInRange(context.source, chunk.start, chunk.end)) {
-    for (let i = 0; i < block.texts.length; i++) {
-      texts.push(block.texts[i] as string);
-      offsets.push(block.offsets[i] as number);
-      if (texts.length >= batchRows) await flush();
+    for (let from = 0; from < block.starts.length; ) {
+      const to = Math.min(block.starts.length, from + batchRows - batch.length);
+      batch.add(block, from, to);
+      from = to;
+      if (batch.length >= batchRows) await flush();
     }
   }
-  if (texts.length > 0) await flush();
+  if (batch.length > 0) await flush();
   await pipeline.drain();
   return writeChunk(context.output, chunk.index, Buffer.concat(parts), { rows, errors });
 }
 
 /** CSV lines take the columnar path; JSON lines are decoded one by one. */
-function scoreLines(
-  texts: readonly string[],
-  { job, model, limits, engine }: ChunkContext,
-): Promise<RowOutcome[]> {
+function scoreLines(lines: LineBatch, { job, model, limits, engine }: ChunkContext): Promise<RowOutcome[]> {
   const { format, header } = job.input;
-  if (format === 'csv' && header !== undefined) return scoreCsvLines(model, texts, header, limits, engine);
+  if (format === 'csv' && header !== undefined) return scoreCsvLines(model, lines, header, limits, engine);
   return scoreRows(
     model,
-    texts.map((text) => decodeRow(text, format, header)),
+    lines.texts().map((text) => decodeRow(text, format, header)),
     limits,
     engine,
   );

@@ -9,6 +9,7 @@ import { BadRequestError } from '../errors';
 import type { Limits } from '../protocol/oip';
 import { type InferenceEngine, inlineEngine } from '../serving/engine';
 import type { LoadedModel } from '../serving/loaded-model';
+import type { LineBatch } from './lines';
 import { decodeRow } from './rows';
 import { type RowOutcome, scoreColumns, scoreFeatureRows, scoreRows } from './score';
 
@@ -22,39 +23,51 @@ export interface NumericRows {
 }
 
 /** Lines of `positions.length` plain numbers into one matrix; cell j of a row goes to positions[j]. */
-export function numericRows(lines: readonly string[], positions: readonly number[]): NumericRows {
+export function numericRows(lines: LineBatch, positions: readonly number[]): NumericRows {
   const width = positions.length;
   const values = new Float64Array(lines.length * width);
   const taken: number[] = [];
   const others: number[] = [];
-  for (let line = 0; line < lines.length; line++) {
-    // A refused line leaves partial cells in the next free row, which the next line overwrites.
-    if (readCells(lines[line] as string, values, taken.length * width, positions)) taken.push(line);
-    else others.push(line);
+  let index = 0;
+  for (const { block, from, to } of lines.runs) {
+    const { bytes, starts, ends } = block;
+    for (let line = from; line < to; line++, index++) {
+      // A refused line leaves partial cells in the next free row, which the next line overwrites.
+      const row = taken.length * width;
+      if (readCells(bytes, starts[line] as number, ends[line] as number, values, row, positions))
+        taken.push(index);
+      else others.push(index);
+    }
   }
   return { values: values.subarray(0, taken.length * width), taken, others };
 }
 
 /**
- * Exactly `positions.length` comma-separated numbers into `into` at `row`; false otherwise. A cell
- * of the form -?digits(.digits)? with at most 15 digits is read in the same pass: its digits are an
- * exact integer below 2^53 and 10^k is exact, so one division rounds correctly, to the double
- * `Number` gives. Any other cell is handed to `Number`, and refused where cellValue would not give
- * a number.
+ * Exactly `positions.length` comma-separated numbers of bytes [start, end) into `into` at `row`;
+ * false otherwise. A cell of the form -?digits(.digits)? with at most 15 digits is read in the same
+ * pass: its digits are an exact integer below 2^53 and 10^k is exact, so one division rounds
+ * correctly, to the double `Number` gives. Any other cell is decoded and handed to `Number`, and
+ * refused where cellValue would not give a number.
  */
-function readCells(line: string, into: Float64Array, row: number, positions: readonly number[]): boolean {
+function readCells(
+  bytes: Buffer,
+  start: number,
+  end: number,
+  into: Float64Array,
+  row: number,
+  positions: readonly number[],
+): boolean {
   const last = positions.length - 1;
-  const length = line.length;
-  let i = 0;
+  let i = start;
   for (let column = 0; column <= last; column++) {
-    const start = i;
-    const negative = line.charCodeAt(i) === 45;
+    const cellStart = i;
+    const negative = bytes[i] === 45;
     if (negative) i++;
     let mantissa = 0;
     let digits = 0;
     let fraction = -1;
-    for (; i < length; i++) {
-      const c = line.charCodeAt(i);
+    for (; i < end; i++) {
+      const c = bytes[i] as number;
       if (c >= 48 && c <= 57) {
         mantissa = mantissa * 10 + (c - 48);
         digits++;
@@ -63,19 +76,19 @@ function readCells(line: string, into: Float64Array, row: number, positions: rea
       else {
         if (c !== 44) {
           digits = -1;
-          i = line.indexOf(',', i);
-          if (i === -1) i = length;
+          const comma = bytes.indexOf(44, i);
+          i = comma === -1 || comma > end ? end : comma;
         }
         break;
       }
     }
-    if ((i === length) !== (column === last)) return false;
+    if ((i === end) !== (column === last)) return false;
     let value: number;
     if (digits > 0 && digits <= 15 && fraction !== 0) {
       value = fraction > 0 ? mantissa / (POWERS_OF_TEN[fraction] as number) : mantissa;
       if (negative) value = -value;
     } else {
-      const text = line.slice(start, i);
+      const text = bytes.toString('utf8', cellStart, i);
       value = Number(text);
       // Number('') and Number('  ') are 0 where cellValue makes an empty cell null.
       if (Number.isNaN(value) || (value === 0 && text.trim() === '')) return false;
@@ -92,7 +105,7 @@ const POWERS_OF_TEN = Array.from({ length: 16 }, (_, i) => 10 ** i);
 /** One outcome per CSV line, as `scoreRows` of the decoded lines gives them. */
 export async function scoreCsvLines(
   model: LoadedModel,
-  lines: readonly string[],
+  lines: LineBatch,
   header: readonly string[],
   limits: Limits,
   engine: InferenceEngine = inlineEngine,
@@ -103,7 +116,7 @@ export async function scoreCsvLines(
   let rest = others;
   if (taken.length > 0) {
     const texts = await scoreMatrix(model, values, taken.length, header, limits, engine);
-    if (texts === undefined) rest = lines.map((_, line) => line);
+    if (texts === undefined) rest = Array.from({ length: lines.length }, (_, line) => line);
     else {
       taken.forEach((line, i) => {
         outcomes[line] = texts[i] as string;
@@ -111,7 +124,7 @@ export async function scoreCsvLines(
     }
   }
   if (rest.length > 0) {
-    const rows = rest.map((line) => decodeRow(lines[line] as string, 'csv', header));
+    const rows = rest.map((line) => decodeRow(lines.text(line), 'csv', header));
     const scored = await scoreRows(model, rows, limits, engine);
     rest.forEach((line, i) => {
       outcomes[line] = scored[i] as RowOutcome;

@@ -178,15 +178,14 @@ export async function finishJob(output: ModelStore, job: BatchJob, now: Date): P
 export function partLines(
   outcomes: readonly (string | { error: string })[],
   firstRow: number,
-  firstOffset: number | readonly number[],
+  offsetOf: (row: number) => number,
   errors: ChunkError[],
 ): Buffer {
   let text = '';
   outcomes.forEach((outcome, i) => {
     if (typeof outcome === 'string') text += `${outcome}\n`;
     else {
-      const offset = typeof firstOffset === 'number' ? firstOffset + i : (firstOffset[i] ?? 0);
-      errors.push({ row: firstRow + i, offset, error: outcome.error });
+      errors.push({ row: firstRow + i, offset: offsetOf(i), error: outcome.error });
       text += 'null\n';
     }
   });

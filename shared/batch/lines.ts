@@ -3,7 +3,6 @@
  * [start, end); the line it starts in the middle of belongs to the chunk before, and its own last
  * line is read to its end past `end`. Chunks of one object therefore cover every line exactly once.
  */
-import { isAscii } from 'node:buffer';
 import { NotFoundError } from '../errors';
 import type { ModelStore } from '../store';
 
@@ -34,10 +33,77 @@ export function storeSource(store: ModelStore, key: string): ByteSource {
   };
 }
 
-/** Lines of one read window: texts and their byte offsets in the object. */
+/**
+ * Lines of one read window, as byte ranges of it: no string per line until one is asked for
+ * (the CSV hot path reads numbers straight from the bytes).
+ */
 export interface LineBlock {
-  texts: string[];
+  bytes: Buffer;
+  /** Line i is bytes [starts[i], ends[i]) of `bytes`: no line break, no trailing \r. */
+  starts: number[];
+  ends: number[];
+  /** Byte offset of line i's first byte in the object. */
   offsets: number[];
+}
+
+export function lineText(block: LineBlock, line: number): string {
+  return block.bytes.toString('utf8', block.starts[line], block.ends[line]);
+}
+
+/**
+ * The lines of a batch: consecutive runs of lines of one or more blocks, in order. `LineBatch.of`
+ * makes one from strings (tests, the bench).
+ */
+export class LineBatch {
+  readonly runs: { block: LineBlock; from: number; to: number }[] = [];
+  length = 0;
+
+  static of(texts: readonly string[]): LineBatch {
+    const batch = new LineBatch();
+    const bytes = Buffer.from(texts.join('\n'));
+    const block: LineBlock = { bytes, starts: [], ends: [], offsets: [] };
+    let at = 0;
+    for (const text of texts) {
+      const length = Buffer.byteLength(text);
+      block.starts.push(at);
+      block.ends.push(at + length);
+      block.offsets.push(at);
+      at += length + 1;
+    }
+    batch.add(block, 0, texts.length);
+    return batch;
+  }
+
+  add(block: LineBlock, from: number, to: number): void {
+    if (to > from) this.runs.push({ block, from, to });
+    this.length += to - from;
+  }
+
+  /** The block and its line number of the batch's line `index`. */
+  at(index: number): { block: LineBlock; line: number } {
+    let rest = index;
+    for (const { block, from, to } of this.runs) {
+      if (rest < to - from) return { block, line: from + rest };
+      rest -= to - from;
+    }
+    throw new RangeError(`line ${index} of a batch of ${this.length}`);
+  }
+
+  text(index: number): string {
+    const { block, line } = this.at(index);
+    return lineText(block, line);
+  }
+
+  offset(index: number): number {
+    const { block, line } = this.at(index);
+    return block.offsets[line] as number;
+  }
+
+  texts(): string[] {
+    return this.runs.flatMap(({ block, from, to }) =>
+      Array.from({ length: to - from }, (_, i) => lineText(block, from + i)),
+    );
+  }
 }
 
 /** Non-blank lines starting in [start, end), with their offsets; a trailing \r is dropped. */
@@ -47,12 +113,14 @@ export async function* linesInRange(
   end: number,
   windowBytes = WINDOW_BYTES,
 ): AsyncGenerator<SourceLine> {
-  for await (const { texts, offsets } of lineBlocksInRange(source, start, end, windowBytes)) {
-    for (let i = 0; i < texts.length; i++) yield { text: texts[i] as string, offset: offsets[i] as number };
+  for await (const block of lineBlocksInRange(source, start, end, windowBytes)) {
+    for (let i = 0; i < block.starts.length; i++) {
+      yield { text: lineText(block, i), offset: block.offsets[i] as number };
+    }
   }
 }
 
-/** `linesInRange` a window at a time: no object per line, one string decode per ASCII window. */
+/** `linesInRange` a window at a time, as byte ranges: no object or string per line. */
 export async function* lineBlocksInRange(
   source: ByteSource,
   start: number,
@@ -96,14 +164,13 @@ export async function* lineBlocksInRange(
     const block = splitLines(pending, last, lineStart, end);
     lineStart += block.consumed;
     pending = pending.subarray(Math.min(pending.byteLength, block.consumed));
-    if (block.texts.length > 0) yield block;
+    if (block.starts.length > 0) yield block;
   }
 }
 
 /**
  * The lines of bytes [0, stop] (stop: the last line break, or the length for a final line) that
- * start before `end`, the first at object offset `offset`. An ASCII window is decoded once, so
- * string indexes are byte offsets; otherwise each line is decoded alone.
+ * start before `end`, the first at object offset `offset`. Blank lines are not lines.
  */
 function splitLines(
   bytes: Buffer,
@@ -111,22 +178,25 @@ function splitLines(
   offset: number,
   end: number,
 ): LineBlock & { consumed: number } {
-  const texts: string[] = [];
-  const offsets: number[] = [];
-  const ascii = isAscii(bytes.subarray(0, stop));
-  const text = ascii ? bytes.toString('latin1', 0, stop) : '';
+  const block: LineBlock = { bytes, starts: [], ends: [], offsets: [] };
+  // Line breaks found in a latin1 view of the window (one char per byte, whatever the encoding):
+  // a string's indexOf is a builtin, Buffer's a call into C++ per line.
+  const text = bytes.toString('latin1', 0, stop);
   let from = 0;
   while (from <= stop && offset + from < end) {
-    let newline = ascii ? text.indexOf('\n', from) : bytes.indexOf(NEWLINE, from);
+    let newline = text.indexOf('\n', from);
     if (newline === -1 || newline > stop) newline = stop;
     const lineEnd = newline > from && bytes[newline - 1] === 13 ? newline - 1 : newline;
-    const line = ascii ? text.slice(from, lineEnd) : bytes.toString('utf8', from, lineEnd);
-    const first = line.charCodeAt(0);
-    if ((first > 32 && first < 128) || line.trim() !== '') {
-      texts.push(line);
-      offsets.push(offset + from);
+    const first = bytes[from] ?? 0;
+    if (
+      (from < lineEnd && first > 32 && first < 128) ||
+      bytes.toString('utf8', from, lineEnd).trim() !== ''
+    ) {
+      block.starts.push(from);
+      block.ends.push(lineEnd);
+      block.offsets.push(offset + from);
     }
     from = newline + 1;
   }
-  return { texts, offsets, consumed: from };
+  return { ...block, consumed: from };
 }

@@ -66,7 +66,7 @@ export async function processParquetChunk(
         const count = Math.min(context.batchRows, rows - from);
         const first = groupStart + from;
         await pipeline.add(scoreBatch(columns, from, count, context), (outcomes) => {
-          parts.push(partLines(outcomes, written, first, errors));
+          parts.push(partLines(outcomes, written, (i) => first + i, errors));
           written += outcomes.length;
           context.onProgress?.(count, progressOffset(chunk, first + count));
         });
