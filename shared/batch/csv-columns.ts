@@ -1,9 +1,9 @@
 /**
- * The CSV hot path: lines of plain numeric cells go straight into one matrix (in the manifest's
- * feature order when the header names the features), with no object per row, and are scored in
- * one run. A cell is taken when `Number` reads it as
- * `cellValue` would (the same number); any other line (quotes, empty or text cells, the wrong
- * number of cells) is left to the general path, which gives it its error or its value.
+ * The CSV hot path: lines of plain numeric cells go from their bytes straight into one matrix (in
+ * the manifest's feature order when the header names the features), with no object or string per
+ * row, and are scored in one run. A cell is taken when it is the number `cellValue` would give; any
+ * other line (quotes, empty or text cells, the wrong number of cells) is left to the general path,
+ * which gives it its error or its value.
  */
 import { BadRequestError } from '../errors';
 import type { Limits } from '../protocol/oip';
