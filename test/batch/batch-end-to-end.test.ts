@@ -13,7 +13,7 @@ import { runInference } from '../../shared/serving/inference';
 import { ModelCache } from '../../shared/serving/model-cache';
 import { type ModelStore, openStore } from '../../shared/store';
 import { repositoryLocation, type StoreKind } from '../storage/stores';
-import { cliEnv, publishIris } from '../support/batch';
+import { cliEnv, predictionLines, publishIris } from '../support/batch';
 import { json, postJson, removeTempDirs, sampleApp, tempDir } from '../support/fixtures';
 import { ROOT } from '../support/processes';
 import { seededRandom } from '../support/random';
@@ -39,21 +39,6 @@ function irisCsv(): { text: string; values: Float32Array } {
     lines.push(cells.join(','));
   }
   return { text: `${lines.join('\n')}\n`, values };
-}
-
-async function predictionLines(output: ModelStore): Promise<string[]> {
-  const success = await output.get('_SUCCESS.json');
-  if (success.status !== 'ok') throw new Error('no _SUCCESS.json');
-  const summary = JSON.parse(success.body.toString('utf8')) as BatchSummary;
-  const lines: string[] = [];
-  for (const part of summary.parts) {
-    const read = await output.get(part.key);
-    if (read.status !== 'ok') throw new Error(`no ${part.key}`);
-    const text = read.body.toString('utf8');
-    expect(text.split('\n').length - 1).toBe(part.rows);
-    lines.push(...text.split('\n').slice(0, -1));
-  }
-  return lines;
 }
 
 interface Setup {
@@ -141,7 +126,7 @@ describe('modelfleet batch on the storage emulators', () => {
     const summary = JSON.parse(printed.join('\n')) as BatchSummary & { resumed: boolean };
     expect(summary).toMatchObject({ rows: ROWS, errors: 0, resumed: false });
     expect(summary.job).toMatchObject({ model: 'iris', version: 1, variant: 'primary', chunks: CHUNKS });
-    const lines = await predictionLines(setup.output);
+    const { lines } = await predictionLines(setup.output);
     expect(lines.length).toBe(ROWS);
     expect(lines).toEqual(setup.expected);
     // The online endpoint, row by row for a sample of rows, answers the same.
@@ -226,7 +211,7 @@ describe('modelfleet batch on the storage emulators', () => {
     const summary = JSON.parse(resumed.stdout) as BatchSummary & { resumed: boolean; skippedChunks: number };
     expect(summary).toMatchObject({ rows: ROWS, errors: 0, resumed: true });
     expect(summary.skippedChunks).toBe(before.length);
-    const lines = await predictionLines(setup.output);
+    const { lines } = await predictionLines(setup.output);
     expect(lines.length).toBe(ROWS);
     expect(lines).toEqual(setup.expected);
   });

@@ -21,9 +21,9 @@ import { chunksOf } from '../../shared/batch/run';
 import { BatchWorker } from '../../shared/batch/worker';
 import { runInference } from '../../shared/serving/inference';
 import { ModelCache } from '../../shared/serving/model-cache';
-import { type ModelStore, openStore } from '../../shared/store';
+import { openStore } from '../../shared/store';
 import { repositoryLocation, type StoreKind } from '../storage/stores';
-import { cliEnv, publishIris } from '../support/batch';
+import { cliEnv, predictionLines, publishIris } from '../support/batch';
 import { removeTempDirs, sampleApp, tempDir } from '../support/fixtures';
 import { seededRandom } from '../support/random';
 
@@ -89,21 +89,6 @@ async function directLines(): Promise<string[]> {
       label: label?.data?.[row],
     }),
   );
-}
-
-async function predictionLines(output: ModelStore): Promise<{ summary: BatchSummary; lines: string[] }> {
-  const success = await output.get('_SUCCESS.json');
-  if (success.status !== 'ok') throw new Error('no _SUCCESS.json');
-  const summary = JSON.parse(success.body.toString('utf8')) as BatchSummary;
-  const lines: string[] = [];
-  for (const part of summary.parts) {
-    const read = await output.get(part.key);
-    if (read.status !== 'ok') throw new Error(`no ${part.key}`);
-    const text = read.body.toString('utf8');
-    expect(text.split('\n').length - 1).toBe(part.rows);
-    lines.push(...text.split('\n').slice(0, -1));
-  }
-  return { summary, lines };
 }
 
 /** iris published on an emulator, the Parquet (and CSV) rows put under in/. */
