@@ -111,11 +111,11 @@ export async function scoreCsvLines(
   engine: InferenceEngine = inlineEngine,
 ): Promise<RowOutcome[]> {
   const outcomes = new Array<RowOutcome>(lines.length);
-  const positions = matrixPositions(header, model);
-  const { values, taken, others } = numericRows(lines, positions);
+  const layout = matrixLayout(header, model);
+  const { values, taken, others } = numericRows(lines, layout.positions);
   let rest = others;
   if (taken.length > 0) {
-    const texts = await scoreMatrix(model, values, taken.length, header, limits, engine);
+    const texts = await scoreMatrix(model, values, taken.length, header, layout, limits, engine);
     if (texts === undefined) rest = Array.from({ length: lines.length }, (_, line) => line);
     else {
       taken.forEach((line, i) => {
@@ -135,26 +135,33 @@ export async function scoreCsvLines(
 
 /**
  * Where each column goes in a row of the matrix scoreMatrix takes: the manifest's feature order
- * when the columns are exactly the features, else their own order.
+ * when the columns are exactly the features (`asFeatures`), else their own order.
  */
-export function matrixPositions(header: readonly string[], model: LoadedModel): number[] {
-  return featurePositions(header, model.features) ?? header.map((_, column) => column);
+export interface MatrixLayout {
+  positions: number[];
+  asFeatures: boolean;
+}
+
+export function matrixLayout(header: readonly string[], model: LoadedModel): MatrixLayout {
+  const features = featurePositions(header, model.features);
+  return features === undefined
+    ? { positions: header.map((_, column) => column), asFeatures: false }
+    : { positions: features, asFeatures: true };
 }
 
 /**
- * Output lines for rows of numbers laid out by matrixPositions, or undefined when some row is out
- * of the model's range or shape (the caller's general path then finds which).
+ * Output lines for rows of numbers laid out by `layout`, or undefined when some row is out of the
+ * model's range or shape (the caller's general path then finds which).
  */
 export async function scoreMatrix(
   model: LoadedModel,
   values: Float64Array,
   rows: number,
   header: readonly string[],
+  { positions, asFeatures }: MatrixLayout,
   limits: Limits,
   engine: InferenceEngine = inlineEngine,
 ): Promise<string[] | undefined> {
-  const positions = matrixPositions(header, model);
-  const asFeatures = featurePositions(header, model.features) !== undefined;
   try {
     return (
       (asFeatures ? await scoreFeatureRows(model, values, rows, limits, engine) : undefined) ??

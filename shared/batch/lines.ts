@@ -14,12 +14,6 @@ export interface ByteSource {
   read(start: number, end: number): Promise<{ body: Buffer; size: number }>;
 }
 
-export interface SourceLine {
-  text: string;
-  /** Byte offset of the line's first byte in the object. */
-  offset: number;
-}
-
 /** The object `key` of `store` as a ByteSource (every built-in driver reads ranges). */
 export function storeSource(store: ModelStore, key: string): ByteSource {
   const getRange = store.getRange?.bind(store);
@@ -106,21 +100,10 @@ export class LineBatch {
   }
 }
 
-/** Non-blank lines starting in [start, end), with their offsets; a trailing \r is dropped. */
-export async function* linesInRange(
-  source: ByteSource,
-  start: number,
-  end: number,
-  windowBytes = WINDOW_BYTES,
-): AsyncGenerator<SourceLine> {
-  for await (const block of lineBlocksInRange(source, start, end, windowBytes)) {
-    for (let i = 0; i < block.starts.length; i++) {
-      yield { text: lineText(block, i), offset: block.offsets[i] as number };
-    }
-  }
-}
-
-/** `linesInRange` a window at a time, as byte ranges: no object or string per line. */
+/**
+ * The non-blank lines starting in [start, end), a window at a time, as byte ranges (no object or
+ * string per line); a trailing \r is dropped.
+ */
 export async function* lineBlocksInRange(
   source: ByteSource,
   start: number,

@@ -8,7 +8,7 @@ import type { Limits } from '../protocol/oip';
 import type { InferenceEngine } from '../serving/engine';
 import type { LoadedModel } from '../serving/loaded-model';
 import type { ModelStore } from '../store';
-import { matrixPositions, scoreMatrix } from './csv-columns';
+import { matrixLayout, scoreMatrix } from './csv-columns';
 import type { BatchJob, ChunkError, ChunkMarker, ChunkRange } from './job';
 import { batchPipeline, partLines, writeChunk } from './job-files';
 import type { ByteSource } from './lines';
@@ -90,8 +90,9 @@ async function scoreBatch(
   { job, model, limits, engine }: ParquetChunkContext,
 ): Promise<RowOutcome[]> {
   const names = job.input.header ?? [];
-  const values = numericMatrix(columns, from, count, matrixPositions(names, model));
-  const lines = values && (await scoreMatrix(model, values, count, names, limits, engine));
+  const layout = matrixLayout(names, model);
+  const values = numericMatrix(columns, from, count, layout.positions);
+  const lines = values && (await scoreMatrix(model, values, count, names, layout, limits, engine));
   if (lines !== undefined) return lines;
   const batch = Array.from({ length: count }, (_, i) => rowOf(columns, from + i, names));
   return scoreRows(model, batch, limits, engine);

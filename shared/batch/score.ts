@@ -77,9 +77,7 @@ async function scoreGroup(
   outcomes: RowOutcome[],
 ): Promise<void> {
   try {
-    const prepared = prepare(indexes);
-    const { outputs } = await engine.run(model, prepared.call);
-    const lines = splitOutputs(outputs, prepared);
+    const lines = await linesOf(model, prepare(indexes), engine);
     indexes.forEach((index, i) => {
       outcomes[index] = lines[i] as string;
     });
@@ -131,9 +129,22 @@ function columnsCall(
   rows: number,
   limits: Limits,
 ): PreparedCall {
-  const inputs = inputsFromColumns(columns, rows, model, limits, rows === 1 ? 'row' : 'rows');
+  return rowsCall(model, inputsFromColumns(columns, rows, model, limits, rows === 1 ? 'row' : 'rows'), rows);
+}
+
+/** A call whose inputs hold `rows` flat rows, one output line each. */
+function rowsCall(model: LoadedModel, inputs: Map<string, InferInput>, rows: number): PreparedCall {
   const spans = new Array<number>(rows).fill(1);
   return { call: { inputs, outputs: [...model.outputs.keys()] }, spans, wanted: [], shape: 'row' };
+}
+
+async function linesOf(
+  model: LoadedModel,
+  prepared: PreparedCall,
+  engine: InferenceEngine,
+): Promise<string[]> {
+  const { outputs } = await engine.run(model, prepared.call);
+  return splitOutputs(outputs, prepared);
 }
 
 /**
@@ -148,15 +159,7 @@ export async function scoreFeatureRows(
   engine: InferenceEngine = inlineEngine,
 ): Promise<string[] | undefined> {
   const inputs = inputsFromFeatureRows(values, rows, model, limits, rows === 1 ? 'row' : 'rows');
-  if (inputs === undefined) return undefined;
-  const prepared: PreparedCall = {
-    call: { inputs, outputs: [...model.outputs.keys()] },
-    spans: new Array<number>(rows).fill(1),
-    wanted: [],
-    shape: 'row',
-  };
-  const { outputs } = await engine.run(model, prepared.call);
-  return splitOutputs(outputs, prepared);
+  return inputs === undefined ? undefined : linesOf(model, rowsCall(model, inputs, rows), engine);
 }
 
 /**
@@ -170,9 +173,7 @@ export async function scoreColumns(
   limits: Limits,
   engine: InferenceEngine = inlineEngine,
 ): Promise<string[]> {
-  const prepared = columnsCall(model, columns, rows, limits);
-  const { outputs } = await engine.run(model, prepared.call);
-  return splitOutputs(outputs, prepared);
+  return linesOf(model, columnsCall(model, columns, rows, limits), engine);
 }
 
 /**

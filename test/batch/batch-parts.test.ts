@@ -1,6 +1,6 @@
 import { parseCsvLine } from '../../shared/batch/csv';
 import { planChunks } from '../../shared/batch/job';
-import { type ByteSource, linesInRange } from '../../shared/batch/lines';
+import { type ByteSource, lineBlocksInRange, lineText } from '../../shared/batch/lines';
 import { decodeLine } from '../../shared/batch/rows';
 import { scoreRows } from '../../shared/batch/score';
 import { runInference } from '../../shared/serving/inference';
@@ -66,11 +66,12 @@ describe('byte-range chunks', () => {
       for (const window of [7, 64, 1 << 20]) {
         const seen: string[] = [];
         for (const chunk of planChunks(0, bytes.byteLength, chunkBytes)) {
-          for await (const line of linesInRange(memorySource(bytes), chunk.start, chunk.end, window)) {
-            expect(bytes.toString('utf8', line.offset, line.offset + Buffer.byteLength(line.text))).toBe(
-              line.text,
-            );
-            seen.push(line.text);
+          for await (const block of lineBlocksInRange(memorySource(bytes), chunk.start, chunk.end, window)) {
+            block.offsets.forEach((offset, i) => {
+              const line = lineText(block, i);
+              expect(bytes.toString('utf8', offset, offset + Buffer.byteLength(line))).toBe(line);
+              seen.push(line);
+            });
           }
         }
         expect(seen).toEqual(expected);
@@ -82,7 +83,8 @@ describe('byte-range chunks', () => {
     const bytes = Buffer.from('row\n'.repeat(50_000));
     const source = memorySource(bytes);
     let count = 0;
-    for await (const _ of linesInRange(source, 0, bytes.byteLength, 4096)) count++;
+    for await (const block of lineBlocksInRange(source, 0, bytes.byteLength, 4096))
+      count += block.starts.length;
     expect(count).toBe(50_000);
     expect(source.reads).toBeGreaterThan(bytes.byteLength / 4096);
   });
