@@ -13,6 +13,7 @@ import { createHandler } from '../functions/aws/handler';
 import { emfSink } from '../functions/aws/metrics';
 import { createApp } from '../shared/app';
 import { parseConfig } from '../shared/config';
+import { createSession } from '../shared/serving/native-session';
 import { silentLogger } from '../shared/telemetry/log';
 import { discardSink, jsonLineSink, type RequestMetricEvent } from '../shared/telemetry/metric-event';
 import { type MinimalRequest, minimalPredict } from './minimal';
@@ -195,6 +196,10 @@ async function bench(
     interOpNumThreads: 1,
     graphOptimizationLevel: 'all',
   });
+  // What modelfleet runs: the same native session, called on this thread without the public API's
+  // setImmediate turn (shared/serving/onnx.ts).
+  const direct = await createSession(model.artifact);
+  const outputNames = direct.outputMetadata.map((meta) => meta.name);
   const body = jsonRequest(model);
   const binary = binaryRequest(model);
   const binaryHeaders = {
@@ -215,6 +220,8 @@ async function bench(
   };
   const variants: Record<string, Call> = {
     raw: () => session.run({ [model.inputName]: new ort.Tensor('float32', model.values, model.shape) }),
+    'raw-direct': () =>
+      direct.run({ [model.inputName]: new ort.Tensor('float32', model.values, model.shape) }, outputNames),
     minimal: () => minimal({ body }),
     aws: async () => check(await handler(jsonEvent, context)),
     core: async () =>

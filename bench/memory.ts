@@ -13,7 +13,7 @@ import path from 'node:path';
 import { buildModel } from '../scripts/lib/onnx-builder';
 import { createApp } from '../shared/app';
 import { parseConfig } from '../shared/config';
-import { createSession } from '../shared/serving/onnx';
+import { createSession } from '../shared/serving/native-session';
 import { silentLogger } from '../shared/telemetry/log';
 import { discardSink } from '../shared/telemetry/metric-event';
 import { seededRandom } from '../test/support/random';

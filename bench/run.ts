@@ -90,6 +90,7 @@ async function main(): Promise<void> {
         const minimal = v['minimal']?.p50 ?? Number.NaN;
         for (const [name, label] of [
           ['raw', 'raw session.run'],
+          ['raw-direct', 'the same native run on the calling thread, as modelfleet calls it'],
           ['minimal', 'minimal hand-written handler (JSON)'],
           ['aws', 'modelfleet AWS handler, API Gateway v2 (JSON)'],
           ['core', 'modelfleet core app.handle (JSON)'],

@@ -99,7 +99,8 @@ function installedVersion(name) {
 
 /** Requires of vendored packages point into vendor/node_modules; left-out SDKs stay unresolved. */
 function resolvePlugin(cloud) {
-  const vendoredEntry = new RegExp(`^(${cloud.entryPackages.map(escapeRegExp).join('|')})$`);
+  // The package and its subpaths (onnxruntime-node/dist/binding: shared/serving/native-session.ts).
+  const vendoredEntry = new RegExp(`^(${cloud.entryPackages.map(escapeRegExp).join('|')})(/.*)?$`);
   return {
     name: 'modelfleet-stage',
     setup(build) {

@@ -43,7 +43,8 @@ export function startServing<T>(
   const ready = loadInTurns([
     () => require('./serving/onnx'),
     // onnxruntime's environment starts while the reads are in flight (its init runs in a later turn).
-    () => void (require('./serving/onnx') as typeof import('./serving/onnx')).startRuntime(),
+    () =>
+      void (require('./serving/native-session') as typeof import('./serving/native-session')).startRuntime(),
     () => require('./repository/deployment'),
     () => require('./app'),
     ...loads,

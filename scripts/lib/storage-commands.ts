@@ -5,7 +5,8 @@ import { NotFoundError } from '../../shared/errors';
 import type { DeploymentConfig } from '../../shared/repository/deployment';
 import { ARTIFACT_FILE, MANIFEST_FILE, type Manifest } from '../../shared/repository/manifest';
 import { artifactMismatch, type ModelRepository } from '../../shared/repository/repository';
-import { createSession, signatureOf } from '../../shared/serving/onnx';
+import { createSession } from '../../shared/serving/native-session';
+import { signatureOf } from '../../shared/serving/onnx';
 import { exampleAsSample, MlflowImportError, readMlflowModel, signatureProblems } from './mlflow';
 import { describeShadow, describeSticky } from './traffic-commands';
 

@@ -1,7 +1,8 @@
 import { MANIFEST_SCHEMA, type Manifest, type ManifestSample, parseManifest } from '../repository/manifest';
 import { sha256Hex, type VersionPackage } from '../repository/repository';
 import { describeModel } from '../serving/model-cache';
-import { createSession, signatureOf } from '../serving/onnx';
+import { createSession } from '../serving/native-session';
+import { signatureOf } from '../serving/onnx';
 import { checkSample } from '../serving/sample-check';
 import { computeBaseline } from './baseline';
 

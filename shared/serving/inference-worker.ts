@@ -5,7 +5,8 @@
  */
 import os from 'node:os';
 import { parentPort } from 'node:worker_threads';
-import { createSession, type OrtSession, ort } from './onnx';
+import { createSession } from './native-session';
+import { type OrtSession, ort } from './onnx';
 import type { FromWorker, ToWorker, WireTensor } from './worker-protocol';
 
 const sessions = new Map<number, OrtSession>();
@@ -44,7 +45,7 @@ async function run(message: Extract<ToWorker, { kind: 'run' }>): Promise<void> {
     feeds[name] = new ort.Tensor(wire.type as ort.Tensor.Type, wire.data as ort.Tensor.DataType, wire.dims);
   }
   const started = performance.now();
-  let output: ort.InferenceSession.OnnxValueMapType;
+  let output: Record<string, ort.Tensor>;
   try {
     output = await session.run(feeds, message.outputs);
   } catch (err) {

@@ -14,7 +14,8 @@ export type { LoadedModel, LoadPhases };
 
 import type { ArtifactDiskCache } from './artifact-cache';
 import type { InferenceEngine } from './engine';
-import { createSession, type OrtSession, signatureOf } from './onnx';
+import { createSession } from './native-session';
+import { type OrtSession, signatureOf } from './onnx';
 
 export interface CacheLookup {
   model: LoadedModel;

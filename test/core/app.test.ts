@@ -3,6 +3,7 @@ import path from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { ModelRepository } from '../../shared/repository/repository';
 import { ModelCache } from '../../shared/serving/model-cache';
+import * as nativeSession from '../../shared/serving/native-session';
 import type { FsModelStore, ModelStore } from '../../shared/store';
 import {
   get,
@@ -234,7 +235,7 @@ describe('integrity and caching', () => {
     const bytes = readFileSync(artifact);
     bytes.writeUInt8((bytes.at(-1) ?? 0) ^ 0xff, bytes.length - 1);
     writeFileSync(artifact, bytes);
-    const create = jest.spyOn(ort.InferenceSession, 'create');
+    const create = jest.spyOn(nativeSession, 'createSession');
     const { app, events } = await sampleApp({ stage: 'local', exposeInternals: false }, repository);
     const response = await app.handle(postJson('/v2/models/iris/infer', irisRequest));
     expect(response.status).toBe(503);

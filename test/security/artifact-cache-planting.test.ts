@@ -50,7 +50,7 @@ function plant(dir: string, storeUrl: string, realManifest: Record<string, unkno
 async function predictedLabel(cache: ModelCache): Promise<number> {
   const { model } = await cache.get('iris', 1);
   const input = new ort.Tensor('float32', Float32Array.from([6.7, 3.0, 5.2, 2.3]), [1, 4]);
-  const outputs = await model.session.run({ input });
+  const outputs = await model.session.run({ input }, ['label']);
   return Number((outputs['label']?.data as BigInt64Array | undefined)?.[0]);
 }
 

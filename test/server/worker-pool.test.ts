@@ -3,7 +3,7 @@ import { packageModel } from '../../shared/control/packaging';
 import type { ModelRepository } from '../../shared/repository/repository';
 import { inlineEngine, observeRun, type RunResult, runsInline } from '../../shared/serving/engine';
 import { describeModel } from '../../shared/serving/model-cache';
-import { createSession } from '../../shared/serving/onnx';
+import { createSession } from '../../shared/serving/native-session';
 import { mayReplaceWorker, RESTART_WINDOW_MS, WorkerPoolEngine } from '../../shared/serving/worker-pool';
 import { silentLogger } from '../../shared/telemetry/log';
 import type { InferCall } from '../../shared/tensor/types';
