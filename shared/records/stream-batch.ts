@@ -11,11 +11,11 @@ import { modelHeaders, type PayloadLimits } from '../protocol/payloads';
 import type { DataPlane, Target } from '../serving/dataplane';
 import { runInference } from '../serving/inference';
 import type { LoadedModel } from '../serving/loaded-model';
+import { mergeCalls, splitOutputs } from '../serving/merged-calls';
 import type { Observation } from '../serving/monitoring';
 import { describeError, type Logger } from '../telemetry/log';
 import type { MetricSink, RequestMetricEvent } from '../telemetry/metric-event';
 import type { InferCall } from '../tensor/types';
-import { mergeCalls, splitOutputs } from './batch-tensors';
 import { type DecodedRecord, decodeRecord, type RecordDefaults, type StreamRecord } from './record-format';
 
 /** The metric route of streamed records (the HTTP routes are infer, mlflow_invocations, …). */

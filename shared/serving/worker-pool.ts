@@ -5,7 +5,6 @@ import type { Logger } from '../telemetry/log';
 import type { InferCall } from '../tensor/types';
 import {
   type InferenceEngine,
-  inlineEngine,
   observeRun,
   type RunResult,
   type RunTimeEstimate,
@@ -14,6 +13,7 @@ import {
 } from './engine';
 import { buildFeeds, collectOutputs, runFailure } from './inference';
 import type { LoadedModel } from './loaded-model';
+import { TurnBatcher } from './turn-batcher';
 import type { FromWorker, ToWorker, WireTensor } from './worker-protocol';
 
 export interface WorkerPoolOptions {
@@ -65,7 +65,7 @@ interface Slot {
  * in one queue and go to whichever worker is free; loads go to every worker. Inputs are copied
  * to the worker (the main thread keeps them for capture and the shadow), outputs come back as
  * transferred buffers. Models whose runs are shorter than the hop run inline on the main thread's
- * session (runsInline). A worker that dies fails its job with a 503 and is replaced by a new one
+ * session (runsInline), the calls of one event-loop turn together (turn-batcher.ts). A worker that dies fails its job with a 503 and is replaced by a new one
  * that loads every model first (a few times a minute at most, mayReplaceWorker); meanwhile the
  * others serve, and with none left runs go inline.
  */
@@ -77,6 +77,8 @@ export class WorkerPoolEngine implements InferenceEngine {
   /** What a replacement worker loads: every model the workers hold, by id. */
   private readonly artifacts = new Map<number, Uint8Array>();
   private readonly replacedAt: number[] = [];
+  /** The inline runs: one shared run per loaded version per event-loop turn. */
+  private readonly turns = new TurnBatcher();
   private readonly file: string;
   private nextSlot = 0;
   private nextModel = 1;
@@ -116,7 +118,6 @@ export class WorkerPoolEngine implements InferenceEngine {
     for (const slot of this.slots) slot.worker.postMessage({ kind: 'release', model: id } satisfies ToWorker);
   }
 
-  /** Not async: the inline path hands back onnxruntime's promise without wrapping it in another. */
   run(model: LoadedModel, call: InferCall): Promise<RunResult> {
     const id = this.ids.get(model);
     const rows = rowsOf(call);
@@ -125,10 +126,10 @@ export class WorkerPoolEngine implements InferenceEngine {
       this.slots.length === 0 ||
       runsInline(this.estimates.get(model), rows, this.options.inlineBelowMs)
     ) {
-      // Not measured here: onnxruntime-node defers run() to setImmediate, so on a busy main thread
-      // the time includes every I/O callback ahead of it, and the estimate would swing the model
-      // back to the workers. A worker's loop is idle: its times are the run's own.
-      return inlineEngine.run(model, call);
+      // Not measured here: the run waits for the end of the turn (turn-batcher.ts), so on a busy
+      // main thread the time includes every I/O callback ahead of it, and the estimate would swing
+      // the model back to the workers. A worker's loop is idle: its times are the run's own.
+      return this.turns.run(model, call, rows);
     }
     return this.runOnWorker(model, id, call, rows);
   }

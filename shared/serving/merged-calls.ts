@@ -1,6 +1,8 @@
 /**
- * Records' validated calls stacked along the batch axis into one call, and the outputs of that run
- * cut back into each record's rows. Pure: the scorer decides what to do when either declines.
+ * Validated calls stacked along the batch axis into one call, and the outputs of that run cut back
+ * into each call's rows: streamed records (records/stream-batch.ts) and the server's requests of
+ * one event-loop turn (serving/turn-batcher.ts). Pure: the callers decide what to do when either
+ * declines.
  */
 
 import { concatTensorData } from '../tensor/concat';
@@ -8,15 +10,15 @@ import type { InferCall, InferInput, ModelSignature, OutputTensor } from '../ten
 
 export interface MergedCall {
   call: InferCall;
-  /** Rows of each record, in order. */
+  /** Rows of each call, in order. */
   rows: number[];
   total: number;
 }
 
 /**
  * One call for all of `calls`, or undefined when they cannot share a run: a model input without a
- * variable first axis, inputs whose other axes differ between records, records asking for
- * different outputs, or a record whose inputs disagree on their row count.
+ * variable first axis, inputs whose other axes differ between calls, calls asking for different
+ * (or binary) outputs, or a call whose inputs disagree on their row count.
  */
 export function mergeCalls(model: ModelSignature, calls: readonly InferCall[]): MergedCall | undefined {
   const [first] = calls;
@@ -58,7 +60,7 @@ function stack(name: string, parts: readonly (InferInput | undefined)[]): InferI
   return { name, shape: [rows, ...first.shape.slice(1)], data: concatTensorData(datas) };
 }
 
-/** Each record's share of the outputs, or undefined when an output has no batch axis to cut. */
+/** Each call's share of the outputs, or undefined when an output has no batch axis to cut. */
 export function splitOutputs(
   outputs: readonly OutputTensor[],
   rows: readonly number[],

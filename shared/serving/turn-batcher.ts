@@ -1,0 +1,125 @@
+/**
+ * The server's inline runs (models faster than a worker hop), batched per event-loop turn: the
+ * first call of a turn runs at once, and the calls that follow it in the same turn (the loop is
+ * reading the sockets of other clients) wait for the end of the turn, where those for one loaded
+ * version run as one `session.run` and each request gets its own rows back. Nothing waits for
+ * company: alone, a request runs at once; under load, it waits at most for the turn it arrived in.
+ * This is Triton's dynamic batching with no queue delay. Under concurrent load a tiny model's run is mostly
+ * fixed cost, so sharing it is what lets the server keep up with a hand-written one (measured in
+ * bench/analysis.md). Calls that cannot share a run (serving/merged-calls.ts declines), or a shared
+ * run the graph refuses, run one by one, so a bad request fails only itself.
+ */
+import type { InferCall } from '../tensor/types';
+import type { RunResult } from './engine';
+import { runInference } from './inference';
+import type { LoadedModel } from './loaded-model';
+import { mergeCalls, splitOutputs } from './merged-calls';
+
+/** Rows in one shared run: beyond this the calls of a turn are split into several runs. */
+export const MAX_TURN_BATCH_ROWS = 256;
+
+interface Waiting {
+  call: InferCall;
+  rows: number;
+  resolve(result: RunResult): void;
+  reject(err: unknown): void;
+}
+
+export interface TurnBatcherOptions {
+  /** One run, inline (tests count and fail them). */
+  run?: (model: LoadedModel, call: InferCall) => Promise<RunResult>;
+  /** When the turn's calls run (tests drive it by hand). */
+  defer?: (flush: () => void) => void;
+  maxRows?: number;
+}
+
+export class TurnBatcher {
+  private waiting = new Map<LoadedModel, Waiting[]>();
+  /** A call ran in this turn: the next ones wait for its end. */
+  private turnOpen = false;
+  private readonly runOne: (model: LoadedModel, call: InferCall) => Promise<RunResult>;
+  private readonly defer: (flush: () => void) => void;
+  private readonly maxRows: number;
+
+  constructor(options: TurnBatcherOptions = {}) {
+    this.runOne = options.run ?? runInference;
+    this.defer = options.defer ?? setImmediate;
+    this.maxRows = options.maxRows ?? MAX_TURN_BATCH_ROWS;
+  }
+
+  run(model: LoadedModel, call: InferCall, rows: number): Promise<RunResult> {
+    if (!this.turnOpen) {
+      this.turnOpen = true;
+      this.defer(() => this.flush());
+      return this.start(model, call);
+    }
+    return new Promise((resolve, reject) => {
+      const queue = this.waiting.get(model);
+      const entry = { call, rows, resolve, reject };
+      if (queue === undefined) this.waiting.set(model, [entry]);
+      else queue.push(entry);
+    });
+  }
+
+  private flush(): void {
+    this.turnOpen = false;
+    const turn = this.waiting;
+    this.waiting = new Map();
+    for (const [model, queue] of turn) {
+      for (const group of groupsOf(queue, this.maxRows)) this.runGroup(model, group);
+    }
+  }
+
+  private runGroup(model: LoadedModel, group: readonly Waiting[]): void {
+    const calls = group.map((entry) => entry.call);
+    const merged = group.length > 1 ? mergeCalls(model, calls) : undefined;
+    if (merged === undefined) {
+      this.runEach(model, group);
+      return;
+    }
+    this.start(model, merged.call).then(
+      (result) => {
+        const split = splitOutputs(result.outputs, merged.rows);
+        if (split === undefined) {
+          this.runEach(model, group);
+          return;
+        }
+        for (const [index, entry] of group.entries()) {
+          entry.resolve({ outputs: split[index] ?? [], runMs: result.runMs });
+        }
+      },
+      () => this.runEach(model, group),
+    );
+  }
+
+  private runEach(model: LoadedModel, group: readonly Waiting[]): void {
+    for (const entry of group) this.start(model, entry.call).then(entry.resolve, entry.reject);
+  }
+
+  /** A run's failure as a rejection, even a synchronous throw: flush runs outside any request. */
+  private start(model: LoadedModel, call: InferCall): Promise<RunResult> {
+    try {
+      return this.runOne(model, call);
+    } catch (err) {
+      return Promise.reject(err);
+    }
+  }
+}
+
+/** Consecutive calls of at most `maxRows` rows together (a call above it runs alone). */
+export function groupsOf<T extends { rows: number }>(queue: readonly T[], maxRows: number): T[][] {
+  const groups: T[][] = [];
+  let current: T[] = [];
+  let rows = 0;
+  for (const entry of queue) {
+    if (current.length > 0 && rows + entry.rows > maxRows) {
+      groups.push(current);
+      current = [];
+      rows = 0;
+    }
+    current.push(entry);
+    rows += entry.rows;
+  }
+  if (current.length > 0) groups.push(current);
+  return groups;
+}

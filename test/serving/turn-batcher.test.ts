@@ -1,0 +1,274 @@
+import type { RunResult } from '../../shared/serving/engine';
+import * as inference from '../../shared/serving/inference';
+import type { LoadedModel } from '../../shared/serving/loaded-model';
+import { groupsOf, TurnBatcher } from '../../shared/serving/turn-batcher';
+import { WorkerPoolEngine } from '../../shared/serving/worker-pool';
+import { silentLogger } from '../../shared/telemetry/log';
+import type { InferCall } from '../../shared/tensor/types';
+import {
+  buildTestApp,
+  json,
+  postJson,
+  removeTempDirs,
+  sampleRepository,
+  sampleRequest,
+} from '../support/fixtures';
+import { seededRandom } from '../support/random';
+
+afterAll(removeTempDirs);
+
+/** A model "x" [batch, 2] → "y" [batch, 2] (y = 2x), and one whose output has no batch axis. */
+function fakeModel(name: string, outputShape: number[] = [-1, 2]): LoadedModel {
+  return {
+    name,
+    inputs: new Map([['x', { name: 'x', datatype: 'FP32', shape: [-1, 2] }]]),
+    outputs: new Map([['y', { name: 'y', datatype: 'FP32', shape: outputShape }]]),
+  } as unknown as LoadedModel;
+}
+
+function callOf(rows: number[][]): InferCall {
+  return {
+    inputs: new Map([['x', { name: 'x', shape: [rows.length, 2], data: Float32Array.from(rows.flat()) }]]),
+    outputs: ['y'],
+  };
+}
+
+/** A fake run that doubles x, refuses any negative value, and records each call it ran. */
+function fakeRunner(batchAxisInOutput = true) {
+  const ran: number[][] = [];
+  const run = (_model: LoadedModel, call: InferCall): Promise<RunResult> => {
+    const x = Array.from(call.inputs.get('x')?.data as Float32Array);
+    ran.push(x);
+    if (x.some((v) => v < 0)) return Promise.reject(new Error(`negative value in ${x.join(',')}`));
+    const rows = x.length / 2;
+    return Promise.resolve({
+      outputs: [
+        {
+          name: 'y',
+          datatype: 'FP32',
+          shape: batchAxisInOutput ? [rows, 2] : [2 * rows],
+          data: x.map((v) => 2 * v),
+        },
+      ],
+      runMs: 1,
+    });
+  };
+  return { ran, run };
+}
+
+/** A batcher whose turns end when the test says so. */
+function manualBatcher(runner: ReturnType<typeof fakeRunner>, maxRows?: number) {
+  const ends: (() => void)[] = [];
+  const batcher = new TurnBatcher({
+    run: runner.run,
+    defer: (flush) => ends.push(flush),
+    ...(maxRows === undefined ? {} : { maxRows }),
+  });
+  const endTurn = () => {
+    for (const flush of ends.splice(0)) flush();
+  };
+  return { batcher, endTurn };
+}
+
+const settle = () => new Promise((resolve) => setImmediate(resolve));
+
+describe('TurnBatcher', () => {
+  it('runs the first call of a turn at once, and the rest of the turn as one run at its end', async () => {
+    const runner = fakeRunner();
+    const { batcher, endTurn } = manualBatcher(runner);
+    const model = fakeModel('m');
+    const first = batcher.run(model, callOf([[1, 2]]), 1);
+    expect(runner.ran).toEqual([[1, 2]]);
+    const later = [
+      batcher.run(model, callOf([[3, 4]]), 1),
+      batcher.run(
+        model,
+        callOf([
+          [5, 6],
+          [7, 8],
+        ]),
+        2,
+      ),
+      batcher.run(model, callOf([[9, 10]]), 1),
+    ];
+    expect(runner.ran).toHaveLength(1);
+    endTurn();
+    expect(runner.ran).toEqual([
+      [1, 2],
+      [3, 4, 5, 6, 7, 8, 9, 10],
+    ]);
+    expect((await first).outputs[0]?.data).toEqual([2, 4]);
+    const results = await Promise.all(later);
+    expect(results.map((r) => [r.outputs[0]?.shape, r.outputs[0]?.data])).toEqual([
+      [
+        [1, 2],
+        [6, 8],
+      ],
+      [
+        [2, 2],
+        [10, 12, 14, 16],
+      ],
+      [
+        [1, 2],
+        [18, 20],
+      ],
+    ]);
+    // The turn is over: the next call runs at once again.
+    void batcher.run(model, callOf([[11, 12]]), 1);
+    expect(runner.ran).toHaveLength(3);
+    endTurn();
+  });
+
+  it('keeps loaded versions apart, and caps the rows of a shared run', async () => {
+    const runner = fakeRunner();
+    const { batcher, endTurn } = manualBatcher(runner, 3);
+    const [a, b] = [fakeModel('a'), fakeModel('b')];
+    void batcher.run(a, callOf([[0, 0]]), 1);
+    const waiting = [
+      batcher.run(a, callOf([[1, 1]]), 1),
+      batcher.run(b, callOf([[2, 2]]), 1),
+      batcher.run(a, callOf([[3, 3]]), 1),
+      batcher.run(a, callOf([[4, 4]]), 1),
+      batcher.run(a, callOf([[5, 5]]), 1),
+      batcher.run(b, callOf([[6, 6]]), 1),
+    ];
+    endTurn();
+    await Promise.all(waiting);
+    expect(runner.ran).toEqual([
+      [0, 0],
+      [1, 1, 3, 3, 4, 4],
+      [5, 5],
+      [2, 2, 6, 6],
+    ]);
+  });
+
+  it('runs each call alone when the shared run fails: only the bad call fails', async () => {
+    const runner = fakeRunner();
+    const { batcher, endTurn } = manualBatcher(runner);
+    const model = fakeModel('m');
+    void batcher.run(model, callOf([[0, 0]]), 1);
+    const good = batcher.run(model, callOf([[1, 2]]), 1);
+    const bad = batcher.run(model, callOf([[-1, 2]]), 1);
+    const alsoGood = batcher.run(model, callOf([[3, 4]]), 1);
+    endTurn();
+    await expect(bad).rejects.toThrow('negative value in -1,2');
+    expect((await good).outputs[0]?.data).toEqual([2, 4]);
+    expect((await alsoGood).outputs[0]?.data).toEqual([6, 8]);
+    expect(runner.ran.slice(1)).toEqual([
+      [1, 2, -1, 2, 3, 4],
+      [1, 2],
+      [-1, 2],
+      [3, 4],
+    ]);
+  });
+
+  it('runs each call alone when the outputs cannot be cut back into rows, or the calls differ', async () => {
+    const runner = fakeRunner(false);
+    const { batcher, endTurn } = manualBatcher(runner);
+    const model = fakeModel('flat', [-1]);
+    void batcher.run(model, callOf([[0, 0]]), 1);
+    const waiting = [batcher.run(model, callOf([[1, 2]]), 1), batcher.run(model, callOf([[3, 4]]), 1)];
+    endTurn();
+    expect((await Promise.all(waiting)).map((r) => r.outputs[0]?.data)).toEqual([
+      [2, 4],
+      [6, 8],
+    ]);
+    expect(runner.ran.slice(1)).toEqual([
+      [1, 2, 3, 4],
+      [1, 2],
+      [3, 4],
+    ]);
+
+    const other = fakeRunner();
+    const second = manualBatcher(other);
+    const square = fakeModel('m');
+    void second.batcher.run(square, callOf([[0, 0]]), 1);
+    const binary = { ...callOf([[1, 1]]), binaryOutputs: new Set(['y']) };
+    const pending = [second.batcher.run(square, binary, 1), second.batcher.run(square, callOf([[2, 2]]), 1)];
+    second.endTurn();
+    await Promise.all(pending);
+    expect(other.ran.slice(1)).toEqual([
+      [1, 1],
+      [2, 2],
+    ]);
+  });
+
+  it('groups consecutive calls up to the row cap; a call above it goes alone', () => {
+    const rows = (n: number[]) => n.map((count) => ({ rows: count }));
+    const cut = (counts: number[], max: number) =>
+      groupsOf(rows(counts), max).map((group) => group.map((entry) => entry.rows));
+    expect(cut([1, 1, 1, 1], 2)).toEqual([
+      [1, 1],
+      [1, 1],
+    ]);
+    expect(cut([1, 5, 1], 4)).toEqual([[1], [5], [1]]);
+    expect(cut([2, 2, 3, 1], 4)).toEqual([
+      [2, 2],
+      [3, 1],
+    ]);
+    expect(cut([], 4)).toEqual([]);
+  });
+});
+
+describe('the server engine under concurrent requests', () => {
+  /** House-price requests of 1–3 seeded rows each; `bad` puts a district the model has no row for. */
+  function housePriceBodies(count: number, bad: Set<number>) {
+    const random = seededRandom(21);
+    return Array.from({ length: count }, (_, index) => {
+      const rows = 1 + Math.floor(random() * 3);
+      const request = sampleRequest('house-price');
+      for (const input of request.inputs) {
+        input.shape = [rows, 1];
+        input.data = Array.from({ length: rows }, () => {
+          if (input.name === 'area') return [Math.round(30 + random() * 150)];
+          if (input.name === 'district') return [bad.has(index) ? 9 : Math.floor(random() * 5)];
+          return [1 + Math.floor(random() * 5)];
+        });
+      }
+      return request;
+    });
+  }
+
+  /** 24 requests at once through the server's engine, each compared with the same request alone. */
+  async function concurrentRequests(bad: Set<number>): Promise<number> {
+    const repository = await sampleRepository();
+    // Spied before the engine exists: its batcher keeps the function it was built with.
+    const run = jest.spyOn(inference, 'runInference');
+    const engine = new WorkerPoolEngine({ size: 0, inlineBelowMs: 1, log: silentLogger });
+    const { app } = buildTestApp(repository, { engine });
+    const alone = buildTestApp(repository).app;
+    const bodies = housePriceBodies(24, bad);
+    const ask = (target: typeof app, body: unknown) =>
+      target.handle(postJson('/v2/models/house-price/infer', body));
+    await ask(app, bodies[0]);
+    await settle(); // the warm-up's turn ends
+    run.mockClear();
+    const together = await Promise.all(bodies.map((body) => ask(app, body)));
+    const runs = run.mock.calls.length;
+    run.mockRestore();
+    await settle();
+    for (const [index, body] of bodies.entries()) {
+      const expected = await ask(alone, body);
+      const got = together[index];
+      expect([index, got?.status]).toEqual([index, bad.has(index) ? 400 : 200]);
+      // Everything but the request id; of an error, its message (a stack differs in its frames).
+      const comparable = (response: { body: string | Uint8Array }) => {
+        const { id: _id, error, ...rest } = json(response);
+        return error === undefined ? rest : { error };
+      };
+      expect(comparable(got as { body: string })).toEqual(comparable(expected));
+    }
+    await engine.close();
+    return runs;
+  }
+
+  it('answers each request with what it gets alone, the first at once and the rest in one run', async () => {
+    expect(await concurrentRequests(new Set())).toBe(2);
+  });
+
+  it('fails only the bad requests: a shared run the graph refuses is run again one by one', async () => {
+    // The first request ran at once; the other 23 shared a run that the two bad ones made fail,
+    // so each of the 23 then ran alone: 1 + 1 + 23.
+    expect(await concurrentRequests(new Set([3, 17]))).toBe(25);
+  });
+});
