@@ -66,7 +66,8 @@ class DirectSession implements OrtSession {
     outputs: readonly string[],
   ): Promise<Record<string, ort.Tensor>> {
     try {
-      // The public API's checks, with its messages: the binding itself does not check names.
+      // The public API's checks, with its messages. The binding has none: a missing input reaches
+      // the graph's kernels as a null value, an unknown output name is dropped without a word.
       for (const name of this.inputNames) {
         if (feeds[name] === undefined) throw new Error(`input '${name}' is missing in 'feeds'.`);
       }
