@@ -13,6 +13,7 @@ import { runInference } from '../serving/inference';
 import type { LoadedModel } from '../serving/loaded-model';
 import { mergeCalls, splitOutputs } from '../serving/merged-calls';
 import type { Observation } from '../serving/monitoring';
+import { RowIndependence } from '../serving/row-independence';
 import { describeError, type Logger } from '../telemetry/log';
 import type { MetricSink, RequestMetricEvent } from '../telemetry/metric-event';
 import type { InferCall } from '../tensor/types';
@@ -72,8 +73,11 @@ interface Run {
 
 export class RecordScorer {
   private coldStart = true;
+  private readonly rows: RowIndependence;
 
-  constructor(private readonly parts: RecordScorerParts) {}
+  constructor(private readonly parts: RecordScorerParts) {
+    this.rows = new RowIndependence(parts.log);
+  }
 
   /** One outcome per record, in the records' order. Never throws. */
   async score(records: readonly StreamRecord[], defaults: RecordDefaults): Promise<RecordOutcome[]> {
@@ -110,20 +114,39 @@ export class RecordScorer {
     }
   }
 
-  /** One session.run for the group when the model allows it; else (or on failure) one per record. */
+  /**
+   * One session.run for the group when the model allows it; else (or on failure) one per record.
+   * The version's first shared run is checked against the records run alone (row-independence.ts).
+   */
   private async runGroup(loaded: LoadedModel, group: Item[]): Promise<void> {
     const calls = group.map((item) => item.call as InferCall);
-    const merged = group.length > 1 ? mergeCalls(loaded, calls) : undefined;
+    const independent = this.rows.of(loaded);
+    const merged = group.length > 1 && independent !== false ? mergeCalls(loaded, calls) : undefined;
     if (merged !== undefined) {
       try {
         const result = await runInference(loaded, merged.call);
         const split = splitOutputs(result.outputs, merged.rows);
-        if (split !== undefined) {
+        if (split === undefined) this.rows.decide(loaded, false, 'its outputs have no batch axis to cut');
+        else if (independent === true) {
           for (const [index, item] of group.entries()) {
             const run = { outputs: split[index] ?? [], runMs: result.runMs, batchRows: merged.total };
             await this.answer(item, loaded, run);
           }
           return;
+        } else {
+          const alone = await Promise.all(
+            calls.map((call) =>
+              runInference(loaded, call).then(
+                (run) => run,
+                () => undefined,
+              ),
+            ),
+          );
+          this.rows.check(
+            loaded,
+            split,
+            alone.map((run) => run?.outputs),
+          );
         }
       } catch (err) {
         this.parts.log.warn('batched run failed; running the records one by one', describeError(err));

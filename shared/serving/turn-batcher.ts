@@ -4,16 +4,21 @@
  * reading the sockets of other clients) wait for the end of the turn, where those for one loaded
  * version run as one `session.run` and each request gets its own rows back. Nothing waits for
  * company: alone, a request runs at once; under load, it waits at most for the turn it arrived in.
- * This is Triton's dynamic batching with no queue delay. Under concurrent load a tiny model's run is mostly
- * fixed cost, so sharing it is what lets the server keep up with a hand-written one (measured in
- * bench/analysis.md). Calls that cannot share a run (serving/merged-calls.ts declines), or a shared
+ * This is Triton's dynamic batching with no queue delay. Under concurrent load a tiny model's run
+ * is mostly fixed cost, so sharing it is what lets the server keep up with a hand-written one
+ * (measured in bench/analysis.md). Calls that cannot share a run (serving/merged-calls.ts declines), or a shared
  * run the graph refuses, run one by one, so a bad request fails only itself.
+ *
+ * The first shared run of each loaded version is checked against its calls run alone
+ * (row-independence.ts): a version whose rows are not independent never shares a run.
  */
-import type { InferCall } from '../tensor/types';
+import type { Logger } from '../telemetry/log';
+import type { InferCall, OutputTensor } from '../tensor/types';
 import type { RunResult } from './engine';
 import { runInference } from './inference';
 import type { LoadedModel } from './loaded-model';
 import { mergeCalls, splitOutputs } from './merged-calls';
+import { RowIndependence } from './row-independence';
 
 /** Rows in one shared run: beyond this the calls of a turn are split into several runs. */
 export const MAX_TURN_BATCH_ROWS = 256;
@@ -31,6 +36,7 @@ export interface TurnBatcherOptions {
   /** When the turn's calls run (tests drive it by hand). */
   defer?: (flush: () => void) => void;
   maxRows?: number;
+  log?: Logger;
 }
 
 export class TurnBatcher {
@@ -40,11 +46,13 @@ export class TurnBatcher {
   private readonly runOne: (model: LoadedModel, call: InferCall) => Promise<RunResult>;
   private readonly defer: (flush: () => void) => void;
   private readonly maxRows: number;
+  private readonly rows: RowIndependence;
 
   constructor(options: TurnBatcherOptions = {}) {
     this.runOne = options.run ?? runInference;
     this.defer = options.defer ?? setImmediate;
     this.maxRows = options.maxRows ?? MAX_TURN_BATCH_ROWS;
+    this.rows = new RowIndependence(options.log);
   }
 
   run(model: LoadedModel, call: InferCall, rows: number): Promise<RunResult> {
@@ -71,8 +79,9 @@ export class TurnBatcher {
   }
 
   private runGroup(model: LoadedModel, group: readonly Waiting[]): void {
+    const independent = this.rows.of(model);
     const calls = group.map((entry) => entry.call);
-    const merged = group.length > 1 ? mergeCalls(model, calls) : undefined;
+    const merged = group.length > 1 && independent !== false ? mergeCalls(model, calls) : undefined;
     if (merged === undefined) {
       this.runEach(model, group);
       return;
@@ -81,15 +90,39 @@ export class TurnBatcher {
       (result) => {
         const split = splitOutputs(result.outputs, merged.rows);
         if (split === undefined) {
+          this.rows.decide(model, false, 'its outputs have no batch axis to cut');
           this.runEach(model, group);
-          return;
-        }
-        for (const [index, entry] of group.entries()) {
-          entry.resolve({ outputs: split[index] ?? [], runMs: result.runMs });
+        } else if (independent === true) {
+          for (const [index, entry] of group.entries()) {
+            entry.resolve({ outputs: split[index] ?? [], runMs: result.runMs });
+          }
+        } else {
+          this.check(model, group, split);
         }
       },
       () => this.runEach(model, group),
     );
+  }
+
+  /** The first shared run of a version: answer from runs alone, and keep sharing only if they agree. */
+  private check(model: LoadedModel, group: readonly Waiting[], split: OutputTensor[][]): void {
+    const alone = group.map((entry) =>
+      this.start(model, entry.call).then(
+        (result) => ({ result }),
+        (error: unknown) => ({ error }),
+      ),
+    );
+    void Promise.all(alone).then((outcomes) => {
+      this.rows.check(
+        model,
+        split,
+        outcomes.map((outcome) => ('result' in outcome ? outcome.result.outputs : undefined)),
+      );
+      for (const [index, outcome] of outcomes.entries()) {
+        if ('result' in outcome) group[index]?.resolve(outcome.result);
+        else group[index]?.reject(outcome.error);
+      }
+    });
   }
 
   private runEach(model: LoadedModel, group: readonly Waiting[]): void {

@@ -78,7 +78,7 @@ export class WorkerPoolEngine implements InferenceEngine {
   private readonly artifacts = new Map<number, Uint8Array>();
   private readonly replacedAt: number[] = [];
   /** The inline runs: one shared run per loaded version per event-loop turn. */
-  private readonly turns = new TurnBatcher();
+  private readonly turns: TurnBatcher;
   private readonly file: string;
   private nextSlot = 0;
   private nextModel = 1;
@@ -88,6 +88,7 @@ export class WorkerPoolEngine implements InferenceEngine {
   workerRuns = 0;
 
   constructor(private readonly options: WorkerPoolOptions) {
+    this.turns = new TurnBatcher({ log: options.log });
     this.file = options.workerFile ?? defaultWorkerFile();
     for (let i = 0; i < options.size; i++) this.slots.push(this.spawn());
   }

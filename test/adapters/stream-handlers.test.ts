@@ -83,6 +83,10 @@ describe('AWS stream function: SQS, Kinesis and Kafka event source mappings', ()
     const { app, events } = buildTestApp(await sampleRepository());
     const event = fixture<SQSEvent>('sqs-records.json');
     event.Records = event.Records.filter((_, i) => i !== 2);
+    // The version's first shared run is checked against runs alone (row-independence.ts): once.
+    expect(await irisDefault(app)()(event)).toEqual({ batchItemFailures: [] });
+    events.length = 0;
+    fake.requests.length = 0;
     expect(await irisDefault(app)()(event)).toEqual({ batchItemFailures: [] });
     const results = sentTo(RESULTS);
     expect(results.map((r) => r.id)).toEqual(event.Records.map((r) => r.messageId));

@@ -19,9 +19,24 @@ const bodyOf = (outcome: RecordOutcome | undefined) => {
   return JSON.parse(outcome.body) as Record<string, unknown>;
 };
 
+/**
+ * The first shared run of a version is checked against its records run alone (and answered from
+ * those runs); two iris records get that done, so the batch a test looks at shares its run.
+ */
+async function checkedSharing(app: {
+  records: { score: (r: StreamRecord[], d: RecordDefaults) => Promise<unknown> };
+}) {
+  await app.records.score(
+    [record('w1', sampleRequest('iris')), record('w2', irisRow([5.1, 3.5, 1.4, 0.2]))],
+    defaults,
+  );
+}
+
 describe('records on the data plane', () => {
   it('scores OIP, MLflow, TF-Serving and flat-row records in one session.run, equal to HTTP', async () => {
     const { app, events } = await sampleApp();
+    await checkedSharing(app);
+    events.length = 0;
     const oip = sampleRequest('iris');
     const records = [
       record('a', oip),
@@ -51,8 +66,30 @@ describe('records on the data plane', () => {
     expect(labels(outcomes[2])).toEqual([expect.objectContaining({ label: 2 })]);
   });
 
+  it('checks the first shared run of a version against its records run alone, and answers from those', async () => {
+    const { app, events } = await sampleApp();
+    const records = [record('x', sampleRequest('iris')), record('y', irisRow([6.7, 3, 5.2, 2.3]))];
+    const first = await app.records.score(records, defaults);
+    // Answered from the runs alone: each event names its own rows.
+    expect(events.map((e) => [e.requestId, e.batchSize])).toEqual([
+      ['x', 2],
+      ['y', 1],
+    ]);
+    events.length = 0;
+    const second = await app.records.score(records, defaults);
+    expect(events.map((e) => [e.requestId, e.batchSize])).toEqual([
+      ['x', 3],
+      ['y', 3],
+    ]);
+    expect(second.map((o) => bodyOf(o)['outputs'] ?? bodyOf(o)['predictions'])).toEqual(
+      first.map((o) => bodyOf(o)['outputs'] ?? bodyOf(o)['predictions']),
+    );
+  });
+
   it('isolates a poison record: only it fails, with the field and expected vs got', async () => {
     const { app, events } = await sampleApp();
+    await checkedSharing(app);
+    events.length = 0;
     const bad = sampleRequest('iris');
     bad.inputs[0].datatype = 'INT64';
     const outcomes = await app.records.score(

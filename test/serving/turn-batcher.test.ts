@@ -1,8 +1,13 @@
+import { mkdirSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { buildModel } from '../../scripts/lib/onnx-builder';
+import { ModelRepository } from '../../shared/repository/repository';
 import type { RunResult } from '../../shared/serving/engine';
 import * as inference from '../../shared/serving/inference';
 import type { LoadedModel } from '../../shared/serving/loaded-model';
 import { groupsOf, TurnBatcher } from '../../shared/serving/turn-batcher';
 import { WorkerPoolEngine } from '../../shared/serving/worker-pool';
+import { FsModelStore } from '../../shared/store';
 import { silentLogger } from '../../shared/telemetry/log';
 import type { InferCall } from '../../shared/tensor/types';
 import {
@@ -12,6 +17,7 @@ import {
   removeTempDirs,
   sampleRepository,
   sampleRequest,
+  tempDir,
 } from '../support/fixtures';
 import { seededRandom } from '../support/random';
 
@@ -33,27 +39,45 @@ function callOf(rows: number[][]): InferCall {
   };
 }
 
-/** A fake run that doubles x, refuses any negative value, and records each call it ran. */
-function fakeRunner(batchAxisInOutput = true) {
+/**
+ * A fake run that doubles x (or, mixing rows, subtracts the call's mean), refuses any negative
+ * value, and records each call it ran.
+ */
+function fakeRunner(batchAxisInOutput = true, mixRows = false) {
   const ran: number[][] = [];
   const run = (_model: LoadedModel, call: InferCall): Promise<RunResult> => {
     const x = Array.from(call.inputs.get('x')?.data as Float32Array);
     ran.push(x);
     if (x.some((v) => v < 0)) return Promise.reject(new Error(`negative value in ${x.join(',')}`));
     const rows = x.length / 2;
+    const mean = x.reduce((sum, v) => sum + v, 0) / x.length;
     return Promise.resolve({
       outputs: [
         {
           name: 'y',
           datatype: 'FP32',
           shape: batchAxisInOutput ? [rows, 2] : [2 * rows],
-          data: x.map((v) => 2 * v),
+          data: x.map((v) => (mixRows ? v - mean : 2 * v)),
         },
       ],
       runMs: 1,
     });
   };
   return { ran, run };
+}
+
+/** One turn: a first call, then `later` calls waiting for the turn's end; their results. */
+async function turn(
+  batcher: TurnBatcher,
+  endTurn: () => void,
+  model: LoadedModel,
+  later: number[][][],
+): Promise<RunResult[]> {
+  const first = batcher.run(model, callOf([[1, 1]]), 1);
+  const waiting = later.map((rows) => batcher.run(model, callOf(rows), rows.length));
+  endTurn();
+  await first;
+  return Promise.all(waiting);
 }
 
 /** A batcher whose turns end when the test says so. */
@@ -93,13 +117,8 @@ describe('TurnBatcher', () => {
     ];
     expect(runner.ran).toHaveLength(1);
     endTurn();
-    expect(runner.ran).toEqual([
-      [1, 2],
-      [3, 4, 5, 6, 7, 8, 9, 10],
-    ]);
     expect((await first).outputs[0]?.data).toEqual([2, 4]);
-    const results = await Promise.all(later);
-    expect(results.map((r) => [r.outputs[0]?.shape, r.outputs[0]?.data])).toEqual([
+    const expected = [
       [
         [1, 2],
         [6, 8],
@@ -112,17 +131,68 @@ describe('TurnBatcher', () => {
         [1, 2],
         [18, 20],
       ],
+    ];
+    const answers = (results: RunResult[]) => results.map((r) => [r.outputs[0]?.shape, r.outputs[0]?.data]);
+    expect(answers(await Promise.all(later))).toEqual(expected);
+    // The version's first shared run is checked: each call also ran alone, and answered the same.
+    expect(runner.ran.slice(1)).toEqual([
+      [3, 4, 5, 6, 7, 8, 9, 10],
+      [3, 4],
+      [5, 6, 7, 8],
+      [9, 10],
     ]);
-    // The turn is over: the next call runs at once again.
-    void batcher.run(model, callOf([[11, 12]]), 1);
-    expect(runner.ran).toHaveLength(3);
-    endTurn();
+
+    // Checked: the next turn shares one run, and the first call of it still runs at once.
+    runner.ran.length = 0;
+    const again = await turn(batcher, endTurn, model, [
+      [[3, 4]],
+      [
+        [5, 6],
+        [7, 8],
+      ],
+      [[9, 10]],
+    ]);
+    expect(answers(again)).toEqual(expected);
+    expect(runner.ran).toEqual([
+      [1, 1],
+      [3, 4, 5, 6, 7, 8, 9, 10],
+    ]);
+  });
+
+  it('never shares runs of a version whose shared run answered differently from runs alone', async () => {
+    const runner = fakeRunner(true, true);
+    const { batcher, endTurn } = manualBatcher(runner);
+    const model = fakeModel('mixer');
+    const first = await turn(batcher, endTurn, model, [[[1, 3]], [[5, 7]]]);
+    // Answered from the runs alone (each row minus its own mean), not from the shared run.
+    expect(first.map((r) => r.outputs[0]?.data)).toEqual([
+      [-1, 1],
+      [-1, 1],
+    ]);
+    expect(runner.ran.slice(1)).toEqual([
+      [1, 3, 5, 7],
+      [1, 3],
+      [5, 7],
+    ]);
+    runner.ran.length = 0;
+    const second = await turn(batcher, endTurn, model, [[[1, 3]], [[5, 7]]]);
+    expect(second.map((r) => r.outputs[0]?.data)).toEqual([
+      [-1, 1],
+      [-1, 1],
+    ]);
+    expect(runner.ran).toEqual([
+      [1, 1],
+      [1, 3],
+      [5, 7],
+    ]);
   });
 
   it('keeps loaded versions apart, and caps the rows of a shared run', async () => {
     const runner = fakeRunner();
     const { batcher, endTurn } = manualBatcher(runner, 3);
     const [a, b] = [fakeModel('a'), fakeModel('b')];
+    for (const model of [a, b]) await turn(batcher, endTurn, model, [[[7, 7]], [[8, 8]]]);
+    runner.ran.length = 0;
     void batcher.run(a, callOf([[0, 0]]), 1);
     const waiting = [
       batcher.run(a, callOf([[1, 1]]), 1),
@@ -229,46 +299,95 @@ describe('the server engine under concurrent requests', () => {
     });
   }
 
-  /** 24 requests at once through the server's engine, each compared with the same request alone. */
-  async function concurrentRequests(bad: Set<number>): Promise<number> {
-    const repository = await sampleRepository();
+  /**
+   * Rounds of requests sent at once through the server's engine (no workers), each answer compared
+   * with the same request alone; the runs each round made.
+   */
+  async function concurrentRounds(
+    repository: ModelRepository,
+    model: string,
+    rounds: unknown[][],
+    expectedStatus: (round: number, index: number) => number = () => 200,
+  ): Promise<number[]> {
     // Spied before the engine exists: its batcher keeps the function it was built with.
     const run = jest.spyOn(inference, 'runInference');
     const engine = new WorkerPoolEngine({ size: 0, inlineBelowMs: 1, log: silentLogger });
     const { app } = buildTestApp(repository, { engine });
     const alone = buildTestApp(repository).app;
-    const bodies = housePriceBodies(24, bad);
     const ask = (target: typeof app, body: unknown) =>
-      target.handle(postJson('/v2/models/house-price/infer', body));
-    await ask(app, bodies[0]);
-    await settle(); // the warm-up's turn ends
-    run.mockClear();
-    const together = await Promise.all(bodies.map((body) => ask(app, body)));
-    const runs = run.mock.calls.length;
-    run.mockRestore();
-    await settle();
-    for (const [index, body] of bodies.entries()) {
-      const expected = await ask(alone, body);
-      const got = together[index];
-      expect([index, got?.status]).toEqual([index, bad.has(index) ? 400 : 200]);
-      // Everything but the request id; of an error, its message (a stack differs in its frames).
-      const comparable = (response: { body: string | Uint8Array }) => {
-        const { id: _id, error, ...rest } = json(response);
-        return error === undefined ? rest : { error };
-      };
-      expect(comparable(got as { body: string })).toEqual(comparable(expected));
+      target.handle(postJson(`/v2/models/${model}/infer`, body));
+    // Everything but the request id; of an error, its message (a stack differs in its frames).
+    const comparable = (response: { body: string | Uint8Array }) => {
+      const { id: _id, error, ...rest } = json(response);
+      return error === undefined ? rest : { error };
+    };
+    await ask(app, rounds[0]?.[0]);
+    const runs: number[] = [];
+    try {
+      for (const [round, bodies] of rounds.entries()) {
+        await settle(); // the previous turn ends
+        run.mockClear();
+        const together = await Promise.all(bodies.map((body) => ask(app, body)));
+        runs.push(run.mock.calls.length);
+        for (const [index, body] of bodies.entries()) {
+          const got = together[index] as { status: number; body: string };
+          expect([round, index, got.status]).toEqual([round, index, expectedStatus(round, index)]);
+          expect(comparable(got)).toEqual(comparable(await ask(alone, body)));
+        }
+      }
+    } finally {
+      run.mockRestore();
+      await engine.close();
     }
-    await engine.close();
     return runs;
   }
 
-  it('answers each request with what it gets alone, the first at once and the rest in one run', async () => {
-    expect(await concurrentRequests(new Set())).toBe(2);
+  it('answers each request as it is answered alone: checked in the first shared run, then shared', async () => {
+    const bodies = housePriceBodies(24, new Set());
+    const runs = await concurrentRounds(await sampleRepository(), 'house-price', [
+      bodies,
+      [...bodies].reverse(),
+    ]);
+    // The first request of a round runs at once; the other 23 share a run. In the first round
+    // each of the 23 also ran alone (the check): 1 + 1 + 23, then 1 + 1.
+    expect(runs).toEqual([25, 2]);
   });
 
   it('fails only the bad requests: a shared run the graph refuses is run again one by one', async () => {
-    // The first request ran at once; the other 23 shared a run that the two bad ones made fail,
-    // so each of the 23 then ran alone: 1 + 1 + 23.
-    expect(await concurrentRequests(new Set([3, 17]))).toBe(25);
+    const bad = new Set([3, 17]);
+    const runs = await concurrentRounds(
+      await sampleRepository(),
+      'house-price',
+      [housePriceBodies(24, bad)],
+      (_round, index) => (bad.has(index) ? 400 : 200),
+    );
+    expect(runs).toEqual([25]);
+  });
+
+  it('never shares runs of a model whose rows are not independent (x minus the mean over axis 0)', async () => {
+    const dir = tempDir('modelfleet-mixer-');
+    mkdirSync(path.join(dir, 'mixer', '1'), { recursive: true });
+    const mixer = buildModel({
+      name: 'mixer',
+      inputs: [{ name: 'x', type: 'FLOAT', shape: ['batch', 2] }],
+      outputs: [{ name: 'y', type: 'FLOAT', shape: ['batch', 2] }],
+      nodes: [
+        {
+          op: 'ReduceMean',
+          inputs: ['x'],
+          outputs: ['mean'],
+          attributes: { axes: { ints: [0] }, keepdims: { i: 1 } },
+        },
+        { op: 'Sub', inputs: ['x', 'mean'], outputs: ['y'] },
+      ],
+    });
+    writeFileSync(path.join(dir, 'mixer', '1', 'model.onnx'), mixer);
+    const random = seededRandom(5);
+    const bodies = Array.from({ length: 12 }, () => ({
+      inputs: [{ name: 'x', datatype: 'FP32', shape: [1, 2], data: [random() * 10, random() * 10] }],
+    }));
+    const repository = new ModelRepository(new FsModelStore(dir));
+    // Every answer equals the one alone (a request's own mean); the second round runs each alone.
+    expect(await concurrentRounds(repository, 'mixer', [bodies, bodies])).toEqual([13, 12]);
   });
 });
