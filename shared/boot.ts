@@ -20,8 +20,13 @@ export async function loadInTurns(loads: readonly (() => unknown)[]): Promise<vo
   }
 }
 
-/** Builds the app on the prefetching store, preload started; `metrics` is the platform's sink. */
-export type ServeApp = (metrics: MetricSink) => App;
+/**
+ * Builds the app on the prefetching store, preload started; `metrics` is the platform's sink.
+ * `many`: the platform hands one instance several requests at once (Cloud Run functions, Azure
+ * Functions), so the calls of one event-loop turn share runs (serving/turn-batcher.ts); `one`
+ * (Lambda) runs each call at once, as there is never a second to share with.
+ */
+export type ServeApp = (metrics: MetricSink, requestsAtOnce?: 'one' | 'many') => App;
 
 /**
  * The cold start of every cloud entry, in the order that overlaps its parts: settings first (a bad
@@ -51,8 +56,16 @@ export function startServing<T>(
   ]).then(() => {
     const { createApp } = require('./app') as typeof import('./app');
     const { withPreload } = require('./serving/preload') as typeof import('./serving/preload');
-    const serve: ServeApp = (metrics) =>
-      withPreload(createApp({ config, store, metrics }), () => store.release());
+    const serve: ServeApp = (metrics, requestsAtOnce = 'one') => {
+      const engine =
+        requestsAtOnce === 'many'
+          ? (require('./serving/turn-batcher') as typeof import('./serving/turn-batcher')).turnBatchingEngine(
+              createLogger(),
+            )
+          : undefined;
+      const app = createApp({ config, store, metrics, ...(engine === undefined ? {} : { engine }) });
+      return withPreload(app, () => store.release());
+    };
     return build(serve, config);
   });
   // Each request rethrows an init failure; without this it would also be an unhandled rejection.

@@ -11,7 +11,8 @@ import { app as functions } from '@azure/functions';
 import { startServing } from '../../shared/boot';
 import { createAzureHandler, invocationLogSink } from './handler';
 
-const { ready } = startServing(process.env, (serve) => createAzureHandler(serve(invocationLogSink)));
+// One Functions host process serves several invocations at once.
+const { ready } = startServing(process.env, (serve) => createAzureHandler(serve(invocationLogSink, 'many')));
 
 functions.http('modelfleet', {
   route: '{*path}',

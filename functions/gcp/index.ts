@@ -12,7 +12,8 @@ import { installRawBodyMode } from './raw-body';
 
 let app: App | undefined;
 const { config, ready } = startServing(process.env, (serve) => {
-  app = serve(cloudLoggingSink);
+  // Cloud Run functions serve several requests per instance (infra/gcp: concurrency 4).
+  app = serve(cloudLoggingSink, 'many');
   return createGcpFunction(app);
 });
 installRawBodyMode(

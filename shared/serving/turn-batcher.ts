@@ -14,7 +14,7 @@
  */
 import type { Logger } from '../telemetry/log';
 import type { InferCall, OutputTensor } from '../tensor/types';
-import type { RunResult } from './engine';
+import { type InferenceEngine, type RunResult, rowsOf } from './engine';
 import { runInference } from './inference';
 import type { LoadedModel } from './loaded-model';
 import { mergeCalls, splitOutputs } from './merged-calls';
@@ -137,6 +137,12 @@ export class TurnBatcher {
       return Promise.reject(err);
     }
   }
+}
+
+/** An engine whose runs share turns: for a platform that hands one instance several requests at once. */
+export function turnBatchingEngine(log?: Logger): InferenceEngine {
+  const turns = new TurnBatcher(log === undefined ? {} : { log });
+  return { run: (model, call) => turns.run(model, call, rowsOf(call)) };
 }
 
 /** Consecutive calls of at most `maxRows` rows together (a call above it runs alone). */
