@@ -7,6 +7,7 @@
  * (records/stream-batch.ts).
  */
 import type { Logger } from '../telemetry/log';
+import { sameOutputs } from '../tensor/compare';
 import type { OutputTensor } from '../tensor/types';
 import type { LoadedModel } from './loaded-model';
 
@@ -39,16 +40,4 @@ export class RowIndependence {
     );
     this.decide(model, same, same ? '' : 'a shared run answered differently from runs alone');
   }
-}
-
-/** Same names, types, shapes and values (Object.is: NaN equals NaN, -0 differs from 0). */
-export function sameOutputs(a: readonly OutputTensor[], b: readonly OutputTensor[]): boolean {
-  if (a.length !== b.length) return false;
-  return a.every((left, index) => {
-    const right = b[index];
-    if (right === undefined || left.name !== right.name || left.datatype !== right.datatype) return false;
-    if (left.shape.join(',') !== right.shape.join(',')) return false;
-    const [x, y] = [left.data ?? [], right.data ?? []];
-    return x.length === y.length && x.every((value, i) => Object.is(value, y[i]));
-  });
 }

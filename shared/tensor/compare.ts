@@ -49,3 +49,18 @@ export function outputValues(output: OutputTensor): unknown[] {
   if (output.binaryData === undefined || output.datatype === 'BYTES' || output.datatype === 'FP16') return [];
   return encodeTensorData(output.binaryData);
 }
+
+/**
+ * Exactly the same outputs: names, types, shapes and values (Object.is: NaN equals NaN, -0 differs
+ * from 0). Whether a shared run answered each call as its run alone did (serving/row-independence.ts).
+ */
+export function sameOutputs(a: readonly OutputTensor[], b: readonly OutputTensor[]): boolean {
+  if (a.length !== b.length) return false;
+  return a.every((left, index) => {
+    const right = b[index];
+    if (right === undefined || left.name !== right.name || left.datatype !== right.datatype) return false;
+    if (left.shape.join(',') !== right.shape.join(',')) return false;
+    const [x, y] = [left.data ?? [], right.data ?? []];
+    return x.length === y.length && x.every((value, i) => Object.is(value, y[i]));
+  });
+}

@@ -9,7 +9,8 @@ import { groupsOf, TurnBatcher } from '../../shared/serving/turn-batcher';
 import { WorkerPoolEngine } from '../../shared/serving/worker-pool';
 import { FsModelStore } from '../../shared/store';
 import { silentLogger } from '../../shared/telemetry/log';
-import type { InferCall } from '../../shared/tensor/types';
+import { sameOutputs } from '../../shared/tensor/compare';
+import type { InferCall, OutputTensor } from '../../shared/tensor/types';
 import {
   buildTestApp,
   json,
@@ -277,6 +278,26 @@ describe('TurnBatcher', () => {
       [3, 1],
     ]);
     expect(cut([], 4)).toEqual([]);
+  });
+});
+
+describe('sameOutputs (the check of a first shared run)', () => {
+  const output = (data: unknown[], extra: Partial<OutputTensor> = {}): OutputTensor => ({
+    name: 'y',
+    datatype: 'FP32',
+    shape: [1, data.length],
+    data,
+    ...extra,
+  });
+  it('holds only for the same names, types, shapes and values, NaN included and -0 apart', () => {
+    expect(sameOutputs([output([1, Number.NaN])], [output([1, Number.NaN])])).toBe(true);
+    expect(sameOutputs([output([0])], [output([-0])])).toBe(false);
+    expect(sameOutputs([output([1, 2])], [output([1, 2.0000001])])).toBe(false);
+    expect(sameOutputs([output([1, 2])], [output([1, 2], { shape: [2, 1] })])).toBe(false);
+    expect(sameOutputs([output([1])], [output([1], { name: 'z' })])).toBe(false);
+    expect(sameOutputs([output([1])], [output([1], { datatype: 'FP64' })])).toBe(false);
+    expect(sameOutputs([output([1])], [output([1]), output([2])])).toBe(false);
+    expect(sameOutputs([], [])).toBe(true);
   });
 });
 
