@@ -1,5 +1,8 @@
+import { writeFileSync } from 'node:fs';
+import path from 'node:path';
 import type { Worker } from 'node:worker_threads';
 import { packageModel } from '../../shared/control/packaging';
+import { ServiceUnavailableError } from '../../shared/errors';
 import type { ModelRepository } from '../../shared/repository/repository';
 import { inlineEngine, observeRun, type RunResult, runsInline } from '../../shared/serving/engine';
 import { describeModel } from '../../shared/serving/model-cache';
@@ -7,7 +10,14 @@ import { createSession } from '../../shared/serving/native-session';
 import { mayReplaceWorker, RESTART_WINDOW_MS, WorkerPoolEngine } from '../../shared/serving/worker-pool';
 import { silentLogger } from '../../shared/telemetry/log';
 import type { InferCall } from '../../shared/tensor/types';
-import { buildTestApp, postJson, removeTempDirs, sampleRepository, sampleRequest } from '../support/fixtures';
+import {
+  buildTestApp,
+  postJson,
+  removeTempDirs,
+  sampleRepository,
+  sampleRequest,
+  tempDir,
+} from '../support/fixtures';
 import { serverBundle } from '../support/server-bundle';
 import { slowModel } from '../support/slow-model';
 
@@ -167,6 +177,45 @@ describe('a worker that dies', () => {
       expect(run.span?.worker).toBe(1);
       expect(run.outputs).toEqual(expected.outputs);
     }
+    await model.session.release();
+  });
+
+  it('fails the run it was on with a 503, and the next run goes to its replacement', async () => {
+    // The real worker, behind a listener that ends the thread when a run's input is negative: a
+    // crash while a job is in flight (a thread stopped inside onnxruntime's native run would take
+    // the whole process with it, so the crash comes before the run starts).
+    const file = path.join(tempDir('modelfleet-crashing-worker-'), 'worker.js');
+    writeFileSync(
+      file,
+      `const { parentPort } = require('node:worker_threads');
+parentPort.on('message', (m) => { if (m.kind === 'run' && m.feeds.x.data[0] < 0) process.exit(3); });
+require(${JSON.stringify(serverBundle().worker)});
+`,
+    );
+    const engine = new WorkerPoolEngine({ size: 1, inlineBelowMs: 0, log: silentLogger, workerFile: file });
+    pools.push(engine);
+    const artifact = slowModel(8, 1);
+    const { manifest } = await packageModel({ name: 'small', artifact });
+    const model = describeModel(manifest, await createSession(artifact));
+    await engine.prepare(model, artifact);
+    const call = (x: number): InferCall => ({
+      inputs: new Map([['x', { name: 'x', shape: [1, 1], data: Float32Array.of(x) }]]),
+      outputs: ['y'],
+    });
+    expect((await engine.run(model, call(0.01))).span?.worker).toBe(0);
+    const error = await engine.run(model, call(-1)).then(
+      () => undefined,
+      (err: unknown) => err,
+    );
+    expect(error).toBeInstanceOf(ServiceUnavailableError);
+    expect(error).toMatchObject({
+      status: 503,
+      message: 'the inference worker running this request stopped',
+    });
+    const expected = await inlineEngine.run(model, call(0.01));
+    const next = await engine.run(model, call(0.01));
+    expect(next.span?.worker).toBe(1);
+    expect(next.outputs).toEqual(expected.outputs);
     await model.session.release();
   });
 
