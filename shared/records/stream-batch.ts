@@ -11,7 +11,6 @@ import { modelHeaders, type PayloadLimits } from '../protocol/payloads';
 import type { DataPlane, Target } from '../serving/dataplane';
 import { runInference } from '../serving/inference';
 import type { LoadedModel } from '../serving/loaded-model';
-import { mergeCalls, splitOutputs } from '../serving/merged-calls';
 import type { Observation } from '../serving/monitoring';
 import { RowIndependence } from '../serving/row-independence';
 import { describeError, type Logger } from '../telemetry/log';
@@ -115,48 +114,19 @@ export class RecordScorer {
   }
 
   /**
-   * One session.run for the group when the model allows it; else (or on failure) one per record.
-   * The version's first shared run is checked against the records run alone (row-independence.ts).
+   * One session.run for the group when the records can share one (serving/row-independence.ts:
+   * checked against runs alone the first time); else, or on failure, one per record.
    */
   private async runGroup(loaded: LoadedModel, group: Item[]): Promise<void> {
     const calls = group.map((item) => item.call as InferCall);
-    const independent = this.rows.of(loaded);
-    const merged = group.length > 1 && independent !== false ? mergeCalls(loaded, calls) : undefined;
-    if (merged !== undefined) {
+    const shared = await this.rows.share(loaded, calls, (call) => runInference(loaded, call));
+    for (const [index, item] of group.entries()) {
       try {
-        const result = await runInference(loaded, merged.call);
-        const split = splitOutputs(result.outputs, merged.rows);
-        if (split === undefined) this.rows.decide(loaded, false, 'its outputs have no batch axis to cut');
-        else if (independent === true) {
-          for (const [index, item] of group.entries()) {
-            const run = { outputs: split[index] ?? [], runMs: result.runMs, batchRows: merged.total };
-            await this.answer(item, loaded, run);
-          }
-          return;
-        } else {
-          const alone = await Promise.all(
-            calls.map((call) =>
-              runInference(loaded, call).then(
-                (run) => run,
-                () => undefined,
-              ),
-            ),
-          );
-          this.rows.check(
-            loaded,
-            split,
-            alone.map((run) => run?.outputs),
-          );
-        }
-      } catch (err) {
-        this.parts.log.warn('batched run failed; running the records one by one', describeError(err));
-      }
-    }
-    for (const item of group) {
-      try {
-        const call = item.call as InferCall;
-        const result = await runInference(loaded, call);
-        await this.answer(item, loaded, { ...result, batchRows: rowsOf(call) });
+        const outcome = shared?.[index];
+        if (outcome !== undefined && outcome.result === undefined) throw outcome.error;
+        const call = calls[index] as InferCall;
+        const run = outcome?.result ?? (await runInference(loaded, call));
+        await this.answer(item, loaded, { ...run, batchRows: outcome?.batchRows ?? rowsOf(call) });
       } catch (err) {
         this.fail(item, err);
       }

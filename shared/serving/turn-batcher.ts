@@ -6,18 +6,16 @@
  * company: alone, a request runs at once; under load, it waits at most for the turn it arrived in.
  * This is Triton's dynamic batching with no queue delay. Under concurrent load a tiny model's run
  * is mostly fixed cost, so sharing it is what lets the server keep up with a hand-written one
- * (measured in bench/analysis.md). Calls that cannot share a run (serving/merged-calls.ts declines), or a shared
- * run the graph refuses, run one by one, so a bad request fails only itself.
- *
- * The first shared run of each loaded version is checked against its calls run alone
- * (row-independence.ts): a version whose rows are not independent never shares a run.
+ * (measured in bench/analysis.md). Whether calls share a run is row-independence.ts's call: they
+ * must stack (merged-calls.ts), the version's first shared run is checked against its calls run
+ * alone, and a shared run the graph refuses sends each call alone, so a bad request fails only
+ * itself.
  */
 import type { Logger } from '../telemetry/log';
-import type { InferCall, OutputTensor } from '../tensor/types';
+import type { InferCall } from '../tensor/types';
 import { type InferenceEngine, type RunResult, rowsOf } from './engine';
 import { runInference } from './inference';
 import type { LoadedModel } from './loaded-model';
-import { mergeCalls, splitOutputs } from './merged-calls';
 import { RowIndependence } from './row-independence';
 
 /** Rows in one shared run: beyond this the calls of a turn are split into several runs. */
@@ -79,50 +77,23 @@ export class TurnBatcher {
   }
 
   private runGroup(model: LoadedModel, group: readonly Waiting[]): void {
-    const independent = this.rows.of(model);
-    const calls = group.map((entry) => entry.call);
-    const merged = group.length > 1 && independent !== false ? mergeCalls(model, calls) : undefined;
-    if (merged === undefined) {
+    if (group.length === 1) {
       this.runEach(model, group);
       return;
     }
-    this.start(model, merged.call).then(
-      (result) => {
-        const split = splitOutputs(result.outputs, merged.rows);
-        if (split === undefined) {
-          this.rows.decide(model, false, 'its outputs have no batch axis to cut');
+    const calls = group.map((entry) => entry.call);
+    void this.rows
+      .share(model, calls, (call) => this.start(model, call))
+      .then((outcomes) => {
+        if (outcomes === undefined) {
           this.runEach(model, group);
-        } else if (independent === true) {
-          for (const [index, entry] of group.entries()) {
-            entry.resolve({ outputs: split[index] ?? [], runMs: result.runMs });
-          }
-        } else {
-          this.check(model, group, split);
+          return;
         }
-      },
-      () => this.runEach(model, group),
-    );
-  }
-
-  /** The first shared run of a version: answer from runs alone, and keep sharing only if they agree. */
-  private check(model: LoadedModel, group: readonly Waiting[], split: OutputTensor[][]): void {
-    const alone = group.map((entry) =>
-      this.start(model, entry.call).then(
-        (result) => ({ result }),
-        (error: unknown) => ({ error }),
-      ),
-    );
-    void Promise.all(alone).then((outcomes) => {
-      this.rows.check(
-        model,
-        split,
-        outcomes.map((outcome) => ('result' in outcome ? outcome.result.outputs : undefined)),
-      );
-      for (const [index, outcome] of outcomes.entries()) {
-        if ('result' in outcome) group[index]?.resolve(outcome.result);
-        else group[index]?.reject(outcome.error);
-      }
-    });
+        for (const [index, outcome] of outcomes.entries()) {
+          if (outcome.result !== undefined) group[index]?.resolve(outcome.result);
+          else group[index]?.reject(outcome.error);
+        }
+      });
   }
 
   private runEach(model: LoadedModel, group: readonly Waiting[]): void {

@@ -65,9 +65,10 @@ interface Slot {
  * in one queue and go to whichever worker is free; loads go to every worker. Inputs are copied
  * to the worker (the main thread keeps them for capture and the shadow), outputs come back as
  * transferred buffers. Models whose runs are shorter than the hop run inline on the main thread's
- * session (runsInline), the calls of one event-loop turn together (turn-batcher.ts). A worker that dies fails its job with a 503 and is replaced by a new one
- * that loads every model first (a few times a minute at most, mayReplaceWorker); meanwhile the
- * others serve, and with none left runs go inline.
+ * session (runsInline), the calls of one event-loop turn together (turn-batcher.ts). A worker that
+ * dies fails its job with a 503 and is replaced by a new one that loads every model first (a few
+ * times a minute at most, mayReplaceWorker); meanwhile the others serve, and with none left runs
+ * go inline.
  */
 export class WorkerPoolEngine implements InferenceEngine {
   private readonly slots: Slot[] = [];

@@ -1,6 +1,7 @@
 import type { RecordDefaults, StreamRecord } from '../../shared/records/record-format';
 import type { RecordOutcome } from '../../shared/records/stream-batch';
 import { setCanary, setShadow, setSticky } from '../../shared/repository/deployment';
+import * as inference from '../../shared/serving/inference';
 import { json, postJson, removeTempDirs, sampleApp, sampleRequest } from '../support/fixtures';
 import { deploy, IRIS_FEATURES, trafficApp, twoVersionRepository } from '../traffic/support';
 
@@ -69,7 +70,11 @@ describe('records on the data plane', () => {
   it('checks the first shared run of a version against its records run alone, and answers from those', async () => {
     const { app, events } = await sampleApp();
     const records = [record('x', sampleRequest('iris')), record('y', irisRow([6.7, 3, 5.2, 2.3]))];
+    const run = jest.spyOn(inference, 'runInference');
     const first = await app.records.score(records, defaults);
+    // The shared run and each record alone, once: the runs alone are the answers, not run again.
+    expect(run).toHaveBeenCalledTimes(3);
+    run.mockRestore();
     // Answered from the runs alone: each event names its own rows.
     expect(events.map((e) => [e.requestId, e.batchSize])).toEqual([
       ['x', 2],
