@@ -93,9 +93,10 @@ describe('the worker pool engine', () => {
   });
 
   it('runs a CPU-bound model on several workers at once, with the same outputs as inline', async () => {
-    // Runs of tens of ms: long enough that two workers, each handed a job at once, overlap even
-    // when a loaded machine schedules them a few ms slice at a time.
-    const artifact = slowModel(200, 12);
+    // Runs of tens of ms (≈ 25 ms at 400×400; 200×200 took 3 ms, about a scheduler slice, and
+    // once in a full suite no two runs overlapped): long enough that two workers, each handed a
+    // job at once, overlap even when a loaded machine schedules them a few ms slice at a time.
+    const artifact = slowModel(400, 12);
     const { manifest } = await packageModel({ name: 'slow', artifact });
     const model = describeModel(manifest, await createSession(artifact));
     const engine = pool(2, 0);
