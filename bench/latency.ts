@@ -197,7 +197,7 @@ async function bench(
     graphOptimizationLevel: 'all',
   });
   // What modelfleet runs: the same native session, called on this thread without the public API's
-  // setImmediate turn (shared/serving/onnx.ts).
+  // setImmediate turn (shared/serving/native-session.ts).
   const direct = await createSession(model.artifact);
   const outputNames = direct.outputMetadata.map((meta) => meta.name);
   const body = jsonRequest(model);
