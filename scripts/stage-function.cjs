@@ -20,6 +20,14 @@ const ONNXRUNTIME = [
   { name: 'onnxruntime-common', keep: ['package.json', 'LICENSE', 'dist/cjs'] },
 ];
 
+// zod builds the message of a document the hand-written checks refuse, nothing else, so it is
+// required from vendor/ only then instead of compiled into every cold start (as on AWS:
+// serverless.yml custom.esbuild.exclude). What its CommonJS entry loads.
+const ZOD = {
+  name: 'zod',
+  keep: ['package.json', 'LICENSE', 'index.cjs', 'v4/classic', 'v4/core', 'v4/locales'],
+};
+
 // Store SDKs the cloud never uses (the core loads a driver only for its scheme): bundling them
 // would only cost size and cold-start time, as on AWS (serverless.yml custom.esbuild.exclude).
 const AWS_SDKS = ['@aws-sdk/client-s3', '@aws-sdk/lib-storage'];
@@ -47,8 +55,9 @@ const CLOUDS = {
         keep: ['package.json', 'LICENSE', 'dist/azure-functions-extensions-base.js'],
       },
       { name: 'cookie', keep: ['package.json', 'LICENSE', 'index.js'] },
+      ZOD,
     ],
-    entryPackages: ['onnxruntime-node', '@azure/functions'],
+    entryPackages: ['onnxruntime-node', '@azure/functions', 'zod'],
     // The worker injects this module into the app at run time.
     provided: ['@azure/functions-core'],
     leftOut: [...AWS_SDKS, '@google-cloud/storage'],
@@ -63,8 +72,8 @@ const CLOUDS = {
       // The CloudEvent target `modelfleetStream` of infra/gcp/stream/.
       { name: 'stream', entry: 'functions/gcp/stream.ts', optional: true },
     ],
-    vendored: ONNXRUNTIME,
-    entryPackages: ['onnxruntime-node'],
+    vendored: [...ONNXRUNTIME, ZOD],
+    entryPackages: ['onnxruntime-node', 'zod'],
     // The buildpack installs package.json `dependencies` and starts this framework's CLI, which
     // loads the bundle: the bundle must register its target with that same module instance. Vendored
     // packages live under vendor/, where the buildpack's `npm install` cannot prune them.
@@ -172,7 +181,7 @@ function copyKept(pkg, vendorRoot) {
     }
     fs.cpSync(source, path.join(to, item), {
       recursive: true,
-      filter: (file) => !/\.(d\.ts|map|md)$/.test(file),
+      filter: (file) => !/\.(d\.[cm]?ts|map|md)$/.test(file),
     });
   }
 }

@@ -59,7 +59,11 @@ export async function preloadStage(
           report.warmedUp.push(...result.warmedUp);
           Object.assign(report.phases, result.phases);
         },
-        (err: unknown) => report.failed.push({ target: model, error: (err as Error).message }),
+        (err: unknown) => {
+          report.failed.push({ target: model, error: (err as Error).message });
+          // The operator's only sign before a request hits it: say which document or check failed.
+          log.error('preload: a deployed version could not be loaded', { model, ...describeError(err) });
+        },
       );
     }),
   );

@@ -2,6 +2,7 @@
 import { mkdirSync, readFileSync, statSync, symlinkSync } from 'node:fs';
 import path from 'node:path';
 import { parseConfig } from '../../shared/config';
+import type { FsModelStore } from '../../shared/store/fs-store';
 import { freePort } from '../support/emulators';
 import { removeTempDirs, sampleRepository, tempDir } from '../support/fixtures';
 import { ROOT, runToEnd } from '../support/processes';
@@ -875,6 +876,50 @@ describe('serverless (osls) without a cloud account', () => {
       expect(azure.stderr).toContain(
         'MODEL_REPOSITORY: az:// needs a storage SDK that this package does not include',
       );
+    });
+
+    it('leaves zod out of every bundle and ships it, so a refused document still gets its verdict', async () => {
+      for (const zip of ['infer', 'stream', 'guard', 'preTrafficHook', 'batchPlan', 'batchChunk']) {
+        const listing = (await runToEnd('unzip', ['-l', path.join(out, `${zip}.zip`)], {})).stdout;
+        expect({ zip, shipsZod: listing.includes(' node_modules/zod/v4/classic/external.cjs\n') }).toEqual({
+          zip,
+          shipsZod: true,
+        });
+      }
+      const dir = tempDir('modelfleet-unzipped-');
+      expect((await runToEnd('unzip', ['-q', path.join(out, 'infer.zip'), '-d', dir], {})).code).toBe(0);
+      const bundle = readFileSync(path.join(dir, 'functions', 'aws', 'index.js'), 'utf8');
+      expect(bundle).toContain('require("zod")');
+      expect(bundle).not.toContain('node_modules/zod/');
+      // A manifest the hand-written checks refuse: the schemas load zod from the zip (NODE_PATH is
+      // empty and nothing above the unzipped folder holds a zod) and name the field.
+      const repository = await sampleRepository();
+      const key = 'iris/1/manifest.json';
+      const current = await repository.store.get(key);
+      if (current.status !== 'ok') throw new Error('no manifest');
+      await repository.store.put(
+        key,
+        Buffer.from(JSON.stringify({ ...JSON.parse(current.body.toString()), createdAt: 42 })),
+      );
+      const loaded = await runToEnd(
+        process.execPath,
+        ['-e', "require('./functions/aws/index.js')"],
+        {
+          MODEL_REPOSITORY: (repository.store as FsModelStore).root,
+          MODELFLEET_STAGE: 'dev',
+          NODE_PATH: '',
+        },
+        60_000,
+        dir,
+      );
+      expect({ code: loaded.code, stderr: loaded.stderr }).toMatchObject({ code: 0 });
+      const line = (loaded.stdout + loaded.stderr)
+        .split('\n')
+        .find((text) => text.includes('preload: a deployed version could not be loaded'));
+      expect(JSON.parse(line ?? '{}')).toMatchObject({
+        model: 'iris',
+        cause: expect.stringMatching(/createdAt/),
+      });
     });
   });
 

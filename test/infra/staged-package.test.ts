@@ -85,8 +85,9 @@ describe.each<[Cloud, RegExp[]]>([
             'cookie',
             'onnxruntime-common',
             'onnxruntime-node',
+            'zod',
           ]
-        : ['onnxruntime-common', 'onnxruntime-node'],
+        : ['onnxruntime-common', 'onnxruntime-node', 'zod'],
     );
   });
 
@@ -139,12 +140,24 @@ describe.each<[Cloud, 'azure' | 'gcs']>([
 ])('%s staged app reading the model repository from its cloud store', (cloud, kind) => {
   it('answers health and an iris inference from the bundled store driver', async () => {
     const { url, settings } = await repositoryLocation(kind);
-    await publishMissingSamples(new ModelRepository(openStore(url, settings)), ['dev']);
+    const repository = new ModelRepository(openStore(url, settings));
+    await publishMissingSamples(repository, ['dev']);
+    // iris version 2: version 1's files with a manifest the hand-written checks refuse. Only the
+    // schemas can then say why, with zod required from vendor/ (it is not in the bundle).
+    for (const file of ['model.onnx', 'manifest.json']) {
+      const read = await repository.store.get(`iris/1/${file}`);
+      if (read.status !== 'ok') throw new Error(`no iris/1/${file}`);
+      const body =
+        file === 'manifest.json'
+          ? Buffer.from(JSON.stringify({ ...JSON.parse(read.body.toString()), version: 2, createdAt: 42 }))
+          : read.body;
+      await repository.store.put(`iris/2/${file}`, body);
+    }
     const key = 'staged-store-key';
     const env: NodeJS.ProcessEnv = {
       MODEL_REPOSITORY: url,
       MODELFLEET_STAGE: 'dev',
-      API_KEYS: `staged:predict:${hashApiKey(key)}`,
+      API_KEYS: `staged:predict+admin:${hashApiKey(key)}`,
       ...(settings.azureConnectionString === undefined
         ? {}
         : { AZURE_STORAGE_CONNECTION_STRING: settings.azureConnectionString }),
@@ -162,6 +175,14 @@ describe.each<[Cloud, 'azure' | 'gcs']>([
     const body = (await inferred.json()) as { model_name?: string; outputs?: unknown[] };
     expect({ status: inferred.status, model: body.model_name }).toEqual({ status: 200, model: 'iris' });
     expect(body.outputs?.length).toBeGreaterThan(0);
+    const refused = await fetch(`${app.base}/v2/models/iris/versions/2/infer`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'x-api-key': key },
+      body: JSON.stringify(irisRequest),
+    });
+    expect(await refused.json()).toMatchObject({
+      error: 'model "iris" version 2 has an invalid manifest and will not be served',
+    });
     // The metric line of the request went out in the cloud's format.
     const format = cloud === 'azure' ? /"event":"modelfleet\.request"/ : /"type":"modelfleet\.request"/;
     expect(app.output()).toMatch(format);

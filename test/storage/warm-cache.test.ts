@@ -229,6 +229,28 @@ describe('warm cache on Azurite', () => {
     });
   });
 
+  it('logs why a deployed version failed to preload, naming the model, the document and the field', async () => {
+    const h = harness(await deployedIris('azure'));
+    const key = 'iris/1/manifest.json';
+    const current = await h.repository.store.get(key);
+    if (current.status !== 'ok') throw new Error('no manifest');
+    await h.repository.store.put(
+      key,
+      Buffer.from(JSON.stringify({ ...JSON.parse(current.body.toString()), createdAt: 42 })),
+    );
+    const report = await h.app.preload();
+    const refusal = 'model "iris" version 1 has an invalid manifest and will not be served';
+    expect(report.failed).toEqual([{ target: 'iris', error: refusal }]);
+    // The client's message stays short; the log line also gives the schema's verdict.
+    expect(
+      h.logs.find((log) => log['message'] === 'preload: a deployed version could not be loaded'),
+    ).toMatchObject({
+      level: 'error',
+      model: 'iris',
+      error: refusal,
+      cause: expect.stringMatching(/iris\/1\/manifest\.json.*createdAt/),
+    });
+  });
   it('a new instance with the same disk cache loads from disk without downloading; a tampered disk copy is not used', async () => {
     const location = await deployedIris('azure');
     const cacheDir = tempDir('modelfleet-cache-');
