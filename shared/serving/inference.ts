@@ -74,7 +74,7 @@ export function collectOutputs(
     const tensor = results[name];
     if (tensor === undefined) throw new ServiceUnavailableError(`the model produced no output "${name}"`);
     const datatype = fromOrtType(tensor.type) ?? tensor.type;
-    const shape = tensor.dims.slice();
+    const shape = smallIntegers(tensor.dims);
     if (call.binaryOutputs?.has(name)) {
       outputs.push({ name, datatype, shape, binaryData: tensor.data as TensorData });
     } else {
@@ -82,6 +82,16 @@ export function collectOutputs(
     }
   }
   return outputs;
+}
+
+/**
+ * The binding's dims are heap numbers, which JSON.stringify formats as doubles: ≈ 1.2 µs for
+ * `[1, 2]` against ≈ 0.1 µs for the same values stored as small integers (a fresh array of them).
+ */
+function smallIntegers(dims: readonly number[]): number[] {
+  const out: number[] = [];
+  for (const dim of dims) out.push(dim >= 0 && dim <= 0x3fffffff ? dim | 0 : dim);
+  return out;
 }
 
 function firstLine(err: unknown): string {

@@ -93,7 +93,7 @@ export class Monitor {
     if (model === undefined || version === undefined || variant === undefined) return;
     try {
       const rate = this.sampleRate(model);
-      const key = `${model}\u0000${version}\u0000${variant}`;
+      const key = this.keyOf(model, version, variant);
       const state = this.variantState(key, observed);
       if (rate > 0 && (rate >= 1 || this.random() < rate)) {
         event.captured = this.captureRequest(event, key, observed);
@@ -111,6 +111,17 @@ export class Monitor {
       if (!this.warned) this.log.warn('monitoring failed for a request', describeError(err));
       this.warned = true;
     }
+  }
+
+  private lastKey = { model: '', version: 0, variant: '', key: '' };
+
+  /** The variant's map key; consecutive requests mostly name the same one, so it is built once for them. */
+  private keyOf(model: string, version: number, variant: string): string {
+    const last = this.lastKey;
+    if (last.model !== model || last.version !== version || last.variant !== variant) {
+      this.lastKey = { model, version, variant, key: `${model}\u0000${version}\u0000${variant}` };
+    }
+    return this.lastKey.key;
   }
 
   private variantState(key: string, observed: Observation | undefined): VariantState | undefined {

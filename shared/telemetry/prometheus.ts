@@ -23,11 +23,48 @@ interface Series {
   sumSeconds: number;
 }
 
+const STATUS_CLASSES = ['0xx', '1xx', '2xx', '3xx', '4xx', '5xx'];
+
 export class PrometheusRegistry {
   private readonly series = new Map<string, Series>();
 
   /** Called with every request's metric event (a sink); never throws. */
   record(event: RequestMetricEvent): void {
+    const series = this.seriesOf(event);
+    const statusClass =
+      STATUS_CLASSES[Math.floor(event.status / 100)] ?? `${Math.floor(event.status / 100)}xx`;
+    series.requests += 1;
+    series.byStatusClass.set(statusClass, (series.byStatusClass.get(statusClass) ?? 0) + 1);
+    if (event.status >= 400) {
+      const errorKey = `${statusClass}|${event.errorClass ?? 'unknown'}`;
+      series.errors.set(errorKey, (series.errors.get(errorKey) ?? 0) + 1);
+    }
+    const seconds = event.latencyMs / 1000;
+    series.sumSeconds += seconds;
+    for (let at = 0; at < LATENCY_BUCKETS_SECONDS.length; at++) {
+      if (seconds <= (LATENCY_BUCKETS_SECONDS[at] as number)) {
+        series.buckets[at] = (series.buckets[at] ?? 0) + 1;
+        break;
+      }
+    }
+  }
+
+  private last:
+    | { event: Pick<RequestMetricEvent, 'route' | 'model' | 'variant' | 'version'>; series: Series }
+    | undefined;
+
+  /** The event's series; consecutive requests mostly share one, found again without building its key. */
+  private seriesOf(event: RequestMetricEvent): Series {
+    const last = this.last;
+    if (
+      last !== undefined &&
+      last.event.route === event.route &&
+      last.event.model === event.model &&
+      last.event.variant === event.variant &&
+      last.event.version === event.version
+    ) {
+      return last.series;
+    }
     const key = `${event.route}\u0000${event.model ?? ''}\u0000${event.variant ?? ''}\u0000${event.version ?? ''}`;
     let series = this.series.get(key);
     if (series === undefined) {
@@ -41,17 +78,9 @@ export class PrometheusRegistry {
       };
       this.series.set(key, series);
     }
-    const statusClass = `${Math.floor(event.status / 100)}xx`;
-    series.requests += 1;
-    series.byStatusClass.set(statusClass, (series.byStatusClass.get(statusClass) ?? 0) + 1);
-    if (event.status >= 400) {
-      const errorKey = `${statusClass}|${event.errorClass ?? 'unknown'}`;
-      series.errors.set(errorKey, (series.errors.get(errorKey) ?? 0) + 1);
-    }
-    const seconds = event.latencyMs / 1000;
-    series.sumSeconds += seconds;
-    const at = LATENCY_BUCKETS_SECONDS.findIndex((bound) => seconds <= bound);
-    if (at >= 0) series.buckets[at] = (series.buckets[at] ?? 0) + 1;
+    const { route, model, variant, version } = event;
+    this.last = { event: { route, model, variant, version }, series };
+    return series;
   }
 
   /** The exposition text: HELP and TYPE lines, then one line per series (histogram buckets cumulative). */

@@ -1,6 +1,7 @@
 import { LATENCY_BUCKETS_SECONDS, PrometheusRegistry } from '../../shared/telemetry/prometheus';
 import { API_KEYS, KEYS, securedApp } from '../security/support';
 import { get, postJson, sampleApp, sampleRequest } from '../support/fixtures';
+import { seededRandom } from '../support/random';
 
 interface Sample {
   name: string;
@@ -101,5 +102,46 @@ describe('GET /metrics (Prometheus text format)', () => {
       status_class: '5xx',
       error_class: 'unavailable',
     });
+  });
+
+  it('counts each series apart when events of different series and statuses interleave', () => {
+    // The registry finds the previous event's series again without a lookup: a change of any label
+    // between consecutive events must still land in its own series.
+    const registry = new PrometheusRegistry();
+    const base = { timestamp: '', requestId: 'r', stage: 'prod', method: 'POST', coldStart: false };
+    const series = [
+      { route: 'infer', model: 'a', variant: 'primary', version: 1 },
+      { route: 'infer', model: 'a', variant: 'canary', version: 2 },
+      { route: 'infer', model: 'a', variant: 'primary', version: 2 },
+      { route: 'infer', model: 'b', variant: 'primary', version: 1 },
+      { route: 'model_ready', model: 'a', variant: 'primary', version: 1 },
+      { route: 'live' },
+    ];
+    const expected = new Map<string, Record<string, number>>();
+    const random = seededRandom(5);
+    const pick = <T>(items: readonly T[]) => items[Math.floor(random() * items.length)] as T;
+    for (let i = 0; i < 500; i++) {
+      const labels = pick(series);
+      const status = pick([200, 200, 404, 503, 100]);
+      registry.record({ ...base, ...labels, status, latencyMs: 1 });
+      const key = JSON.stringify([
+        labels.route,
+        labels.model ?? '',
+        labels.variant ?? '',
+        labels.version ?? '',
+      ]);
+      const counts = expected.get(key) ?? {};
+      const statusClass = `${Math.floor(status / 100)}xx`;
+      counts[statusClass] = (counts[statusClass] ?? 0) + 1;
+      expected.set(key, counts);
+    }
+    const got = new Map<string, Record<string, number>>();
+    for (const sample of parseExposition(registry.render()).samples) {
+      if (sample.name !== 'modelfleet_requests_total') continue;
+      const { route, model, variant, version, status_class: statusClass } = sample.labels;
+      const key = JSON.stringify([route, model ?? '', variant ?? '', version ? Number(version) : '']);
+      got.set(key, { ...got.get(key), [statusClass as string]: sample.value });
+    }
+    expect(got).toEqual(expected);
   });
 });
