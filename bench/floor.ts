@@ -26,7 +26,6 @@ import {
 import { markdownTable } from './stats';
 
 type Fn = (...args: unknown[]) => unknown;
-type NativeRun = (...args: unknown[]) => unknown;
 
 let marks: (string | number)[] = [];
 const mark = (label: string) => marks.push(label, performance.now());
@@ -47,7 +46,7 @@ function wrap(owner: object, key: string, label: string): void {
 
 /** The native run inside a DirectSession (shared/serving/native-session.ts), marked as `run`. */
 function markNativeRun(session: OrtSession, twice = false): void {
-  const holder = session as unknown as { native: { run: NativeRun; dispose(): void } };
+  const holder = session as unknown as { native: { run: Fn; dispose(): void } };
   const native = holder.native;
   holder.native = {
     run: (...args) => {
