@@ -60,27 +60,61 @@ export class DataPlane {
 
   /**
    * Target → load → parse → run → respond, for every payload format alike. A warm request (config
-   * cached, version loaded) awaits only the run: each await is a promise, and on functions-framework
-   * every promise also runs the async hooks of its per-request domain. What comes after the response
-   * (the shadow run, what was observed) goes into `ctx`.
+   * cached, version loaded) awaits only the run, and nothing at all on an engine that runs it on
+   * this thread: each await is a promise, on functions-framework every promise also runs the async
+   * hooks of its per-request domain, and the tiny bench model answered ≈ 2 µs sooner without them.
+   * Throws synchronously what the request gets wrong. What comes after the response (the shadow
+   * run, what was observed) goes into `ctx`.
    */
-  async infer(request: InferRequest, ctx: InferContext): Promise<ServeResponse> {
+  infer(request: InferRequest, ctx: InferContext): ServeResponse | Promise<ServeResponse> {
+    const target = this.targetNow(request.model, request.pinnedVersion, request);
+    const loaded = target === undefined ? undefined : this.loadedNow(request.model, target, ctx.metric);
+    if (target === undefined || loaded === undefined) return this.inferOnceLoaded(request, ctx, target);
+    return this.runAndRespond(request, ctx, target, loaded);
+  }
+
+  /** `infer` for a request that waits for the deployment config or for its version to load. */
+  private async inferOnceLoaded(
+    request: InferRequest,
+    ctx: InferContext,
+    known: Target | undefined,
+  ): Promise<ServeResponse> {
+    const { model, pinnedVersion } = request;
+    const target = known ?? (await this.target(model, pinnedVersion, request));
+    const loaded = this.loadedNow(model, target, ctx.metric) ?? (await this.load(model, target, ctx.metric));
+    return this.runAndRespond(request, ctx, target, loaded);
+  }
+
+  private runAndRespond(
+    request: InferRequest,
+    ctx: InferContext,
+    target: Target,
+    loaded: LoadedModel,
+  ): ServeResponse | Promise<ServeResponse> {
+    const call = request.format.parse(request.body, loaded, this.limits);
+    ctx.metric.batchSize = rowsOf(call);
+    const now = this.engine.runNow?.(loaded, call);
+    if (now !== undefined) return this.respond(request, ctx, target, loaded, call, now);
+    return this.engine.run(loaded, call).then((run) => this.respond(request, ctx, target, loaded, call, run));
+  }
+
+  private respond(
+    request: InferRequest,
+    ctx: InferContext,
+    target: Target,
+    loaded: LoadedModel,
+    call: InferCall,
+    run: RunResult,
+  ): ServeResponse {
     const { format, model, body } = request;
     const { metric } = ctx;
-    const target =
-      this.targetNow(model, request.pinnedVersion, request) ??
-      (await this.target(model, request.pinnedVersion, request));
-    const loaded = this.loadedNow(model, target, metric) ?? (await this.load(model, target, metric));
-    const parse = (m: LoadedModel) => format.parse(body, m, this.limits);
-    const call = parse(loaded);
-    metric.batchSize = rowsOf(call);
-    const run = await this.engine.run(loaded, call);
     metric.inferenceMs = run.runMs;
     const result = { model: loaded, target, call, outputs: run.outputs, requestId: request.requestId };
     const response = format.respond(body, result, modelHeaders(model, target));
     ctx.observed = { manifest: loaded.manifest, call, outputs: run.outputs };
     const shadowVersion = target.shadowVersion;
     if (shadowVersion !== undefined) {
+      const parse = (m: LoadedModel) => format.parse(body, m, this.limits);
       ctx.after.push(() => this.shadow(model, shadowVersion, parse, run, metric));
     }
     return response;

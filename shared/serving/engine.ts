@@ -1,5 +1,5 @@
 import type { InferCall, OutputTensor } from '../tensor/types';
-import { runInference } from './inference';
+import { runInference, runInferenceNow } from './inference';
 import type { LoadedModel } from './loaded-model';
 
 export interface RunResult {
@@ -17,6 +17,11 @@ export interface RunResult {
 export interface InferenceEngine {
   run(model: LoadedModel, call: InferCall): Promise<RunResult>;
   /**
+   * The run answered directly when this engine runs it on the calling thread (undefined when it
+   * cannot: then `run`); throws what `run` would reject with.
+   */
+  runNow?(model: LoadedModel, call: InferCall): RunResult | undefined;
+  /**
    * Called by the model cache once a version is verified and its main-thread session exists, with
    * the verified bytes: an engine that runs elsewhere creates its own sessions from them here,
    * so the version is ready everywhere before it serves. A rejection fails the load.
@@ -27,7 +32,7 @@ export interface InferenceEngine {
 }
 
 /** onnxruntime on the calling thread: the function entries' engine, and the pool's fallback. */
-export const inlineEngine: InferenceEngine = { run: runInference };
+export const inlineEngine: InferenceEngine = { run: runInference, runNow: runInferenceNow };
 
 /** Smoothed run time per batch row of one model, from its runs on workers. */
 export interface RunTimeEstimate {

@@ -66,22 +66,29 @@ class DirectSession implements OrtSession {
     outputs: readonly string[],
   ): Promise<Record<string, ort.Tensor>> {
     try {
-      // The public API's checks, with its messages. The binding has none: a missing input reaches
-      // the graph's kernels as a null value, an unknown output name is dropped without a word.
-      for (const name of this.inputNames) {
-        if (feeds[name] === undefined) throw new Error(`input '${name}' is missing in 'feeds'.`);
-      }
-      const fetches: Record<string, null> = {};
-      for (const name of outputs) {
-        if (!this.outputNames.includes(name))
-          throw new RangeError(`'fetches' contains invalid output name: ${name}.`);
-        fetches[name] = null;
-      }
-      // initOrt gave the binding ort.Tensor to build its outputs with.
-      return Promise.resolve(this.native.run(feeds, fetches, {}) as Record<string, ort.Tensor>);
+      return Promise.resolve(this.runNow(feeds, outputs));
     } catch (err) {
       return Promise.reject(err);
     }
+  }
+
+  runNow(
+    feeds: Readonly<Record<string, ort.Tensor>>,
+    outputs: readonly string[],
+  ): Record<string, ort.Tensor> {
+    // The public API's checks, with its messages. The binding has none: a missing input reaches
+    // the graph's kernels as a null value, an unknown output name is dropped without a word.
+    for (const name of this.inputNames) {
+      if (feeds[name] === undefined) throw new Error(`input '${name}' is missing in 'feeds'.`);
+    }
+    const fetches: Record<string, null> = {};
+    for (const name of outputs) {
+      if (!this.outputNames.includes(name))
+        throw new RangeError(`'fetches' contains invalid output name: ${name}.`);
+      fetches[name] = null;
+    }
+    // initOrt gave the binding ort.Tensor to build its outputs with.
+    return this.native.run(feeds, fetches, {}) as Record<string, ort.Tensor>;
   }
 
   release(): Promise<void> {

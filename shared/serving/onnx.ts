@@ -11,6 +11,14 @@ export interface OrtSession {
     feeds: Readonly<Record<string, ort.Tensor>>,
     outputs: readonly string[],
   ): Promise<Record<string, ort.Tensor>>;
+  /**
+   * The same run answered directly, where the runtime runs on the calling thread anyway (the
+   * native binding; not onnxruntime-web): throws what `run` would reject with.
+   */
+  runNow?(
+    feeds: Readonly<Record<string, ort.Tensor>>,
+    outputs: readonly string[],
+  ): Record<string, ort.Tensor>;
   release(): Promise<void>;
 }
 export type OrtTensor = ort.Tensor;
